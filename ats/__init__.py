@@ -1,0 +1,1 @@
+"""Automated trading system for Interactive Brokers: processes, storage, venue adapters."""

@@ -1,0 +1,1 @@
+"""The ZeroMQ bus: envelope, topics, hub, request/reply, heartbeats, snapshots. Knows nothing of IB or ats."""

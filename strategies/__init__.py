@@ -1,0 +1,1 @@
+"""Pre-built strategies. Each module holds a Params class and a Strategy subclass."""
