@@ -1,1 +1,4 @@
-"""The ZeroMQ bus: envelope, topics, hub, request/reply, heartbeats, snapshots. Knows nothing of IB or ats."""
+"""The ZeroMQ bus: envelope, topics, hub, request/reply, heartbeats, snapshots.
+
+Knows nothing of IB or ats.
+"""

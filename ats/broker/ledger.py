@@ -1,0 +1,369 @@
+"""Per-strategy books built from IB executions and commission reports.
+
+Rules (issue 5):
+- every execution is recorded once, keyed by exec_id;
+- IB corrections share the exec_id prefix (all but the last dot-separated field, which is
+  the correction number); the highest correction number of a prefix is the trade's true
+  version and replaces the earlier one in place (same position in the book's history);
+- a commission counts for the version of the trade it was reported for; commissions of
+  superseded versions are kept but no longer count; a commission that arrives before its
+  execution is held until the execution arrives;
+- attribution: orderRef (``ats:<strategy>:<id>``), else the clientId map, else UNATTRIBUTED.
+
+Average cost is kept per unit in price units (multiplier not applied) and excludes
+commissions, so unrealized P&L = (mark - avg_cost) * position * multiplier. Single
+currency: currencies are recorded but not converted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from ats.broker import orderref
+from ats.broker.model import CommissionReport, Execution
+
+UNATTRIBUTED = "unattributed"
+EPS = 1e-9
+
+POSITION_COLUMNS = [
+    "strategy", "con_id", "symbol", "sec_type", "position", "avg_cost", "mark",
+    "market_value", "unrealized_pnl", "realized_pnl", "commissions",
+]
+PNL_COLUMNS = [
+    "strategy", "realized_pnl", "unrealized_pnl", "commissions", "realized_pnl_net", "cash",
+    "market_value", "equity", "fills",
+]
+FILL_COLUMNS = [
+    "exec_id", "strategy", "symbol", "con_id", "side", "shares", "price", "commission",
+    "commission_pending", "realized_pnl", "order_ref", "client_id", "perm_id", "time",
+]
+EQUITY_COLUMNS = [
+    "ts", "strategy", "cash", "market_value", "realized_pnl", "unrealized_pnl", "commissions",
+    "equity",
+]
+
+
+def split_exec_id(exec_id: str) -> tuple[str, int]:
+    """(prefix, correction number). IB ids look like ``0000e0d5.6574b2c3.01.01``.
+
+    Ids without at least three dot-separated fields and a 1-2 hex-digit last field are
+    treated as uncorrectable: the whole id is the prefix.
+    """
+    parts = exec_id.split(".")
+    last = parts[-1]
+    if len(parts) >= 3 and 1 <= len(last) <= 2 and all(c in "0123456789abcdefABCDEF" for c in last):
+        return ".".join(parts[:-1]), int(last, 16)
+    return exec_id, 0
+
+
+def _snap(x: float) -> float:
+    return 0.0 if abs(x) < EPS else x
+
+
+@dataclass
+class _Trade:
+    execution: Execution
+    strategy: str
+    correction: int
+    seq: int  #: arrival order of the first version; fixes the trade's place in history
+    realized: float = 0.0  #: gross realized P&L of this trade at its place in history
+
+
+@dataclass
+class _Book:
+    """One strategy's position in one contract."""
+
+    strategy: str
+    con_id: int
+    symbol: str
+    sec_type: str
+    multiplier: float
+    position: float = 0.0
+    avg_cost: float = 0.0
+    realized: float = 0.0  #: gross
+    commissions: float = 0.0
+    cash_flow: float = 0.0  #: -sum(signed shares * price * multiplier)
+    seqs: list[int] = field(default_factory=list)  #: sorted trade seqs in this book
+    keys: list[str] = field(default_factory=list)  #: trade prefixes, parallel to seqs
+
+    def reset(self) -> None:
+        self.position = self.avg_cost = self.realized = 0.0
+        self.commissions = self.cash_flow = 0.0
+
+    def trade(self, qty: float, price: float, multiplier: float) -> float:
+        """Apply a signed fill; returns the gross P&L it realized."""
+        pos = self.position
+        new = _snap(pos + qty)
+        realized = 0.0
+        if pos == 0.0 or (pos > 0) == (qty > 0):
+            if new != 0.0:
+                self.avg_cost = (self.avg_cost * abs(pos) + price * abs(qty)) / abs(new)
+        else:
+            closed = min(abs(qty), abs(pos))
+            realized = (price - self.avg_cost) * closed * math.copysign(1.0, pos) * multiplier
+            if new == 0.0:
+                self.avg_cost = 0.0
+            elif (new > 0) != (pos > 0):
+                self.avg_cost = price
+        self.position = new
+        self.realized += realized
+        self.cash_flow -= qty * price * multiplier
+        return realized
+
+
+class Ledger:
+    def __init__(
+        self,
+        client_strategies: Mapping[int, str] | None = None,
+        starting_cash: Mapping[str, float] | None = None,
+    ) -> None:
+        self._client_strategies: dict[int, str] = dict(client_strategies or {})
+        self._starting_cash: dict[str, float] = dict(starting_cash or {})
+        self._seen: set[str] = set()  #: every exec_id ever applied, all versions
+        self._trades: dict[str, _Trade] = {}  #: exec_id prefix -> current version
+        self._commissions: dict[str, CommissionReport] = {}  #: exec_id -> report
+        self._books: dict[tuple[str, int], _Book] = {}  #: (strategy, con_id) -> book
+        self._marks: dict[int, float] = {}  #: con_id -> price given to mark()
+        self._last_price: dict[int, float] = {}  #: con_id -> last fill price
+        self._multipliers: dict[int, float] = {}  #: con_id -> multiplier of last fill
+        self._equity_rows: list[dict[str, Any]] = []
+        self._seq = 0
+
+    # ---- input -------------------------------------------------------------------------
+
+    def set_client_strategy(self, client_id: int, strategy: str) -> None:
+        self._client_strategies[client_id] = strategy
+
+    def set_starting_cash(self, strategy: str, cash: float) -> None:
+        self._starting_cash[strategy] = cash
+
+    def attribute(self, e: Execution) -> str:
+        parsed = orderref.parse(e.order_ref)
+        if parsed is not None:
+            return parsed[0]
+        return self._client_strategies.get(e.client_id, UNATTRIBUTED)
+
+    def has_execution(self, exec_id: str) -> bool:
+        return exec_id in self._seen
+
+    def apply_execution(self, e: Execution) -> bool:
+        """Record ``e``; False (and no change) for an exec_id already recorded."""
+        if e.exec_id in self._seen:
+            return False
+        self._seen.add(e.exec_id)
+        prefix, correction = split_exec_id(e.exec_id)
+        strategy = self.attribute(e)
+        self._last_price[e.con_id] = e.price
+        self._multipliers[e.con_id] = e.multiplier
+        old = self._trades.get(prefix)
+        if old is None:
+            self._seq += 1
+            trade = _Trade(e, strategy, correction, self._seq)
+            self._trades[prefix] = trade
+            book = self._book(strategy, e)
+            book.seqs.append(trade.seq)
+            book.keys.append(prefix)
+            self._apply_trade(book, trade)
+            return True
+        if correction <= old.correction:
+            return True  # an older version arriving late: recorded, not effective
+        trade = _Trade(e, strategy, correction, old.seq)
+        self._trades[prefix] = trade
+        old_book = self._books[(old.strategy, old.execution.con_id)]
+        new_book = self._book(strategy, e)
+        if old_book is not new_book:
+            i = old_book.seqs.index(old.seq)
+            del old_book.seqs[i], old_book.keys[i]
+            i = bisect.bisect(new_book.seqs, trade.seq)
+            new_book.seqs.insert(i, trade.seq)
+            new_book.keys.insert(i, prefix)
+            self._recompute(old_book)
+        new_book.symbol, new_book.multiplier = e.symbol, e.multiplier
+        self._recompute(new_book)
+        return True
+
+    def apply_commission(self, c: CommissionReport) -> bool:
+        """Record ``c`` once per exec_id; it counts once its execution is (or becomes) current."""
+        if c.exec_id in self._commissions:
+            return False
+        self._commissions[c.exec_id] = c
+        prefix, _ = split_exec_id(c.exec_id)
+        trade = self._trades.get(prefix)
+        if trade is not None and trade.execution.exec_id == c.exec_id:
+            self._books[(trade.strategy, trade.execution.con_id)].commissions += c.commission
+        return True
+
+    def replay(
+        self, executions: Iterable[Execution], commissions: Iterable[CommissionReport]
+    ) -> None:
+        for e in executions:
+            self.apply_execution(e)
+        for c in commissions:
+            self.apply_commission(c)
+
+    def mark(self, prices: Mapping[int, float]) -> None:
+        for con_id, price in prices.items():
+            if price is not None and math.isfinite(price):
+                self._marks[con_id] = float(price)
+
+    def sample_equity(self, ts: float | datetime) -> None:
+        when = (
+            pd.Timestamp(ts.astimezone(UTC)) if isinstance(ts, datetime)
+            else pd.Timestamp(ts, unit="s", tz="UTC")
+        )
+        for strategy in self.strategies():
+            self._equity_rows.append({
+                "ts": when, "strategy": strategy, "cash": self.cash(strategy),
+                "market_value": self.market_value(strategy),
+                "realized_pnl": self.realized_pnl(strategy),
+                "unrealized_pnl": self.unrealized_pnl(strategy),
+                "commissions": self.commissions(strategy), "equity": self.equity(strategy),
+            })
+
+    # ---- queries (BookView for the risk engine) -----------------------------------------
+
+    def strategies(self) -> list[str]:
+        names = set(self._starting_cash) | {s for s, _ in self._books}
+        return sorted(names)
+
+    def position(self, strategy: str, con_id: int) -> float:
+        book = self._books.get((strategy, con_id))
+        return book.position if book else 0.0
+
+    def account_position(self, con_id: int) -> float:
+        return _snap(sum(b.position for (_, c), b in self._books.items() if c == con_id))
+
+    def account_positions(self) -> dict[int, float]:
+        out: dict[int, float] = {}
+        for (_, con_id), b in self._books.items():
+            out[con_id] = out.get(con_id, 0.0) + b.position
+        return {c: _snap(q) for c, q in out.items()}
+
+    def mark_price(self, con_id: int) -> float | None:
+        return self._marks.get(con_id, self._last_price.get(con_id))
+
+    def gross_exposure(self, strategy: str | None = None) -> float:
+        """Sum of |position| * mark * multiplier; None = the account's net positions."""
+        if strategy is not None:
+            return sum(
+                abs(b.position) * self._book_mark(b) * b.multiplier
+                for (s, _), b in self._books.items() if s == strategy
+            )
+        total = 0.0
+        for con_id, qty in self.account_positions().items():
+            total += abs(qty) * (self.mark_price(con_id) or 0.0) * self._multipliers[con_id]
+        return total
+
+    def cash(self, strategy: str) -> float:
+        return self._starting_cash.get(strategy, 0.0) + sum(
+            b.cash_flow - b.commissions for b in self._strategy_books(strategy)
+        )
+
+    def market_value(self, strategy: str) -> float:
+        return sum(
+            b.position * self._book_mark(b) * b.multiplier for b in self._strategy_books(strategy)
+        )
+
+    def realized_pnl(self, strategy: str, net: bool = False) -> float:
+        books = self._strategy_books(strategy)
+        gross = sum(b.realized for b in books)
+        return gross - sum(b.commissions for b in books) if net else gross
+
+    def unrealized_pnl(self, strategy: str) -> float:
+        return sum(self._unrealized(b) for b in self._strategy_books(strategy))
+
+    def commissions(self, strategy: str) -> float:
+        return sum(b.commissions for b in self._strategy_books(strategy))
+
+    def equity(self, strategy: str) -> float:
+        return self.cash(strategy) + self.market_value(strategy)
+
+    def executions(self) -> list[Execution]:
+        """Current version of every trade, in arrival order."""
+        return [t.execution for t in sorted(self._trades.values(), key=lambda t: t.seq)]
+
+    # ---- DataFrame views ----------------------------------------------------------------
+
+    def positions_df(self, strategy: str | None = None) -> pd.DataFrame:
+        rows = []
+        for (s, con_id), b in sorted(self._books.items()):
+            if strategy is not None and s != strategy:
+                continue
+            mark = self._book_mark(b)
+            rows.append({
+                "strategy": s, "con_id": con_id, "symbol": b.symbol, "sec_type": b.sec_type,
+                "position": b.position, "avg_cost": b.avg_cost, "mark": mark,
+                "market_value": b.position * mark * b.multiplier,
+                "unrealized_pnl": self._unrealized(b), "realized_pnl": b.realized,
+                "commissions": b.commissions,
+            })
+        return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+
+    def pnl_df(self) -> pd.DataFrame:
+        rows = []
+        for s in self.strategies():
+            books = self._strategy_books(s)
+            rows.append({
+                "strategy": s, "realized_pnl": self.realized_pnl(s),
+                "unrealized_pnl": self.unrealized_pnl(s), "commissions": self.commissions(s),
+                "realized_pnl_net": self.realized_pnl(s, net=True), "cash": self.cash(s),
+                "market_value": self.market_value(s), "equity": self.equity(s),
+                "fills": sum(len(b.keys) for b in books),
+            })
+        return pd.DataFrame(rows, columns=PNL_COLUMNS)
+
+    def fills_df(self) -> pd.DataFrame:
+        rows = []
+        for t in sorted(self._trades.values(), key=lambda t: t.seq):
+            e = t.execution
+            c = self._commissions.get(e.exec_id)
+            rows.append({
+                "exec_id": e.exec_id, "strategy": t.strategy, "symbol": e.symbol,
+                "con_id": e.con_id, "side": e.side, "shares": e.shares, "price": e.price,
+                "commission": c.commission if c else 0.0, "commission_pending": c is None,
+                "realized_pnl": t.realized, "order_ref": e.order_ref, "client_id": e.client_id,
+                "perm_id": e.perm_id, "time": pd.Timestamp(e.time),
+            })
+        return pd.DataFrame(rows, columns=FILL_COLUMNS)
+
+    def equity_df(self) -> pd.DataFrame:
+        return pd.DataFrame(self._equity_rows, columns=EQUITY_COLUMNS)
+
+    # ---- internals ----------------------------------------------------------------------
+
+    def _book(self, strategy: str, e: Execution) -> _Book:
+        key = (strategy, e.con_id)
+        book = self._books.get(key)
+        if book is None:
+            book = _Book(strategy, e.con_id, e.symbol, e.sec_type, e.multiplier)
+            self._books[key] = book
+        return book
+
+    def _strategy_books(self, strategy: str) -> list[_Book]:
+        return [b for (s, _), b in self._books.items() if s == strategy]
+
+    def _apply_trade(self, book: _Book, trade: _Trade) -> None:
+        e = trade.execution
+        trade.realized = book.trade(e.signed_shares, e.price, e.multiplier)
+        c = self._commissions.get(e.exec_id)
+        if c is not None:
+            book.commissions += c.commission
+
+    def _recompute(self, book: _Book) -> None:
+        book.reset()
+        for key in book.keys:
+            self._apply_trade(book, self._trades[key])
+
+    def _book_mark(self, b: _Book) -> float:
+        mark = self.mark_price(b.con_id)
+        return b.avg_cost if mark is None else mark
+
+    def _unrealized(self, b: _Book) -> float:
+        return (self._book_mark(b) - b.avg_cost) * b.position * b.multiplier

@@ -1,0 +1,293 @@
+"""Ledger persistence that keeps the order path off ArcticDB.
+
+- ``record_execution`` / ``record_commission`` append one JSON line to a local journal and
+  fsync it (or defer the fsync to ``flush()`` with ``sync=False``). A record is either
+  wholly in the journal or not at all: a failed write is cut back off the file, and a full
+  disk raises ``StorageFull``.
+- ``flush_to_arctic`` (called periodically, or by the background thread) appends the
+  pending records to ArcticDB library ``ledger`` in one batch per symbol (``fills``,
+  ``commissions``), prunes old versions, compacts every ``compact_every`` flushes, then
+  rewrites the journal without the flushed records.
+- Each row carries the journal ``seq``; the last seq stored per symbol is the flush
+  watermark, so a crash between the Arctic append and the journal rewrite only leaves
+  records that are skipped on reopen.
+- ``load`` returns ArcticDB rows + unflushed journal records, deduped by exec_id, in
+  arrival order, ready to ``Ledger.replay``.
+
+This object is the only writer of its symbols; open one per process.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import arcticdb
+import pandas as pd
+
+from ats.broker.model import CommissionReport, Execution
+from ats.broker.tradingstate import atomic_write
+
+log = logging.getLogger(__name__)
+
+FILLS = "fills"
+COMMISSIONS = "commissions"
+EQUITY = "equity"
+JOURNAL_NAME = "ledger.journal"
+EXEC = "x"
+COMM = "c"
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class StorageFull(OSError):
+    """The disk is full: the record was NOT written (the journal is unchanged)."""
+
+
+class LedgerStore:
+    def __init__(
+        self,
+        journal_dir: Path,
+        arctic_uri: str,
+        library: str = "ledger",
+        *,
+        arctic: Any = None,
+        compact_every: int = 50,
+    ) -> None:
+        self.journal_dir = Path(journal_dir)
+        self.journal_dir.mkdir(parents=True, exist_ok=True)
+        self.journal_path = self.journal_dir / JOURNAL_NAME
+        self._arctic = arctic if arctic is not None else arcticdb.Arctic(arctic_uri)
+        self._lib = self._arctic.get_library(library, create_if_missing=True)
+        self.compact_every = compact_every
+        self._lock = threading.Lock()  #: guards the journal file and _pending
+        self._flush_lock = threading.Lock()  #: one flush at a time
+        self._pending: list[dict[str, Any]] = []  #: journal records not yet in ArcticDB
+        self._flushes = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        marks = {EXEC: self._last_seq(FILLS), COMM: self._last_seq(COMMISSIONS)}
+        last = max(marks.values())
+        for rec in self._read_journal():
+            last = max(last, rec["seq"])
+            if rec["seq"] > marks[rec["k"]]:
+                self._pending.append(rec)
+        self._seq = last
+        self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = os.fstat(self._fd).st_size
+
+    # ---- the fast path -----------------------------------------------------------------
+
+    def record_execution(self, e: Execution, sync: bool = True) -> None:
+        self._record(EXEC, e.to_dict(), sync)
+
+    def record_commission(self, c: CommissionReport, sync: bool = True) -> None:
+        self._record(COMM, c.to_dict(), sync)
+
+    def flush(self) -> None:
+        """fsync records written with ``sync=False``."""
+        with self._lock:
+            self._fsync()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    # ---- ArcticDB ----------------------------------------------------------------------
+
+    def flush_to_arctic(self) -> int:
+        """Append pending records to ArcticDB; returns the number of rows written."""
+        with self._flush_lock:
+            with self._lock:
+                self._fsync()
+                batch = list(self._pending)
+            if not batch:
+                return 0
+            fills = [{"seq": r["seq"], **r["d"]} for r in batch if r["k"] == EXEC]
+            comms = [{"seq": r["seq"], **r["d"]} for r in batch if r["k"] == COMM]
+            for symbol, rows in ((FILLS, fills), (COMMISSIONS, comms)):
+                if rows:
+                    self._lib.append(symbol, _frame(rows), prune_previous_versions=True)
+            self._flushes += 1
+            if self.compact_every and self._flushes % self.compact_every == 0:
+                self.compact()
+            with self._lock:
+                del self._pending[: len(batch)]
+                self._rewrite_journal()
+            return len(batch)
+
+    def compact(self) -> None:
+        for symbol in (FILLS, COMMISSIONS, EQUITY):
+            if self._lib.has_symbol(symbol):
+                self._lib.compact_data(symbol, prune_previous_versions=True)
+
+    def write_equity(self, df: pd.DataFrame) -> None:
+        """Append equity-curve samples (``Ledger.equity_df()`` rows) to ArcticDB."""
+        if len(df):
+            self._lib.append(EQUITY, df.reset_index(drop=True), prune_previous_versions=True)
+
+    def read_equity_df(self) -> pd.DataFrame:
+        return self._read(EQUITY)
+
+    def load(self) -> tuple[list[Execution], list[CommissionReport]]:
+        """Everything recorded, deduped by exec_id, in the order it was recorded."""
+        with self._lock:
+            pending = list(self._pending)
+        execs: dict[str, tuple[int, Execution]] = {}
+        comms: dict[str, tuple[int, CommissionReport]] = {}
+        for row in _rows(self._read(FILLS)):
+            e = Execution.from_dict(row)
+            execs.setdefault(e.exec_id, (int(row["seq"]), e))
+        for row in _rows(self._read(COMMISSIONS)):
+            c = CommissionReport.from_dict(row)
+            comms.setdefault(c.exec_id, (int(row["seq"]), c))
+        for rec in pending:
+            if rec["k"] == EXEC:
+                e = Execution.from_dict(rec["d"])
+                execs.setdefault(e.exec_id, (rec["seq"], e))
+            else:
+                c = CommissionReport.from_dict(rec["d"])
+                comms.setdefault(c.exec_id, (rec["seq"], c))
+        return ([e for _, e in sorted(execs.values(), key=lambda t: t[0])],
+                [c for _, c in sorted(comms.values(), key=lambda t: t[0])])
+
+    def read_fills_df(self) -> pd.DataFrame:
+        """Executions as stored (ArcticDB + unflushed journal), deduped, time as datetime."""
+        execs, _ = self.load()
+        df = pd.DataFrame([e.to_dict() for e in execs],
+                          columns=list(Execution.__dataclass_fields__))
+        df["time"] = pd.to_datetime(df["time"], utc=True)
+        return df
+
+    # ---- background flushing -----------------------------------------------------------
+
+    def start_background(self, interval: float = 1.0,
+                         on_error: Callable[[BaseException], None] | None = None) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.flush_to_arctic()
+                except Exception as exc:  # keep trying; the journal still holds the records
+                    log.exception("ledger flush to ArcticDB failed")
+                    if on_error is not None:
+                        on_error(exc)
+
+        self._thread = threading.Thread(target=run, name="ledger-flush", daemon=True)
+        self._thread.start()
+
+    def close(self, flush: bool = True) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        if flush:
+            self.flush_to_arctic()
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _write(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+
+    def _record(self, kind: str, payload: dict[str, Any], sync: bool) -> None:
+        with self._lock:
+            rec = {"seq": self._seq + 1, "k": kind, "d": payload}
+            data = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
+            try:
+                self._write(self._fd, data)
+                if sync:
+                    os.fsync(self._fd)
+            except OSError as exc:
+                self._cut_back()
+                if exc.errno in _FULL_ERRNOS:
+                    raise StorageFull(exc.errno, f"ledger journal: disk full ({exc})") from exc
+                raise
+            self._size += len(data)
+            self._seq += 1
+            self._pending.append(rec)
+
+    def _cut_back(self) -> None:
+        """Remove a partly written record so the journal ends on a whole line."""
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError:
+            log.exception("ledger journal: could not truncate a partial record")
+
+    def _fsync(self) -> None:
+        if self._fd >= 0:
+            os.fsync(self._fd)
+
+    def _rewrite_journal(self) -> None:
+        data = b"".join(
+            (json.dumps(r, separators=(",", ":")) + "\n").encode() for r in self._pending
+        )
+        os.close(self._fd)
+        self._fd = -1
+        atomic_write(self.journal_path, data)
+        self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
+        self._size = len(data)
+
+    def _read_journal(self) -> list[dict[str, Any]]:
+        if not self.journal_path.exists():
+            return []
+        raw = self.journal_path.read_bytes()
+        lines = raw.split(b"\n")
+        out = []
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                if i != len(lines) - 1:
+                    raise
+                log.warning("ledger journal %s: ignoring truncated last line (%d bytes)",
+                            self.journal_path, len(line))
+                with open(self.journal_path, "r+b") as f:
+                    f.truncate(len(raw) - len(line))
+                    os.fsync(f.fileno())
+                break
+            out.append(rec)
+        return out
+
+    def _last_seq(self, symbol: str) -> int:
+        if not self._lib.has_symbol(symbol):
+            return 0
+        tail = self._lib.tail(symbol, 1).data
+        return int(tail["seq"].iloc[-1]) if len(tail) else 0
+
+    def _read(self, symbol: str) -> pd.DataFrame:
+        if not self._lib.has_symbol(symbol):
+            return pd.DataFrame()
+        return self._lib.read(symbol).data
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    if "realized_pnl" in df:
+        df["realized_pnl"] = df["realized_pnl"].astype("float64")
+    return df
+
+
+def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = df.to_dict("records")
+    for r in rows:
+        v = r.get("realized_pnl")
+        if isinstance(v, float) and math.isnan(v):
+            r["realized_pnl"] = None
+    return rows

@@ -1,0 +1,571 @@
+"""ats-broker: the master-clientId connection, the ledger, pre-trade risk and reconciliation.
+
+It is the ledger's only writer. Every execution any client makes reaches it (the venue's master
+clientId), is journalled locally before anything else happens (fsync), applied once by execId, and
+flushed to ArcticDB in batches off the order path. After any (re)connect it sweeps
+reqExecutions, so fills made while it was down or disconnected are recovered, and matches every
+in-flight intent of the write-ahead log to what the venue knows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from ats import config as config_mod
+from ats.broker import orderref
+from ats.broker.intents import IntentLog, IntentStatus, KnownOrder
+from ats.broker.ledger import UNATTRIBUTED, Ledger
+from ats.broker.ledger_store import LedgerStore, StorageFull
+from ats.broker.model import OrderIntent
+from ats.broker.reconcile import reconcile
+from ats.broker.risk import Decision, Limits, RiskEngine
+from ats.broker.tradingstate import TradingState, TradingStates
+from ats.errors import Code
+from ats.ib import adapter, parsing
+from ats.processes import home_arg, install_stop_handlers, setup_logging
+from ats.storage.arctic import open_arctic
+from bus import topics
+from bus.client import AsyncRequester
+from bus.clone import CloneState, register_snapshot
+from bus.errors import RequestError
+from bus.heartbeat import Heartbeater
+from bus.publisher import Publisher
+from bus.service import Service
+
+log = logging.getLogger("ats.broker")
+
+#: A position difference must persist this many consecutive checks to count as a break:
+#: a fill and the position update that follows it arrive as separate messages.
+BREAK_CONFIRMATIONS = 2
+
+
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if abs(v) < 1e300 else None
+
+
+class Broker:
+    def __init__(self, cfg: config_mod.Config) -> None:
+        self.cfg = cfg
+        bcfg = cfg.section("broker")
+        self.flush_seconds = float(bcfg["flush_seconds"])
+        self.equity_seconds = float(bcfg["equity_sample_seconds"])
+        self.reconcile_seconds = float(bcfg["reconcile_seconds"])
+        state = cfg.state_dir
+        self.store = LedgerStore(state / "ledger", cfg.arctic_uri,
+                                 arctic=open_arctic(cfg.arctic_uri))
+        self.ledger = Ledger()
+        executions, commissions = self.store.load()
+        self.ledger.replay(executions, commissions)
+        self.intents = IntentLog(state / "intents.jsonl")
+        self.states = TradingStates.load(state / "trading-state.json")
+        risk = cfg.section("risk")
+        self.risk = RiskEngine(Limits.from_mapping(risk["account"]),
+                               default_strategy_limits=Limits.from_mapping(risk["default"]))
+        self.zctx = zmq.asyncio.Context()
+        self.sync_zctx = zmq.Context()
+        eps = cfg.endpoints
+        self.publisher = Publisher(self.sync_zctx, eps.publish, "broker")
+        self.service = Service(self.zctx, eps.broker, "broker")
+        self.manager = AsyncRequester(self.zctx, eps.manager, timeout=2.0)
+        self.positions = CloneState(self.publisher, topics.position, name="positions")
+        self.pnl = CloneState(self.publisher, topics.pnl, name="pnl")
+        self.orders = CloneState(self.publisher, self._order_topic, name="orders")
+        self.account = CloneState(self.publisher, topics.account(), name="account")
+        self.ib: Any = adapter.IB()
+        self.connected = False
+        self.stop_event = asyncio.Event()
+        self.suspects: dict[int, int] = {}  #: con_id -> consecutive mismatches
+        self.breaks: dict[int, dict[str, Any]] = {}
+        self.storage_error: str | None = None
+        self._register()
+        log.info("ledger loaded: %d executions, %d strategies", len(executions),
+                 len(self.ledger.strategies()))
+
+    @staticmethod
+    def _order_topic(key: str) -> str:
+        return topics.order(key.split("|", 1)[0])
+
+    # -- service ----------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        for name in ("approve", "book", "positions", "pnl", "fills", "orders", "halt", "resume",
+                     "trading_state", "limits", "set_limits", "reconcile", "intents", "account"):
+            self.service.register(name, getattr(self, f"m_{name}"))
+        for method, clone in (("snapshot_positions", self.positions), ("snapshot_pnl", self.pnl),
+                              ("snapshot_orders", self.orders),
+                              ("snapshot_account", self.account)):
+            register_snapshot(self.service, clone, method)
+
+    def m_approve(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Pre-trade risk. An approval is written to the intent log before it is returned."""
+        if not self.connected:
+            return Decision(False, "disconnected", "broker is disconnected from the venue: "
+                            "orders refused until it reconnects", None).to_dict()
+        if self.storage_error:
+            return Decision(False, "storage", f"ledger storage failing ({self.storage_error}): "
+                            "orders refused", None).to_dict()
+        strategy = str(p.get("strategy", ""))
+        if not orderref.valid_strategy(strategy):
+            raise RequestError(Code.BAD_PARAMS, f"bad strategy name {strategy!r}")
+        try:
+            intent = OrderIntent(
+                intent_id=0, strategy=strategy, con_id=int(p["con_id"]),
+                symbol=str(p["symbol"]), sec_type=str(p["sec_type"]), side=str(p["side"]),
+                quantity=float(p["quantity"]), order_type=str(p["order_type"]),
+                limit_price=_num(p.get("limit_price")), stop_price=_num(p.get("stop_price")),
+                tif=str(p.get("tif", "DAY")), multiplier=float(p.get("multiplier") or 1.0),
+                ref_price=float(p.get("ref_price") or 0.0), created=time.time(),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RequestError(Code.BAD_PARAMS, f"bad order intent: {exc}") from exc
+        client_id = p.get("client_id")
+        decision = self.risk.check(intent, self.ledger, self.states, time.time(),
+                                   client_id=int(client_id) if client_id is not None else None)
+        out = decision.to_dict()
+        if not decision.approved:
+            log.warning("risk refused %s %s %g %s: %s", strategy, intent.side, intent.quantity,
+                        intent.symbol, decision.reason)
+            self.publisher.publish(topics.risk(strategy), "rejected",
+                                   {**out, "symbol": intent.symbol, "side": intent.side,
+                                    "quantity": intent.quantity})
+            return out
+        intent = dataclasses.replace(intent, intent_id=self.intents.next_id())
+        self.intents.approve(intent)
+        self._set_order(intent.order_ref, strategy, {
+            "order_ref": intent.order_ref, "strategy": strategy, "symbol": intent.symbol,
+            "con_id": intent.con_id, "side": intent.side, "quantity": intent.quantity,
+            "order_type": intent.order_type, "status": "Approved", "filled": 0.0,
+            "perm_id": 0, "client_id": client_id})
+        out.update(intent_id=intent.intent_id, order_ref=intent.order_ref)
+        return out
+
+    def m_book(self, p: dict[str, Any]) -> dict[str, Any]:
+        strategy = str(p.get("strategy", ""))
+        positions = [[int(r.con_id), float(r.position)]
+                     for r in self.ledger.positions_df(strategy).itertuples() if r.position]
+        exec_ids = [e.exec_id for e in self.ledger.executions()
+                    if self.ledger.attribute(e) == strategy]
+        return {"positions": positions, "cash": self.ledger.cash(strategy),
+                "exec_ids": exec_ids,
+                "trading_state": str(self.states.effective(strategy))}
+
+    def m_positions(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        df = self.ledger.positions_df(p.get("strategy"))
+        return _records(df)
+
+    def m_pnl(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        return _records(self.ledger.pnl_df())
+
+    def m_fills(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        df = self.ledger.fills_df()
+        if p.get("strategy"):
+            df = df[df["strategy"] == p["strategy"]]
+        limit = int(p.get("limit", 0) or 0)
+        return _records(df.tail(limit) if limit else df)
+
+    def m_orders(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = list(self.orders.state.values())
+        if p.get("strategy"):
+            rows = [r for r in rows if r.get("strategy") == p["strategy"]]
+        if not p.get("all"):
+            rows = [r for r in rows if r.get("status") not in ("Filled", "Cancelled",
+                                                               "ApiCancelled", "Inactive")]
+        return rows
+
+    def m_account(self, p: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.account.state)
+
+    def m_trading_state(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self.states.to_dict()
+
+    def m_intents(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        recs = self.intents.records() if p.get("all") else (
+            self.intents.unresolved() + self.intents.flagged())
+        return [r.to_dict() for r in recs]
+
+    def m_limits(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self.risk.snapshot()
+
+    def m_set_limits(self, p: dict[str, Any]) -> dict[str, Any]:
+        strategy = p.get("strategy")
+        current = (self.risk.account_limits if strategy is None
+                   else self.risk.limits_for(str(strategy))).to_mapping()
+        try:
+            limits = Limits.from_mapping({**current, **dict(p.get("limits") or {})})
+        except ValueError as exc:
+            raise RequestError(Code.BAD_PARAMS, str(exc)) from exc
+        self.risk.set_limits(strategy, limits)
+        log.warning("risk limits of %s set to %s", strategy or "the account", limits.to_mapping())
+        return self.risk.snapshot()
+
+    async def m_halt(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Halt a strategy (its host cancels its open orders) or, with no strategy, the
+        account (reqGlobalCancel). Persisted: survives restarts of every process."""
+        strategy = p.get("strategy")
+        reason = str(p.get("reason") or "operator halt")
+        if strategy:
+            self.states.set_strategy(str(strategy), TradingState.HALTED)
+            self.publisher.publish(topics.risk(str(strategy)), "trading_state",
+                                   {"state": "HALTED", "cancel": True, "reason": reason})
+        else:
+            self.states.set_global(TradingState.HALTED)
+            self.publisher.publish(topics.risk("all"), "trading_state",
+                                   {"state": "HALTED", "cancel": True, "reason": reason})
+            if self.connected:
+                self.ib.reqGlobalCancel()
+        log.warning("HALT %s: %s", strategy or "account", reason)
+        flattened = await self._flatten(strategy) if p.get("flatten") else []
+        return {"trading_state": self.states.to_dict(), "flatten_orders": flattened}
+
+    def m_resume(self, p: dict[str, Any]) -> dict[str, Any]:
+        strategy = p.get("strategy")
+        if strategy:
+            self.states.set_strategy(str(strategy), TradingState.ACTIVE)
+            topic = topics.risk(str(strategy))
+        else:
+            self.states.set_global(TradingState.ACTIVE)
+            topic = topics.risk("all")
+        self.publisher.publish(topic, "trading_state", {"state": "ACTIVE", "cancel": False,
+                                                        "reason": "operator resume"})
+        log.warning("RESUME %s", strategy or "account")
+        return self.states.to_dict()
+
+    async def _flatten(self, strategy: str | None) -> list[str]:
+        """Close positions with market orders attributed to their strategy (by orderRef)."""
+        if not self.connected:
+            raise RequestError(Code.DISCONNECTED, "cannot flatten while disconnected")
+        refs = []
+        df = self.ledger.positions_df(strategy)
+        for r in df.itertuples():
+            if not r.position or r.strategy == UNATTRIBUTED:
+                continue
+            details = await self.ib.reqContractDetailsAsync(adapter.Contract(conId=int(r.con_id)))
+            if not details:
+                log.error("flatten: venue does not know conId %s", r.con_id)
+                continue
+            side = "SELL" if r.position > 0 else "BUY"
+            intent = OrderIntent(
+                intent_id=self.intents.next_id(), strategy=str(r.strategy),
+                con_id=int(r.con_id), symbol=str(r.symbol), sec_type=str(r.sec_type),
+                side=side, quantity=abs(float(r.position)), order_type="MKT",
+                limit_price=None, stop_price=None, tif="DAY",
+                multiplier=float(details[0].contract.multiplier or 1),
+                ref_price=float(r.mark or 0.0), created=time.time())
+            self.intents.approve(intent)
+            order = adapter.MarketOrder(side, intent.quantity, orderRef=intent.order_ref)
+            self.ib.placeOrder(details[0].contract, order)
+            refs.append(intent.order_ref)
+            log.warning("flatten %s: %s %g %s (%s)", r.strategy, side, intent.quantity, r.symbol,
+                        intent.order_ref)
+        return refs
+
+    def m_reconcile(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"breaks": list(self.breaks.values()), "checked": self.check_reconciliation()}
+
+    # -- ledger input -----------------------------------------------------------------------
+
+    def _set_order(self, order_ref: str, strategy: str, row: dict[str, Any]) -> None:
+        self.orders.set(f"{strategy}|{order_ref}", row)
+
+    def record_fill(self, fill: Any) -> None:
+        """Journal then apply one execution (and its commission when known). Idempotent."""
+        e = parsing.execution(fill)
+        fresh = not self.ledger.has_execution(e.exec_id)
+        if fresh:
+            try:
+                self.store.record_execution(e)
+            except StorageFull as exc:
+                self._storage_failed(exc)
+                return
+            self.ledger.apply_execution(e)
+            strategy = self.ledger.attribute(e)
+            self.publisher.publish(topics.fill(strategy), "fill", {
+                "exec_id": e.exec_id, "strategy": strategy, "symbol": e.symbol,
+                "con_id": e.con_id, "side": e.side, "shares": e.shares, "price": e.price,
+                "order_ref": e.order_ref, "client_id": e.client_id, "perm_id": e.perm_id,
+                "time": e.time.isoformat()})
+            log.info("fill %s %s %s %g @ %g (%s)", e.exec_id, strategy, e.side, e.shares,
+                     e.price, e.order_ref or f"clientId {e.client_id}")
+        report = fill.commissionReport
+        if report is not None and report.execId:
+            c = parsing.commission(report)
+            if self.ledger.has_execution(c.exec_id) and self._commission_new(c.exec_id):
+                try:
+                    self.store.record_commission(c)
+                except StorageFull as exc:
+                    self._storage_failed(exc)
+                    return
+                self.ledger.apply_commission(c)
+                self._publish_books(self.ledger.attribute(e))
+        elif fresh:
+            self._publish_books(self.ledger.attribute(e))
+
+    def _commission_new(self, exec_id: str) -> bool:
+        return exec_id not in self.ledger._commissions
+
+    def _storage_failed(self, exc: BaseException) -> None:
+        self.storage_error = str(exc)
+        log.critical("LEDGER STORAGE FULL: %s; new orders are refused", exc)
+        self.publisher.publish(topics.alert("broker"), "alert",
+                               {"level": "CRITICAL", "message": f"ledger storage full: {exc}"})
+
+    def _publish_books(self, strategy: str) -> None:
+        for row in _records(self.ledger.positions_df(strategy)):
+            self.positions.set(f"{row['strategy']}|{row['con_id']}", row)
+        for row in _records(self.ledger.pnl_df()):
+            if row["strategy"] == strategy:
+                self.pnl.set(strategy, row)
+
+    def sweep(self) -> int:
+        """Apply every fill this connection knows; the ledger ignores those already recorded."""
+        before = len(self.ledger.executions())
+        for fill in list(self.ib.fills()):
+            self.record_fill(fill)
+        return len(self.ledger.executions()) - before
+
+    async def recover(self) -> None:
+        """After (re)connect: executions missed while down, then in-flight intents."""
+        fills = await self.ib.reqExecutionsAsync(adapter.ExecutionFilter())
+        for fill in fills:
+            self.record_fill(fill)
+        recovered = self.sweep()
+        completed = await self.ib.reqCompletedOrdersAsync(apiOnly=False)
+        open_known = [self._known(t) for t in self.ib.openTrades()]
+        done_known = [self._known(t) for t in completed]
+        resolutions = self.intents.resolve(open_known, done_known, self.ledger.executions())
+        for r in resolutions:
+            lvl = logging.ERROR if r.status is IntentStatus.UNRESOLVED else logging.INFO
+            log.log(lvl, "intent %d resolved as %s (filled %g)", r.intent_id, r.status, r.filled)
+        log.info("recovery: %d executions known to the venue, %d intents resolved",
+                 len(fills), len(resolutions))
+        if recovered:
+            log.warning("recovered %d executions missed while disconnected", recovered)
+
+    @staticmethod
+    def _known(trade: Any) -> KnownOrder:
+        return KnownOrder(order_ref=trade.order.orderRef or "", perm_id=int(trade.order.permId),
+                          order_id=int(trade.order.orderId), status=trade.orderStatus.status,
+                          filled=float(trade.orderStatus.filled))
+
+    # -- venue events -----------------------------------------------------------------------
+
+    def _on_exec(self, trade: Any, fill: Any) -> None:
+        self.record_fill(fill)
+
+    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        self.record_fill(fill)
+
+    def _on_order(self, trade: Any) -> None:
+        ref = trade.order.orderRef or ""
+        parsed = orderref.parse(ref)
+        strategy = parsed[0] if parsed else UNATTRIBUTED
+        st = trade.orderStatus
+        self._set_order(ref or f"perm{trade.order.permId}", strategy, {
+            "order_ref": ref, "strategy": strategy, "symbol": trade.contract.symbol,
+            "con_id": trade.contract.conId, "side": trade.order.action,
+            "quantity": float(trade.order.totalQuantity), "order_type": trade.order.orderType,
+            "status": st.status, "filled": float(st.filled), "perm_id": trade.order.permId,
+            "client_id": trade.order.clientId})
+        if parsed is not None:
+            status = {"Filled": IntentStatus.FILLED, "Cancelled": IntentStatus.CANCELLED,
+                      "ApiCancelled": IntentStatus.CANCELLED,
+                      "Inactive": IntentStatus.REJECTED}.get(st.status, IntentStatus.SUBMITTED)
+            rec = self.intents.get(parsed[1])
+            if rec is not None and (rec.status is not status or
+                                    rec.perm_id != trade.order.permId):
+                self.intents.mark(parsed[1], status, perm_id=trade.order.permId,
+                                  order_id=trade.order.orderId, filled=float(st.filled))
+
+    def _on_account_value(self, value: Any) -> None:
+        if value.tag in ("NetLiquidation", "TotalCashValue", "BuyingPower", "GrossPositionValue",
+                         "RealizedPnL", "UnrealizedPnL", "AvailableFunds"):
+            self.account.set(f"{value.tag}|{value.currency}", {
+                "tag": value.tag, "currency": value.currency, "value": value.value,
+                "account": value.account})
+
+    def _on_portfolio(self, item: Any) -> None:
+        price = _num(item.marketPrice)
+        if price:
+            self.ledger.mark({int(item.contract.conId): price})
+
+    def _on_error(self, req_id: int, code: int, msg: str, contract: Any = None) -> None:
+        if code == adapter.CONNECTIVITY_LOST:
+            self.connected = False
+            self.publisher.publish(topics.connection("broker"), "venue", {"state": "lost",
+                                                                          "code": code})
+        elif code in (adapter.RESTORED_DATA_LOST, adapter.RESTORED_DATA_KEPT):
+            self.connected = True
+            self.publisher.publish(topics.connection("broker"), "venue", {"state": "connected",
+                                                                          "code": code})
+            asyncio.get_running_loop().create_task(self.recover())
+
+    def _on_disconnected(self) -> None:
+        if self.stop_event.is_set():
+            return
+        self.connected = False
+        log.warning("venue disconnected; reconnecting")
+        self.publisher.publish(topics.connection("broker"), "venue", {"state": "disconnected"})
+        asyncio.get_running_loop().create_task(self.connect())
+
+    async def connect(self) -> None:
+        venue = self.cfg.venue
+        await adapter.connect(self.ib, venue["host"], int(venue["port"]),
+                              int(venue["master_client_id"]),
+                              timeout=float(venue["connect_timeout"]),
+                              account=str(venue["account"]), stop=self.stop_event)
+        log.info("connected to %s:%s as master clientId %s", venue["host"], venue["port"],
+                 venue["master_client_id"])
+        await self.recover()
+        self.connected = True
+        self.publisher.publish(topics.connection("broker"), "venue", {"state": "connected"})
+        for trade in self.ib.trades():
+            self._on_order(trade)
+        self.check_reconciliation()
+
+    # -- loops ------------------------------------------------------------------------------
+
+    def check_reconciliation(self) -> int:
+        """Strategy books + unattributed must equal the account's position per contract."""
+        if not self.connected and not self.ib.isConnected():
+            return 0
+        account: dict[int, float] = {}
+        for pos in self.ib.positions():
+            account[int(pos.contract.conId)] = account.get(int(pos.contract.conId), 0.0) + \
+                float(pos.position)
+        found = {b.con_id: b for b in reconcile(self.ledger.account_positions(), account)}
+        for con_id, brk in found.items():
+            self.suspects[con_id] = self.suspects.get(con_id, 0) + 1
+            if self.suspects[con_id] >= BREAK_CONFIRMATIONS and con_id not in self.breaks:
+                self.breaks[con_id] = brk.to_dict()
+                self.states.set_instrument_reducing(
+                    con_id, f"reconciliation break: ledger {brk.ledger:g} vs account "
+                            f"{brk.account:g}")
+                log.error("RECONCILIATION BREAK conId %d: ledger %g, account %g", con_id,
+                          brk.ledger, brk.account)
+                self.publisher.publish(topics.reconcile(), "break", brk.to_dict())
+                self.publisher.publish(topics.alert("broker"), "alert", {
+                    "level": "ERROR", "message": f"reconciliation break on conId {con_id}: "
+                    f"ledger {brk.ledger:g} vs account {brk.account:g}; REDUCING"})
+        for con_id in list(self.suspects):
+            if con_id not in found:
+                self.suspects.pop(con_id)
+                if self.breaks.pop(con_id, None) is not None:
+                    self.states.clear_instrument(con_id)
+                    log.warning("reconciliation break on conId %d resolved", con_id)
+                    self.publisher.publish(topics.reconcile(), "resolved", {"con_id": con_id})
+        return len(account)
+
+    async def refresh_clients(self) -> None:
+        """clientId -> strategy, from the registry, for executions without our orderRef."""
+        try:
+            entries = await self.manager.request("list", {})
+        except RequestError:
+            return
+        for e in entries:
+            self.ledger.set_client_strategy(int(e["client_id"]), str(e["name"]))
+
+    async def periodic(self) -> None:
+        last_equity = last_reconcile = last_clients = 0.0
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            try:
+                if self.ib.isConnected():
+                    self.sweep()
+                if now - last_clients > 10:
+                    last_clients = now
+                    await self.refresh_clients()
+                if now - last_reconcile > self.reconcile_seconds and self.connected:
+                    last_reconcile = now
+                    self.check_reconciliation()
+                if now - last_equity > self.equity_seconds:
+                    last_equity = now
+                    self.ledger.sample_equity(time.time())
+                    for strategy in self.ledger.strategies():
+                        self._publish_books(strategy)
+            except Exception:
+                log.exception("periodic work failed")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), 0.5)
+
+    def _flush_failed(self, exc: BaseException) -> None:
+        log.error("ArcticDB flush failed (the local journal keeps every record): %s", exc)
+
+    async def run(self) -> None:
+        install_stop_handlers(self.stop_event)
+        self.ib.execDetailsEvent += self._on_exec
+        self.ib.commissionReportEvent += self._on_commission
+        self.ib.openOrderEvent += self._on_order
+        self.ib.orderStatusEvent += self._on_order
+        self.ib.accountValueEvent += self._on_account_value
+        self.ib.updatePortfolioEvent += self._on_portfolio
+        self.ib.errorEvent += self._on_error
+        self.store.start_background(self.flush_seconds, on_error=self._flush_failed)
+        tasks = [asyncio.create_task(self.service.run(), name="service"),
+                 asyncio.create_task(Heartbeater(self.publisher, "broker",
+                                                 info=self._hb_info).run(), name="hb")]
+        for strategy in self.ledger.strategies():
+            self._publish_books(strategy)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.connect()
+        self.ib.disconnectedEvent += self._on_disconnected
+        tasks.append(asyncio.create_task(self.periodic(), name="periodic"))
+        log.info("broker up (pid %d)", os.getpid())
+        await self.stop_event.wait()
+        log.info("broker stopping")
+        self.service.stop()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.ib.disconnect()
+        self.store.close(flush=True)
+        self.intents.close()
+        self.publisher.close()
+
+    def _hb_info(self) -> dict[str, Any]:
+        return {"venue": "connected" if self.connected else "disconnected",
+                "executions": len(self.ledger.executions()), "breaks": len(self.breaks),
+                "pending_flush": self.store.pending}
+
+
+def _records(df: Any) -> list[dict[str, Any]]:
+    """DataFrame rows as msgpack-safe dicts (timestamps as ISO strings, NaN as None)."""
+    out = []
+    for row in df.to_dict("records"):
+        clean: dict[str, Any] = {}
+        for k, v in row.items():
+            if hasattr(v, "isoformat"):
+                v = v.isoformat()
+            elif isinstance(v, float) and v != v:
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            clean[str(k)] = v
+        out.append(clean)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ats-broker", description=__doc__)
+    home_arg(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        cfg = config_mod.load(args.home)
+    except config_mod.ConfigError as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from exc
+    asyncio.run(Broker(cfg).run())

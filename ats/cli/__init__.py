@@ -1,0 +1,1 @@
+"""ats-ctl: the operator's command line. One module per command family."""

@@ -1,0 +1,54 @@
+"""What every command needs: the config, and a request to a service with errors mapped."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import zmq
+
+from ats import config as config_mod
+from ats.cli.exitcodes import exit_code_for, hint_for
+from bus.client import Requester
+from bus.errors import RequestError
+
+
+def fail(code: str, message: str) -> NoReturn:
+    hint = hint_for(code)
+    click.echo(f"error: {message}" + (f" ({hint})" if hint else ""), err=True)
+    sys.exit(exit_code_for(code))
+
+
+@dataclass
+class Ctl:
+    home: Path
+    _cfg: config_mod.Config | None = None
+    _zctx: zmq.Context[Any] | None = field(default=None, repr=False)
+
+    @property
+    def cfg(self) -> config_mod.Config:
+        if self._cfg is None:
+            try:
+                self._cfg = config_mod.load(self.home)
+            except config_mod.ConfigError as exc:
+                fail("CONFIG", str(exc))
+        return self._cfg
+
+    def call(self, service: str, method: str, params: dict[str, Any] | None = None,
+             timeout: float = 10.0) -> Any:
+        endpoint = getattr(self.cfg.endpoints, service)
+        if self._zctx is None:
+            self._zctx = zmq.Context()
+        req = Requester(self._zctx, endpoint, timeout=timeout)
+        try:
+            return req.request(method, params or {}, timeout=timeout)
+        except RequestError as exc:
+            fail(exc.code, exc.message)
+        finally:
+            req.close()
+
+
+pass_ctl = click.make_pass_decorator(Ctl)

@@ -1,0 +1,37 @@
+"""Error code -> (exit code, hint). A table, so every failure has a distinct, stable exit."""
+
+from __future__ import annotations
+
+from ats.errors import Code as AtsCode
+from bus.errors import Code as BusCode
+
+OK = 0
+GENERIC = 1
+USAGE = 2  # click's own code for bad usage
+
+EXIT_CODES: dict[str, tuple[int, str]] = {
+    BusCode.UNREACHABLE: (3, "is the system up? try `ats-ctl up`"),
+    BusCode.TIMEOUT: (3, "is the system up? try `ats-ctl up`"),
+    AtsCode.UNKNOWN_STRATEGY: (4, "see `ats-ctl list`"),
+    AtsCode.ALREADY_RUNNING: (5, ""),
+    AtsCode.NOT_RUNNING: (6, ""),
+    AtsCode.BAD_PARAMS: (7, ""),
+    AtsCode.INVALID_STRATEGY: (8, "fix the strategy file and try again"),
+    AtsCode.ALREADY_EXISTS: (9, "use another name, or `ats-ctl remove` the old one"),
+    AtsCode.BAD_NAME: (10, ""),
+    AtsCode.DISABLED: (11, ""),
+    AtsCode.SUPERVISOR_DOWN: (12, "try `ats-ctl up`"),
+    AtsCode.NO_ACK: (13, "check the strategy's log"),
+    AtsCode.RISK_REJECTED: (14, ""),
+    AtsCode.HALTED: (15, "see `ats-ctl resume`"),
+    AtsCode.DISCONNECTED: (16, "the venue is unreachable"),
+    "CONFIG": (17, "fix ats.toml"),
+}
+
+
+def exit_code_for(code: str) -> int:
+    return EXIT_CODES.get(code, (GENERIC, ""))[0]
+
+
+def hint_for(code: str) -> str:
+    return EXIT_CODES.get(code, (GENERIC, ""))[1]

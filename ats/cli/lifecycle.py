@@ -1,0 +1,150 @@
+"""ats-ctl init | up | down: create ATS_HOME, start and stop supervisord for it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+import ats
+from ats import config as config_mod
+from ats.cli.context import Ctl, fail, pass_ctl
+from ats.errors import Code
+from ats.manager.supervisor import Supervisor
+
+REPO_DEPLOY = Path(ats.__file__).resolve().parent.parent / "deploy" / "supervisord.conf"
+
+
+def supervisord_conf(cfg: config_mod.Config) -> Path:
+    """ATS_HOME/supervisord.conf overrides the shipped deploy/supervisord.conf."""
+    local = cfg.home / "supervisord.conf"
+    return local if local.exists() else REPO_DEPLOY
+
+
+def sim_args(cfg: config_mod.Config) -> list[str]:
+    venue, sim = cfg.venue, cfg.section("sim")
+    return [
+        "--host", str(venue["host"]), "--port", str(venue["port"]),
+        "--admin-port", str(sim["admin_port"]), "--seed", str(sim["seed"]),
+        "--speed", str(sim["speed"]), "--accounts", str(sim["accounts"]),
+        "--cash", str(sim["cash"]), "--master-client-id", str(venue["master_client_id"]),
+        "--max-msg-rate", str(sim["max_msg_rate"]),
+        "--state", str(cfg.state_dir / "gateway-sim.json"),
+        "--arctic", cfg.arctic_uri,
+    ]
+
+
+def supervisord_env(cfg: config_mod.Config) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "ATS_HOME": str(cfg.home),
+        "ATS_BIN": str(Path(sys.executable).parent),
+        "ATS_SIM_AUTOSTART": "true" if cfg.venue["kind"] == "sim" else "false",
+        "ATS_SIM_ARGS": shlex.join(sim_args(cfg)),
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def supervisor_running(cfg: config_mod.Config) -> bool:
+    if not cfg.supervisor_socket.exists():
+        return False
+    try:
+        Supervisor(cfg.supervisor_socket).state()
+        return True
+    except OSError:
+        return False
+
+
+@click.command()
+@click.option("--if-missing", is_flag=True, help="Do nothing when ATS_HOME already exists.")
+@click.option("--venue", type=click.Choice(["sim", "ib"]), default=None)
+@click.option("--port", type=int, default=None, help="The venue's port.")
+@pass_ctl
+def init(ctl: Ctl, if_missing: bool, venue: str | None, port: int | None) -> None:
+    """Create ATS_HOME: config file, run folder (0700), logs, ArcticDB store."""
+    if (ctl.home / config_mod.CONFIG_FILE).exists():
+        if if_missing:
+            return
+        click.echo(f"{ctl.home} already holds {config_mod.CONFIG_FILE}; leaving it as is")
+        return
+    overrides: dict[str, dict[str, object]] = {"venue": {}}
+    if venue:
+        overrides["venue"]["kind"] = venue
+    if port:
+        overrides["venue"]["port"] = port
+    cfg = config_mod.init_home(ctl.home, overrides)
+    click.echo(f"initialised {cfg.home} (config {cfg.path})")
+
+
+@click.command()
+@click.option("--foreground", is_flag=True, help="Run supervisord in the foreground; Ctrl-C "
+              "stops everything.")
+@click.option("--wait/--no-wait", default=True, help="Wait until the manager answers.")
+@pass_ctl
+def up(ctl: Ctl, foreground: bool, wait: bool) -> None:
+    """Start supervisord with the bus, broker, manager, simulator and strategies."""
+    cfg = ctl.cfg
+    if not cfg.path.exists():
+        fail("CONFIG", f"{cfg.path} does not exist; run `ats-ctl init` first")
+    config_mod.init_home(cfg.home)  # make sure every folder exists, with the right modes
+    if supervisor_running(cfg):
+        click.echo(f"already up (supervisord at {cfg.supervisor_socket})")
+        return
+    cmd = [str(Path(sys.executable).parent / "supervisord"), "-c", str(supervisord_conf(cfg))]
+    env = supervisord_env(cfg)
+    if foreground:
+        click.echo(f"starting ats in the foreground (home {cfg.home}); Ctrl-C stops it all")
+        click.echo(f"  logs: {cfg.log_dir}    status: ATS_HOME={cfg.home} ats-ctl status")
+        os.execve(cmd[0], [*cmd, "-n"], env)
+    subprocess.run(cmd, env=env, check=True)
+    if wait:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                import zmq
+
+                from bus.client import Requester
+
+                with zmq.Context() as zctx:
+                    req = Requester(zctx, cfg.endpoints.manager, timeout=1.0)
+                    try:
+                        req.request("ping", {})
+                        break
+                    finally:
+                        req.close()
+            except Exception:
+                time.sleep(0.3)
+        else:
+            fail(Code.SUPERVISOR_DOWN, f"manager did not answer within 30s; see {cfg.log_dir}")
+    click.echo(f"ats is up (home {cfg.home})")
+
+
+@click.command()
+@pass_ctl
+def down(ctl: Ctl) -> None:
+    """Stop every process and supervisord, cleanly."""
+    cfg = ctl.cfg
+    if not supervisor_running(cfg):
+        click.echo("not running")
+        return
+    sv = Supervisor(cfg.supervisor_socket)
+    pidfile = cfg.run_dir / "supervisord.pid"
+    pid = int(pidfile.read_text()) if pidfile.exists() else None
+    sv.rpc.shutdown()
+    deadline = time.monotonic() + 60
+    while pid and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    click.echo("ats is down")
+
+
+COMMANDS = [init, up, down]

@@ -1,0 +1,39 @@
+"""ats-ctl: control and watch a running ats system."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ats import config as config_mod
+from ats.cli import config_cmd, lifecycle, strategies, watch
+from ats.cli.context import Ctl
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(path_type=Path), default=None, envvar="ATS_HOME",
+              help="ATS_HOME folder (default ./var).")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """Control and watch an ats trading system."""
+    ctx.obj = Ctl(home=(home or config_mod.default_home()).resolve())
+
+
+for module in (lifecycle, strategies, config_cmd, watch):
+    for command in module.COMMANDS:
+        cli.add_command(command)
+
+try:  # commands of later issues register themselves when present
+    from ats.cli import trading
+
+    for command in trading.COMMANDS:
+        cli.add_command(command)
+except ImportError:
+    pass
+try:
+    from ats.cli import data
+
+    cli.add_command(data.data)
+except ImportError:
+    pass

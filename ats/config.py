@@ -1,0 +1,206 @@
+"""The ATS_HOME folder and its TOML configuration file.
+
+ATS_HOME (default ``./var``) holds ``ats.toml``, the 0700 run folder with the bus sockets and the
+supervisord socket, the logs, the ArcticDB LMDB store and the processes' local state files.
+Every key has a default here, so a missing or partial file still gives a working configuration.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from bus.endpoints import Endpoints
+
+CONFIG_FILE = "ats.toml"
+
+DEFAULTS: dict[str, Any] = {
+    "venue": {
+        # "sim" runs the embedded simulator as program gateway-sim; "ib" points at a real
+        # Gateway/TWS at host:port and leaves gateway-sim stopped.
+        "kind": "sim",
+        "host": "127.0.0.1",
+        "port": 14002,
+        # Empty: the first account the venue reports in managedAccounts.
+        "account": "",
+        # The broker's clientId. Set TWS/Gateway's "Master API client ID" to the same value so
+        # the broker sees every client's orders and executions.
+        "master_client_id": 0,
+        "connect_timeout": 10.0,
+    },
+    "sim": {
+        "seed": 1,
+        "speed": 1.0,
+        "admin_port": 14003,
+        "cash": 1_000_000.0,
+        "accounts": "DU0000001",
+        "max_msg_rate": 50,
+    },
+    "bus": {"transport": "ipc", "host": "127.0.0.1", "base_port": 5550},
+    "storage": {
+        # Empty: lmdb://<ATS_HOME>/arctic
+        "arctic_uri": "",
+    },
+    "manager": {
+        "first_client_id": 101,
+        # Seconds without a heartbeat before a strategy is marked unresponsive.
+        "heartbeat_timeout": 3.0,
+        # Strategies registered by `ats-ctl init` (name -> module). Edit, or use ats-ctl add.
+        "seed_strategies": ["example"],
+    },
+    "broker": {
+        "equity_sample_seconds": 5.0,
+        "flush_seconds": 2.0,
+        "reconcile_seconds": 5.0,
+    },
+    "risk": {
+        "account": {
+            "max_order_qty": 10_000,
+            "max_order_notional": 1_000_000.0,
+            "max_position": 50_000,
+            "max_gross_exposure": 5_000_000.0,
+            "max_orders_per_minute": 600,
+        },
+        "default": {
+            "max_order_qty": 2_000,
+            "max_order_notional": 250_000.0,
+            "max_position": 10_000,
+            "max_gross_exposure": 1_000_000.0,
+            "max_orders_per_minute": 120,
+        },
+    },
+}
+
+
+class ConfigError(Exception):
+    """The configuration file is missing a required piece or holds a bad value."""
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("ATS_HOME", "var")).resolve()
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if key in out and isinstance(out[key], dict):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"[{where}{key}] must be a table, got {value!r}")
+            out[key] = _merge(out[key], value, f"{where}{key}.")
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    data: dict[str, Any]
+
+    @property
+    def path(self) -> Path:
+        return self.home / CONFIG_FILE
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "log"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def programs_dir(self) -> Path:
+        """Where the manager writes one supervisord program section per strategy."""
+        return self.home / "supervisor.d"
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.run_dir / "supervisor.sock"
+
+    @property
+    def arctic_uri(self) -> str:
+        uri = str(self.data["storage"]["arctic_uri"])
+        return uri or f"lmdb://{self.home / 'arctic'}"
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints.from_mapping(self.data["bus"], self.run_dir)
+
+    @property
+    def venue(self) -> dict[str, Any]:
+        return dict(self.data["venue"])
+
+    def section(self, name: str) -> dict[str, Any]:
+        return dict(self.data.get(name, {}))
+
+    def effective(self) -> dict[str, Any]:
+        """The merged configuration plus the derived paths, as JSON-safe data."""
+        out = copy.deepcopy(self.data)
+        out["home"] = str(self.home)
+        out["paths"] = {
+            "config": str(self.path),
+            "run": str(self.run_dir),
+            "log": str(self.log_dir),
+            "state": str(self.state_dir),
+            "supervisor_socket": str(self.supervisor_socket),
+        }
+        out["storage"]["arctic_uri"] = self.arctic_uri
+        out["bus"]["endpoints"] = self.endpoints.to_mapping()
+        return out
+
+
+def _validate(data: Mapping[str, Any]) -> None:
+    venue = data["venue"]
+    if venue["kind"] not in ("sim", "ib"):
+        raise ConfigError(f"[venue] kind must be 'sim' or 'ib', got {venue['kind']!r}")
+    port = venue["port"]
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"[venue] port must be an integer 1..65535, got {port!r}")
+    if not isinstance(venue["master_client_id"], int):
+        raise ConfigError("[venue] master_client_id must be an integer")
+    if data["bus"]["transport"] not in ("ipc", "tcp"):
+        raise ConfigError(
+            f"[bus] transport must be 'ipc' or 'tcp', got {data['bus']['transport']!r}")
+
+
+def load(home: Path | None = None) -> Config:
+    home = (home or default_home()).resolve()
+    path = home / CONFIG_FILE
+    override: dict[str, Any] = {}
+    if path.exists():
+        try:
+            override = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data = _merge(DEFAULTS, override)
+    _validate(data)
+    return Config(home=home, data=data)
+
+
+def init_home(home: Path, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Create ATS_HOME with its folders and a config file holding every default."""
+    home = home.resolve()
+    for sub in ("", "log", "state", "supervisor.d"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    (home / "run").mkdir(mode=0o700, exist_ok=True)
+    os.chmod(home / "run", 0o700)
+    path = home / CONFIG_FILE
+    if not path.exists():
+        data = _merge(DEFAULTS, overrides or {})
+        path.write_text(
+            "# ats configuration. Every key is optional; see ats/config.py for the defaults.\n"
+            + tomli_w.dumps(data)
+        )
+    return load(home)

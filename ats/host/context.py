@@ -1,0 +1,133 @@
+"""LiveContext: the strategy's view of the live world, implementing ats.sdk.Context.
+
+The strategy's book (positions, cash) is its own: seeded from the broker's ledger for this
+strategy at start and after each reconnect, then kept current from this connection's own
+executions, deduplicated by execId. Orders leave only after the broker's risk approval; if the
+broker cannot be asked, the order is refused (fail closed) and never silently resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ats.sdk.instrument import Instrument
+from ats.sdk.orders import OrderHandle, OrderRequest, OrderStatus
+
+if TYPE_CHECKING:
+    from ats.host.main import Host
+
+log = logging.getLogger("ats.host")
+
+
+class VenueClock:
+    """The venue's time: wall time scaled by the simulator's speed from a synchronised point."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self.speed = speed
+        self._venue0 = time.time()
+        self._wall0 = time.monotonic()
+        self.latest_bar: pd.Timestamp | None = None
+
+    def sync(self, venue_now: float) -> None:
+        self._venue0, self._wall0 = venue_now, time.monotonic()
+
+    def now(self) -> pd.Timestamp:
+        t = pd.Timestamp(self._venue0 + (time.monotonic() - self._wall0) * self.speed,
+                         unit="s", tz="UTC")
+        if self.latest_bar is not None and self.latest_bar > t:
+            return self.latest_bar
+        return t
+
+
+class LiveContext:
+    def __init__(self, host: Host, clock: VenueClock) -> None:
+        self.host = host
+        self.clock = clock
+        self.positions_by_key: dict[str, float] = {}
+        self.cash_balance = 0.0
+        self.last_prices: dict[str, float] = {}
+        self.handles: dict[str, OrderHandle] = {}
+        self.chains: dict[str, list[Instrument]] = {}
+        self._ids = itertools.count(1)
+        self.notify: Callable[[OrderHandle], None] = lambda h: None
+
+    # -- Context ----------------------------------------------------------------------------
+
+    def now(self) -> pd.Timestamp:
+        return self.clock.now()
+
+    def submit(self, req: OrderRequest) -> OrderHandle:
+        handle = OrderHandle(local_id=f"{self.host.name}-{int(time.time())}-{next(self._ids)}",
+                             request=req)
+        self.handles[handle.local_id] = handle
+        refusal = self.host.refusal(req)
+        if refusal is not None:
+            self.reject(handle, refusal)
+        else:
+            self.host.spawn(self.host.place(handle), f"place {handle.local_id}")
+        return handle
+
+    def cancel(self, h: OrderHandle) -> None:
+        self.host.cancel(h)
+
+    def modify(self, h: OrderHandle, quantity: float | None = None, limit: float | None = None,
+               stop: float | None = None) -> None:
+        self.host.modify(h, quantity, limit, stop)
+
+    def open_orders(self) -> list[OrderHandle]:
+        return [h for h in self.handles.values() if h.status in OrderStatus.ACTIVE]
+
+    def position(self, inst: Instrument) -> float:
+        return self.positions_by_key.get(inst.key, 0.0)
+
+    def positions(self) -> dict[str, float]:
+        return {k: v for k, v in self.positions_by_key.items() if v}
+
+    def cash(self) -> float:
+        return self.cash_balance
+
+    def equity(self) -> float:
+        value = 0.0
+        for key, qty in self.positions_by_key.items():
+            inst = self.host.instruments.get(key)
+            px = self.last_prices.get(key)
+            if inst is not None and px is not None:
+                value += qty * px * inst.multiplier
+        return self.cash_balance + value
+
+    def account_equity(self) -> float:
+        return self.host.account_equity()
+
+    def last_price(self, inst: Instrument) -> float | None:
+        return self.last_prices.get(inst.key)
+
+    def futures_chain(self, symbol: str) -> list[Instrument]:
+        return list(self.chains.get(symbol, []))
+
+    # -- host side --------------------------------------------------------------------------
+
+    def reject(self, handle: OrderHandle, reason: str) -> None:
+        handle.status, handle.reason = OrderStatus.REJECTED, reason
+        log.warning("order %s refused: %s", handle.local_id, reason)
+        # Deliver after the strategy's current hook returns: hooks are not re-entered.
+        asyncio.get_running_loop().call_soon(self.notify, handle)
+
+    def apply_fill(self, key: str, signed_qty: float, price: float, multiplier: float) -> None:
+        self.positions_by_key[key] = self.positions_by_key.get(key, 0.0) + signed_qty
+        self.cash_balance -= signed_qty * price * multiplier
+        self.last_prices.setdefault(key, price)
+
+    def reset_book(self, positions: dict[str, float], cash: float) -> None:
+        self.positions_by_key = dict(positions)
+        self.cash_balance = cash
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"positions": self.positions(), "cash": round(self.cash_balance, 2),
+                "open_orders": len(self.open_orders())}

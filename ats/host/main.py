@@ -1,0 +1,598 @@
+"""ats-strategy <name>: one strategy, one OS process, one IB clientId.
+
+Lifecycle: fetch the registry entry from the manager, import and validate the strategy, connect
+to the bus and to the venue with the entry's clientId, re-adopt this clientId's open orders, warm
+up history, subscribe to 5-second real-time bars, then run the strategy on this process's asyncio
+loop until SIGTERM. A fatal error exits non-zero so supervisord restarts the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import zmq
+import zmq.asyncio
+
+from ats import config as config_mod
+from ats.broker import orderref
+from ats.errors import Code
+from ats.host.context import LiveContext, VenueClock
+from ats.host.feed import BarAggregator
+from ats.ib import adapter, parsing
+from ats.processes import install_stop_handlers, setup_logging
+from ats.sdk.instrument import Instrument
+from ats.sdk.loader import StrategyLoadError, load_strategy
+from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
+from ats.sdk.params import ParamError
+from ats.sdk.strategy import Strategy
+from ats.sdk.weights import Weights
+from bus import topics
+from bus.client import AsyncRequester
+from bus.errors import RequestError
+from bus.heartbeat import Heartbeater
+from bus.publisher import Publisher
+from bus.subscriber import Subscriber
+
+log = logging.getLogger("ats.host")
+
+EXIT_CONFIG = 2
+EXIT_STRATEGY = 3
+EXIT_REGISTRY = 4
+
+IB_STATUS = {
+    "PendingSubmit": OrderStatus.PENDING_SUBMIT, "ApiPending": OrderStatus.PENDING_SUBMIT,
+    "PreSubmitted": OrderStatus.SUBMITTED, "Submitted": OrderStatus.SUBMITTED,
+    "PendingCancel": OrderStatus.SUBMITTED, "Filled": OrderStatus.FILLED,
+    "Cancelled": OrderStatus.CANCELLED, "ApiCancelled": OrderStatus.CANCELLED,
+    "Inactive": OrderStatus.REJECTED,
+}
+
+
+class BusLogHandler(logging.Handler):
+    """Publish WARNING+ log records on log.<process> so `ats-ctl tail` shows them."""
+
+    def __init__(self, publisher: Publisher, process: str) -> None:
+        super().__init__(logging.WARNING)
+        self.publisher, self.topic = publisher, topics.log(process)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # logging must never raise into the caller
+            self.publisher.publish(self.topic, "log", {
+                "level": record.levelname, "logger": record.name, "msg": record.getMessage()})
+
+
+class Host:
+    def __init__(self, cfg: config_mod.Config, name: str) -> None:
+        self.cfg, self.name = cfg, name
+        self.zctx = zmq.asyncio.Context()
+        self.sync_zctx = zmq.Context()
+        eps = cfg.endpoints
+        self.publisher = Publisher(self.sync_zctx, eps.publish, name)
+        self.manager = AsyncRequester(self.zctx, eps.manager, timeout=3.0)
+        self.broker = AsyncRequester(self.zctx, eps.broker, timeout=3.0)
+        self.ib: Any = adapter.IB()
+        speed = float(cfg.section("sim")["speed"]) if cfg.venue["kind"] == "sim" else 1.0
+        self.clock = VenueClock(speed)
+        self.ctx = LiveContext(self, self.clock)
+        self.ctx.notify = self._notify_status
+        self.strategy: Strategy[Any] | None = None
+        self.client_id = 0
+        self.instruments: dict[str, Instrument] = {}
+        self.contracts: dict[str, Any] = {}
+        self.con_keys: dict[int, str] = {}
+        self.aggregators: dict[str, BarAggregator] = {}
+        self.rt_bars: list[Any] = []
+        self.trades: dict[str, Any] = {}  #: local_id -> ib Trade
+        self.seen_exec: set[str] = set()
+        self.venue_state = "connecting"
+        self.data_ok = True
+        self.trading_state = "ACTIVE"
+        self.stop_event = asyncio.Event()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.state_file = cfg.state_dir / f"strategy-{name}.json"
+        self.fatal: BaseException | None = None
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    def publish(self, family: str, type_: str, body: dict[str, Any]) -> None:
+        self.publisher.publish(getattr(topics, family)(self.name), type_, body)
+
+    def account_equity(self) -> float:
+        for v in self.ib.accountValues():
+            if v.tag == "NetLiquidation" and v.currency in ("USD", "BASE"):
+                try:
+                    return float(v.value)
+                except ValueError:
+                    continue
+        return 0.0
+
+    def hb_info(self) -> dict[str, Any]:
+        return {"venue": self.venue_state, "client_id": self.client_id,
+                "trading_state": self.trading_state, "data_ok": self.data_ok,
+                **self.ctx.snapshot()}
+
+    def _notify_status(self, handle: OrderHandle) -> None:
+        self.publish("order", "order", {
+            "local_id": handle.local_id, "status": handle.status, "filled": handle.filled,
+            "avg_price": handle.avg_price, "reason": handle.reason,
+            "instrument": handle.request.instrument.key, "quantity": handle.request.quantity,
+        })
+        if self.strategy is not None:
+            self._guard(self.strategy.handle_order_status, handle)
+
+    def _guard(self, fn: Any, *args: Any) -> None:
+        """Run a strategy hook; a bug in it is logged, not fatal to the process."""
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("strategy %s raised in %s", self.name, getattr(fn, "__name__", fn))
+
+    # -- startup ----------------------------------------------------------------------------
+
+    async def fetch_entry(self) -> dict[str, Any]:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                entry: dict[str, Any] = await self.manager.request("get", {"name": self.name})
+                return entry
+            except RequestError as exc:
+                if exc.code == Code.UNKNOWN_STRATEGY or time.monotonic() > deadline:
+                    raise
+                log.warning("waiting for the manager: %s", exc.message)
+                await asyncio.sleep(1.0)
+
+    def build_strategy(self, entry: dict[str, Any]) -> Strategy[Any]:
+        cls = load_strategy(entry["spec"])
+        params = cls.params_type.from_mapping(entry.get("params") or {})
+        weights = Weights(entry["target_weight"], entry["min_weight"], entry["max_weight"])
+        strategy: Strategy[Any] = cls(self.name, params, self.ctx, weights)
+        if self.state_file.exists():
+            try:
+                strategy.load_state(json.loads(self.state_file.read_text()))
+                log.info("restored saved state from %s", self.state_file)
+            except (ValueError, TypeError) as exc:
+                log.error("ignoring unreadable saved state %s: %s", self.state_file, exc)
+        return strategy
+
+    async def connect_venue(self) -> None:
+        venue = self.cfg.venue
+        self.venue_state = "connecting"
+        await adapter.connect(self.ib, venue["host"], int(venue["port"]), self.client_id,
+                              timeout=float(venue["connect_timeout"]),
+                              account=str(venue["account"]), stop=self.stop_event)
+        self.venue_state = "connected"
+        try:
+            now = await self.ib.reqCurrentTimeAsync()
+            self.clock.sync(now.timestamp())
+        except Exception as exc:
+            log.warning("reqCurrentTime failed (%s); using the local clock", exc)
+        log.info("connected to %s:%s as clientId %d", venue["host"], venue["port"],
+                 self.client_id)
+        self.publish("status", "venue", {"venue": "connected", "client_id": self.client_id})
+
+    async def sync_book(self) -> None:
+        """Seed the book from the broker's ledger for this strategy."""
+        try:
+            book = await self.broker.request("book", {"strategy": self.name}, timeout=5.0)
+        except RequestError as exc:
+            log.warning("broker unavailable for the book (%s); orders stay refused until it "
+                        "answers", exc.message)
+            return
+        positions: dict[str, float] = {}
+        for con_id, qty in book.get("positions", []):
+            key = self.con_keys.get(int(con_id))
+            if key is None:
+                key = await self._key_for_con_id(int(con_id))
+            if key is not None:
+                positions[key] = float(qty)
+        self.ctx.reset_book(positions, float(book.get("cash", 0.0)))
+        self.seen_exec |= set(book.get("exec_ids", []))
+
+    async def _key_for_con_id(self, con_id: int) -> str | None:
+        details = await self.ib.reqContractDetailsAsync(adapter.Contract(conId=con_id))
+        if not details:
+            return None
+        inst = parsing.from_contract(details[0].contract)
+        self.instruments[inst.key] = inst
+        self.contracts[inst.key] = details[0].contract
+        self.con_keys[con_id] = inst.key
+        return inst.key
+
+    async def qualify(self, inst: Instrument) -> Any:
+        if inst.key in self.contracts:
+            return self.contracts[inst.key]
+        contract = parsing.to_contract(inst)
+        qualified = await self.ib.qualifyContractsAsync(contract)
+        if not qualified or not getattr(qualified[0], "conId", 0):
+            raise RuntimeError(f"venue does not know {inst.key}")
+        self.contracts[inst.key] = qualified[0]
+        self.instruments[inst.key] = inst
+        self.con_keys[qualified[0].conId] = inst.key
+        return qualified[0]
+
+    async def load_chains(self, strategy: Strategy[Any]) -> None:
+        symbols = {s.instrument.symbol for s in strategy.subscriptions()
+                   if s.instrument.sec_type == "FUT"}
+        for symbol in sorted(symbols | set(getattr(strategy, "futures_symbols", ()))):
+            details = await self.ib.reqContractDetailsAsync(
+                adapter.Future(symbol, exchange="CFE"))
+            chain = sorted((parsing.from_contract(d.contract) for d in details),
+                           key=lambda i: i.expiry or "")
+            self.ctx.chains[symbol] = chain
+            for d, inst in zip(details, chain, strict=False):
+                self.contracts.setdefault(inst.key, d.contract)
+                self.instruments.setdefault(inst.key, inst)
+
+    async def warm_up(self, strategy: Strategy[Any]) -> None:
+        for spec in strategy.subscriptions():
+            contract = await self.qualify(spec.instrument)
+            if spec.lookback > 0:
+                bars = await self.ib.reqHistoricalDataAsync(
+                    contract, endDateTime="", durationStr=parsing.duration_for(
+                        spec.bar_size, spec.lookback),
+                    barSizeSetting=parsing.BAR_SETTINGS[spec.bar_size][0], whatToShow="TRADES",
+                    useRTH=False, formatDate=2)
+                df = parsing.bars_to_df(bars)
+                if len(df):
+                    # The last historical bar may still be forming: it is rebuilt live.
+                    strategy.warm_up(spec.instrument.key, df.iloc[:-1])
+                    self.ctx.last_prices[spec.instrument.key] = float(df["close"].iloc[-1])
+                    self.clock.latest_bar = None
+            self.aggregators[spec.instrument.key] = BarAggregator(spec.instrument.key,
+                                                                   spec.bar_size)
+
+    def subscribe_bars(self) -> None:
+        for key in self.aggregators:
+            bars = self.ib.reqRealTimeBars(self.contracts[key], 5, "TRADES", False)
+            bars.updateEvent += self._on_rt_bar
+            self.rt_bars.append(bars)
+
+    def unsubscribe_bars(self) -> None:
+        for bars in self.rt_bars:
+            with contextlib.suppress(Exception):
+                self.ib.cancelRealTimeBars(bars)
+        self.rt_bars.clear()
+
+    def _on_rt_bar(self, bars: Any, has_new_bar: bool) -> None:
+        if not has_new_bar or not bars or self.strategy is None:
+            return
+        b = bars[-1]
+        key = self.con_keys.get(bars.contract.conId)
+        if key is None:
+            return
+        t = pd.Timestamp(b.time)
+        t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        self.ctx.last_prices[key] = float(b.close)
+        done = self.aggregators[key].add(t, b.open_, b.high, b.low, b.close, b.volume)
+        if done is not None:
+            self.clock.latest_bar = done.time
+            self._guard(self.strategy.handle_bar, done)
+
+    def adopt_orders(self) -> None:
+        """Take back this clientId's open orders after a restart; never resend them."""
+        for trade in self.ib.openTrades():
+            ref = orderref.parse(trade.order.orderRef or "")
+            if ref is None or ref[0] != self.name:
+                continue
+            local_id = trade.order.orderRef
+            if local_id in self.trades:
+                continue
+            inst = parsing.from_contract(trade.contract)
+            qty = trade.order.totalQuantity * (1 if trade.order.action == "BUY" else -1)
+            req = OrderRequest(inst, qty, trade.order.orderType,
+                               _price(trade.order.lmtPrice), _price(trade.order.auxPrice),
+                               trade.order.tif or "DAY")
+            handle = OrderHandle(local_id=local_id, request=req, status=OrderStatus.SUBMITTED)
+            self.ctx.handles[local_id] = handle
+            self._track(handle, trade)
+            self._sync_handle(handle, trade)
+            log.info("re-adopted open order %s (%s %+g)", local_id, inst.key, qty)
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def refusal(self, req: OrderRequest) -> str | None:
+        if self.venue_state != "connected":
+            return f"venue {self.venue_state}: new orders are refused until reconnected"
+        if not self.data_ok:
+            return "market data farm down: not trading on stale prices"
+        if self.trading_state == "HALTED":
+            return "trading is HALTED for this strategy"
+        if not req.instrument.tradable:
+            return f"{req.instrument.key} is not tradable"
+        return None
+
+    async def place(self, handle: OrderHandle) -> None:
+        req = handle.request
+        try:
+            contract = await self.qualify(req.instrument)
+        except Exception as exc:
+            self.ctx.reject(handle, f"cannot qualify {req.instrument.key}: {exc}")
+            return
+        intent = {
+            "strategy": self.name, "con_id": contract.conId, "symbol": contract.symbol,
+            "sec_type": contract.secType, "side": "BUY" if req.quantity > 0 else "SELL",
+            "quantity": abs(req.quantity), "order_type": req.order_type,
+            "limit_price": req.limit, "stop_price": req.stop, "tif": req.tif,
+            "multiplier": req.instrument.multiplier, "client_id": self.client_id,
+            "ref_price": self.ctx.last_prices.get(req.instrument.key) or req.limit or req.stop
+            or 0.0,
+        }
+        try:
+            decision = await self.broker.request("approve", intent, timeout=3.0)
+        except RequestError as exc:
+            # Fail closed: without the broker's approval nothing leaves.
+            self.ctx.reject(handle, f"risk check unavailable ({exc.code}): {exc.message}")
+            return
+        if not decision.get("approved"):
+            self.ctx.reject(handle, decision.get("reason") or "rejected by risk")
+            return
+        order = adapter.Order(
+            action=intent["side"], totalQuantity=abs(req.quantity), orderType=req.order_type,
+            tif=req.tif, orderRef=decision["order_ref"],
+        )
+        if req.limit is not None:
+            order.lmtPrice = req.limit
+        if req.stop is not None:
+            order.auxPrice = req.stop
+        if self.cfg.venue["account"]:
+            order.account = self.cfg.venue["account"]
+        # The handle is now known by its orderRef: unique and stable across restarts.
+        self.ctx.handles.pop(handle.local_id, None)
+        handle.local_id = decision["order_ref"]
+        self.ctx.handles[handle.local_id] = handle
+        trade = self.ib.placeOrder(contract, order)
+        self._track(handle, trade)
+        log.info("placed %s %s %g %s (%s)", order.action, contract.symbol,
+                 order.totalQuantity, order.orderType, handle.local_id)
+
+    def _track(self, handle: OrderHandle, trade: Any) -> None:
+        self.trades[handle.local_id] = trade
+        trade.statusEvent += lambda t: self._sync_handle(handle, t)
+
+    def _sync_handle(self, handle: OrderHandle, trade: Any) -> None:
+        st = trade.orderStatus
+        status = IB_STATUS.get(st.status, handle.status)
+        sign = 1.0 if trade.order.action == "BUY" else -1.0
+        if status == OrderStatus.SUBMITTED and st.filled > 0:
+            status = OrderStatus.PARTIALLY_FILLED
+        changed = status != handle.status or sign * st.filled != handle.filled
+        handle.status, handle.filled = status, sign * float(st.filled)
+        handle.avg_price = float(st.avgFillPrice or 0.0)
+        if status == OrderStatus.REJECTED and trade.log:
+            handle.reason = trade.log[-1].message or handle.reason
+        if changed:
+            self._notify_status(handle)
+
+    def cancel(self, handle: OrderHandle) -> None:
+        trade = self.trades.get(handle.local_id)
+        if trade is not None and handle.status in OrderStatus.ACTIVE:
+            self.ib.cancelOrder(trade.order)
+
+    def modify(self, handle: OrderHandle, quantity: float | None, limit: float | None,
+               stop: float | None) -> None:
+        trade = self.trades.get(handle.local_id)
+        if trade is None or handle.status not in OrderStatus.ACTIVE:
+            log.warning("cannot modify %s (%s)", handle.local_id, handle.status)
+            return
+        order = trade.order
+        if quantity is not None:
+            order.totalQuantity = abs(quantity)
+        if limit is not None:
+            order.lmtPrice = limit
+        if stop is not None:
+            order.auxPrice = stop
+        self.ib.placeOrder(trade.contract, order)
+
+    def cancel_all(self) -> int:
+        n = 0
+        for handle in self.ctx.open_orders():
+            self.cancel(handle)
+            n += 1
+        return n
+
+    def _on_exec(self, trade: Any, fill: Any) -> None:
+        e = fill.execution
+        if e.execId in self.seen_exec:
+            return
+        ref = orderref.parse(e.orderRef or "")
+        if ref is not None and ref[0] != self.name:
+            return
+        self.seen_exec.add(e.execId)
+        key = self.con_keys.get(fill.contract.conId) or parsing.from_contract(fill.contract).key
+        signed = float(e.shares) if e.side == "BOT" else -float(e.shares)
+        mult = float(fill.contract.multiplier or 1)
+        self.ctx.apply_fill(key, signed, float(e.price), mult)
+        self.ctx.last_prices[key] = float(e.price)
+
+    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        e = fill.execution
+        ref = orderref.parse(e.orderRef or "")
+        if ref is None or ref[0] != self.name:
+            return
+        self._on_exec(trade, fill)  # in case execDetails was missed
+        self.ctx.cash_balance -= float(report.commission)
+        key = self.con_keys.get(fill.contract.conId) or parsing.from_contract(fill.contract).key
+        signed = float(e.shares) if e.side == "BOT" else -float(e.shares)
+        t = pd.Timestamp(e.time)
+        fill_ = Fill(key, signed, float(e.price), float(report.commission),
+                     t.tz_localize("UTC") if t.tzinfo is None else t, e.orderRef)
+        self.publish("fill", "fill", {"exec_id": e.execId, "instrument": key, "quantity": signed,
+                                      "price": float(e.price),
+                                      "commission": float(report.commission),
+                                      "order_ref": e.orderRef})
+        if self.strategy is not None:
+            self._guard(self.strategy.handle_fill, fill_)
+
+    # -- venue events -----------------------------------------------------------------------
+
+    def _on_error(self, req_id: int, code: int, msg: str, contract: Any = None) -> None:
+        if code == adapter.CONNECTIVITY_LOST:
+            self.venue_state = "lost"
+            log.warning("venue connectivity lost (1100): new orders refused")
+        elif code in (adapter.RESTORED_DATA_LOST, adapter.RESTORED_DATA_KEPT):
+            self.venue_state = "connected"
+            log.warning("venue connectivity restored (%d)", code)
+            if code == adapter.RESTORED_DATA_LOST:
+                self.unsubscribe_bars()
+                self.subscribe_bars()
+            self.spawn(self.sync_book(), "resync book")
+        elif code in adapter.FARM_BROKEN:
+            self.data_ok = False
+            log.warning("market data farm down (%d): %s", code, msg)
+        elif code in adapter.FARM_OK:
+            self.data_ok = True
+
+    def _on_disconnected(self) -> None:
+        if self.stop_event.is_set():
+            return
+        self.venue_state = "disconnected"
+        log.warning("venue disconnected; reconnecting")
+        self.spawn(self.reconnect(), "reconnect")
+
+    async def reconnect(self) -> None:
+        self.rt_bars.clear()
+        await self.connect_venue()
+        await self.sync_book()
+        self.adopt_orders()
+        self.subscribe_bars()
+
+    # -- bus --------------------------------------------------------------------------------
+
+    async def listen(self) -> None:
+        sub = Subscriber(self.zctx, self.cfg.endpoints.subscribe,
+                         prefixes=(topics.params(self.name), topics.risk(self.name),
+                                   topics.risk("all")))
+        async for _topic, env in sub:
+            if env.type == "params":
+                self.apply_params(env.body)
+            elif env.type == "trading_state":
+                self.apply_trading_state(env.body)
+
+    def apply_params(self, body: dict[str, Any]) -> None:
+        assert self.strategy is not None
+        ack: dict[str, Any] = {"req": body.get("req"), "strategy": self.name}
+        try:
+            new = self.strategy.update_params(body.get("params") or {})
+            self.strategy.set_weights(Weights(body["target_weight"], body["min_weight"],
+                                              body["max_weight"]))
+            ack.update(ok=True, params=new.to_mapping())
+            log.info("params changed: %s", new.to_mapping())
+        except (ParamError, ValueError, KeyError, TypeError) as exc:
+            ack.update(ok=False, error=str(exc))
+        self.publish("params", "params_ack", ack)
+
+    def apply_trading_state(self, body: dict[str, Any]) -> None:
+        state = str(body.get("state", "ACTIVE"))
+        if state != self.trading_state:
+            log.warning("trading state %s -> %s (%s)", self.trading_state, state,
+                        body.get("reason", ""))
+        self.trading_state = state
+        if state == "HALTED" and body.get("cancel", True):
+            n = self.cancel_all()
+            log.warning("halt: cancelled %d open orders", n)
+
+    async def clock_loop(self) -> None:
+        while not self.stop_event.is_set():
+            if self.strategy is not None:
+                self._guard(self.strategy.advance_clock, self.clock.now())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), 1.0)
+
+    # -- run --------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        install_stop_handlers(self.stop_event)
+        logging.getLogger().addHandler(BusLogHandler(self.publisher, self.name))
+        heartbeater = Heartbeater(self.publisher, self.name, info=self.hb_info)
+        self.spawn(heartbeater.run(), "heartbeat")
+        try:
+            entry = await self.fetch_entry()
+        except RequestError as exc:
+            log.error("cannot load registry entry of %s: %s", self.name, exc.message)
+            return EXIT_REGISTRY
+        self.client_id = int(entry["client_id"])
+        try:
+            self.strategy = self.build_strategy(entry)
+        except (StrategyLoadError, ParamError) as exc:
+            log.error("strategy %s cannot start: %s", self.name, exc)
+            return EXIT_STRATEGY
+        self.spawn(self.listen(), "listen")
+        self.ib.errorEvent += self._on_error
+        self.ib.execDetailsEvent += self._on_exec
+        self.ib.commissionReportEvent += self._on_commission
+        try:
+            await self.connect_venue()
+        except asyncio.CancelledError:
+            return 0
+        self.ib.disconnectedEvent += self._on_disconnected
+        await self.sync_book()
+        self.adopt_orders()
+        await self.load_chains(self.strategy)
+        await self.warm_up(self.strategy)
+        self.strategy.start()
+        self.subscribe_bars()
+        self.spawn(self.clock_loop(), "clock")
+        self.publish("status", "started", {"client_id": self.client_id, "pid": os.getpid()})
+        log.info("strategy %s running (clientId %d, pid %d)", self.name, self.client_id,
+                 os.getpid())
+        await self.stop_event.wait()
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        log.info("stopping %s", self.name)
+        if self.strategy is not None:
+            self._guard(self.strategy.stop)
+            try:
+                state = self.strategy.save_state()
+                tmp = self.state_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(state))
+                tmp.replace(self.state_file)
+            except (OSError, TypeError) as exc:
+                log.error("could not save state: %s", exc)
+        self.unsubscribe_bars()
+        self.ib.disconnect()
+        self.publish("status", "stopped", {"pid": os.getpid()})
+        for task in list(self.tasks):
+            task.cancel()
+        self.publisher.close()
+        return 0
+
+
+def _price(value: float) -> float | None:
+    return None if value is None or value == 0 or abs(value) > 1e300 else float(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ats-strategy", description=__doc__)
+    parser.add_argument("name")
+    parser.add_argument("--home", default=None)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        cfg = config_mod.load(None if args.home is None else Path(args.home))
+    except config_mod.ConfigError as exc:
+        log.error("%s", exc)
+        sys.exit(EXIT_CONFIG)
+    sys.exit(asyncio.run(Host(cfg, args.name).run()))

@@ -1,0 +1,101 @@
+"""The one place the IB client library is imported.
+
+ib_async is the default. Set ``ATS_IB_LIB=ib_insync`` to run on ib_insync 0.9.86 instead (its
+own venv: the two cannot share one). Everything else in ats imports IB names from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+IB_LIB = os.environ.get("ATS_IB_LIB", "ib_async")
+if IB_LIB not in ("ib_async", "ib_insync"):
+    raise ImportError(f"ATS_IB_LIB must be ib_async or ib_insync, got {IB_LIB!r}")
+ib: Any = importlib.import_module(IB_LIB)
+
+IB = ib.IB
+Contract = ib.Contract
+Stock = ib.Stock
+Index = ib.Index
+Future = ib.Future
+Order = ib.Order
+MarketOrder = ib.MarketOrder
+LimitOrder = ib.LimitOrder
+StopOrder = ib.StopOrder
+StopLimitOrder = ib.StopLimitOrder
+ExecutionFilter = ib.ExecutionFilter
+OrderStatus = ib.OrderStatus
+util = ib.util
+
+log = logging.getLogger("ats.ib")
+
+# Error codes a Gateway sends that the processes act on.
+CONNECTIVITY_LOST = 1100
+RESTORED_DATA_LOST = 1101
+RESTORED_DATA_KEPT = 1102
+FARM_BROKEN = (2103, 2105, 2157)
+FARM_OK = (2104, 2106, 2158)
+CLIENT_ID_IN_USE = 326
+DUPLICATE_ORDER_ID = 103
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
+        self.base, self.cap, self.attempt = base, cap, 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.base * (2 ** self.attempt))
+        self.attempt += 1
+        return random.uniform(delay / 2, delay)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+async def connect(
+    ib_: Any,
+    host: str,
+    port: int,
+    client_id: int,
+    *,
+    timeout: float = 10.0,
+    account: str = "",
+    readonly: bool = False,
+    stop: asyncio.Event | None = None,
+    on_retry: Callable[[int, BaseException, float], None] | None = None,
+) -> None:
+    """Connect with retries until connected or ``stop`` is set.
+
+    326 (clientId in use, typically our own previous process not yet reaped by the Gateway) is
+    retried with the SAME clientId: a strategy never takes another strategy's id.
+    """
+    backoff = Backoff()
+    while True:
+        try:
+            await ib_.connectAsync(host, port, clientId=client_id, timeout=timeout,
+                                   account=account, readonly=readonly)
+            return
+        except (TimeoutError, OSError, ConnectionError) as exc:
+            ib_.disconnect()
+            delay = backoff.next()
+            if on_retry is not None:
+                on_retry(backoff.attempt, exc, delay)
+            else:
+                log.warning("connect %s:%s clientId=%s failed (%s); retry in %.1fs",
+                            host, port, client_id, exc or type(exc).__name__, delay)
+            if stop is not None:
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                    raise asyncio.CancelledError("stopped while connecting")
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(delay)

@@ -1,0 +1,89 @@
+"""IB shapes <-> ats shapes, in one place: contracts, bars, executions, commissions."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from ats.broker.model import CommissionReport, Execution
+from ats.ib import adapter
+from ats.sdk.instrument import Future, Index, Instrument, Stock
+
+# IB's barSizeSetting and a history duration long enough for `lookback` bars of each size.
+BAR_SETTINGS: dict[str, tuple[str, float]] = {
+    # bar size -> (IB barSizeSetting, seconds per bar)
+    "5s": ("5 secs", 5),
+    "1min": ("1 min", 60),
+    "5min": ("5 mins", 300),
+    "15min": ("15 mins", 900),
+    "1h": ("1 hour", 3600),
+    "1d": ("1 day", 86400),
+}
+
+
+def to_contract(inst: Instrument) -> Any:
+    if inst.sec_type == "STK":
+        return adapter.Stock(inst.symbol, inst.exchange, inst.currency,
+                             primaryExchange=inst.primary_exchange or "")
+    if inst.sec_type == "IND":
+        return adapter.Index(inst.symbol, inst.exchange, inst.currency)
+    if inst.sec_type == "FUT":
+        return adapter.Future(inst.symbol, inst.expiry or "", inst.exchange,
+                              multiplier=str(int(inst.multiplier)) if inst.multiplier else "",
+                              currency=inst.currency)
+    raise ValueError(f"unsupported sec_type {inst.sec_type!r}")
+
+
+def from_contract(c: Any) -> Instrument:
+    if c.secType == "FUT":
+        return Future(c.symbol, c.lastTradeDateOrContractMonth[:8], c.exchange or "CFE",
+                      float(c.multiplier or 1))
+    if c.secType == "IND":
+        return Index(c.symbol, c.exchange or "CBOE")
+    return Stock(c.symbol, "SMART", c.currency or "USD")
+
+
+def duration_for(bar_size: str, bars: int) -> str:
+    """An IB durationStr covering at least `bars` bars (with room for closed sessions)."""
+    seconds = BAR_SETTINGS[bar_size][1] * max(bars, 1)
+    if bar_size == "1d":
+        years = math.ceil(bars / 250 + 0.05)
+        return f"{years} Y" if bars > 250 else f"{math.ceil(bars * 1.5) + 5} D"
+    # Intraday: scale by 24/6.5 trading hours, plus a margin.
+    days = math.ceil(seconds * 24 / 6.5 / 86400) + 2
+    return f"{days} D" if days > 1 else f"{int(seconds * 4)} S"
+
+
+def bars_to_df(bars: Any) -> pd.DataFrame:
+    rows = []
+    for b in bars:
+        t = b.date if hasattr(b, "date") else b.time
+        ts = pd.Timestamp(t)
+        ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+        rows.append((ts, float(b.open), float(b.high), float(b.low), float(b.close),
+                     max(float(b.volume), 0.0)))
+    df = pd.DataFrame(rows, columns=["time", "open", "high", "low", "close", "volume"])
+    return df.set_index("time")
+
+
+def execution(fill: Any) -> Execution:
+    e, c = fill.execution, fill.contract
+    t = e.time if isinstance(e.time, datetime) else datetime.now(UTC)
+    return Execution(
+        exec_id=e.execId, perm_id=int(e.permId), order_id=int(e.orderId),
+        client_id=int(e.clientId), order_ref=e.orderRef or "", account=e.acctNumber,
+        con_id=int(c.conId), symbol=c.symbol, sec_type=c.secType, currency=c.currency,
+        multiplier=float(c.multiplier or 1), side=e.side, shares=float(e.shares),
+        price=float(e.price), time=t,
+    )
+
+
+def commission(report: Any) -> CommissionReport:
+    pnl = report.realizedPNL
+    return CommissionReport(
+        exec_id=report.execId, commission=float(report.commission), currency=report.currency,
+        realized_pnl=None if pnl is None or abs(pnl) > 1e300 else float(pnl),
+    )

@@ -1,0 +1,1 @@
+"""The manager process: strategy registry, supervisord control, health, control service."""

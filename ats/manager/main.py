@@ -1,0 +1,392 @@
+"""ats-manager: owns the registry, drives supervisord, watches health, serves ats-ctl.
+
+Health comes from two places: supervisord's process states (BACKOFF, EXITED, FATAL, ...) and
+bus heartbeats. A RUNNING strategy whose heartbeat is older than ``heartbeat_timeout`` is
+reported as UNRESPONSIVE. Every change is published on ``status.<strategy>`` as a Clone update,
+so a late subscriber asks for the snapshot and then applies newer updates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import zmq
+import zmq.asyncio
+
+from ats import config as config_mod
+from ats.errors import RESERVED_NAMES, Code
+from ats.manager import supervisor as sv
+from ats.manager.registry import Entry, Registry, RegistryError
+from ats.processes import home_arg, install_stop_handlers, setup_logging
+from bus import topics
+from bus.clone import CloneState, register_snapshot
+from bus.errors import RequestError
+from bus.heartbeat import Heartbeater, LivenessTracker
+from bus.publisher import Publisher
+from bus.service import Service
+from bus.subscriber import Subscriber
+
+log = logging.getLogger("ats.manager")
+T = TypeVar("T")
+PARAMS_ACK_TIMEOUT = 5.0
+
+
+def _validate_spec(spec: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Import the strategy and validate its params; return the full validated params."""
+    from ats.sdk.loader import StrategyLoadError, validate
+    from ats.sdk.params import ParamError
+
+    try:
+        _cls, validated = validate(spec, params)
+    except StrategyLoadError as exc:
+        raise RequestError(Code.INVALID_STRATEGY, str(exc)) from exc
+    except ParamError as exc:
+        raise RequestError(Code.BAD_PARAMS, str(exc)) from exc
+    mapping: dict[str, Any] = validated.to_mapping()
+    return mapping
+
+
+def _stable(status: dict[str, Any]) -> dict[str, Any]:
+    """A status without the fields that change every second (not worth an update)."""
+    return {k: v for k, v in status.items() if k not in ("uptime", "last_heartbeat")}
+
+
+class Manager:
+    def __init__(self, cfg: config_mod.Config) -> None:
+        self.cfg = cfg
+        mcfg = cfg.section("manager")
+        self.hb_timeout = float(mcfg["heartbeat_timeout"])
+        self.registry = Registry(
+            cfg.arctic_uri, int(mcfg["first_client_id"]),
+            reserved_client_ids=frozenset({int(cfg.venue["master_client_id"])}),
+        )
+        self.ctx = zmq.asyncio.Context()
+        self.sync_ctx = zmq.Context()
+        eps = cfg.endpoints
+        self.publisher = Publisher(self.sync_ctx, eps.publish, "manager")
+        self.service = Service(self.ctx, eps.manager, "manager")
+        self.subscriber = Subscriber(self.ctx, eps.subscribe,
+                                     prefixes=(topics.prefix("hb"), topics.prefix("params")))
+        self.statuses = CloneState(self.publisher, topics.status, name="strategies")
+        self.liveness = LivenessTracker()
+        self.hb_info: dict[str, dict[str, Any]] = {}
+        self.supervisor = sv.Supervisor(cfg.supervisor_socket)
+        self._sv_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor")
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._stop = asyncio.Event()
+        self._register_methods()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _sv(self, fn: Callable[..., T], *args: Any) -> T:
+        """supervisord calls are blocking XML-RPC: run them off the loop, one at a time."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._sv_pool, fn, *args)
+        except (OSError, ConnectionError) as exc:
+            raise RequestError(Code.SUPERVISOR_DOWN,
+                               f"supervisord at {self.cfg.supervisor_socket} is unreachable: {exc}"
+                               ) from exc
+
+    def _register_methods(self) -> None:
+        methods: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "list": self.m_list, "status": self.m_status, "get": self.m_get,
+            "start": self.m_start, "stop": self.m_stop, "restart": self.m_restart,
+            "add": self.m_add, "remove": self.m_remove, "enable": self.m_enable,
+            "disable": self.m_disable, "set": self.m_set, "set_weights": self.m_set_weights,
+            "config": self.m_config,
+        }
+        for name, fn in methods.items():
+            self.service.register(name, fn)
+        register_snapshot(self.service, self.statuses)
+
+    def _entry(self, params: dict[str, Any]) -> Entry:
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise RequestError("BAD_REQUEST", "missing 'name'")
+        try:
+            return self.registry.get(name)
+        except RegistryError as exc:
+            raise RequestError(exc.code, exc.message) from exc
+
+    # -- startup ----------------------------------------------------------------------------
+
+    async def sync_programs(self) -> None:
+        """Write a program section per strategy, load them, and start what should run."""
+        self.cfg.programs_dir.mkdir(parents=True, exist_ok=True)
+        names = {e.name for e in self.registry}
+        for entry in self.registry:
+            sv.write_strategy_section(self.cfg.programs_dir, entry.name, self.cfg.home)
+        for path in self.cfg.programs_dir.glob(f"{sv.STRATEGY_PREFIX}*.conf"):
+            if path.stem[len(sv.STRATEGY_PREFIX):] not in names:
+                path.unlink()
+        await self._sv(self.supervisor.load_programs)
+        for entry in self.registry:
+            if entry.desired == "running" and entry.enabled:
+                log.info("starting %s: the operator's desired state is running", entry.name)
+                await self._sv(self.supervisor.start, sv.program_name(entry.name), False)
+
+    # -- health -----------------------------------------------------------------------------
+
+    async def watch_bus(self) -> None:
+        async for topic, env in self.subscriber:
+            family, name = topics.parse(topic)
+            if family == "hb":
+                self.liveness.beat(name, time.time())
+                self.hb_info[name] = env.body
+            elif family == "params" and env.type == "params_ack":
+                fut = self._acks.pop(str(env.body.get("req")), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(env.body)
+
+    def _status_of(self, entry: Entry, info: sv.ProcessInfo | None) -> dict[str, Any]:
+        state = info.state if info else "UNKNOWN"
+        last = self.liveness.last_seen(entry.name)
+        responsive = last is not None and time.time() - last <= self.hb_timeout
+        if state == "RUNNING" and info is not None and info.uptime > self.hb_timeout \
+                and not responsive:
+            state = "UNRESPONSIVE"
+        hb = self.hb_info.get(entry.name, {})
+        return {
+            "name": entry.name, "state": state, "pid": info.pid if info else 0,
+            "client_id": entry.client_id, "uptime": round(info.uptime, 1) if info else 0.0,
+            "last_heartbeat": last, "enabled": entry.enabled, "desired": entry.desired,
+            "spec": entry.spec, "exitstatus": info.exitstatus if info else None,
+            "venue": hb.get("venue"), "trading_state": hb.get("trading_state"),
+        }
+
+    async def refresh(self) -> dict[str, dict[str, Any]]:
+        infos = {p.name: p for p in await self._sv(self.supervisor.all_processes)}
+        out: dict[str, dict[str, Any]] = {}
+        for entry in self.registry:
+            status = self._status_of(entry, infos.get(sv.program_name(entry.name)))
+            out[entry.name] = status
+            old = self.statuses.get(entry.name)
+            if old is None or _stable(old) != _stable(status):
+                if old is not None and old.get("state") != status["state"]:
+                    level = logging.WARNING if status["state"] in (
+                        "BACKOFF", "EXITED", "FATAL", "UNRESPONSIVE") else logging.INFO
+                    log.log(level, "strategy %s: %s -> %s", entry.name, old.get("state"),
+                            status["state"])
+                self.statuses.set(entry.name, status)
+        for name in list(self.statuses.state):
+            if name not in out:
+                self.statuses.delete(name)
+        return out
+
+    async def health_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.refresh()
+            except RequestError as exc:
+                log.error("health: %s", exc.message)
+            except Exception:
+                log.exception("health check failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.5)
+
+    # -- control methods --------------------------------------------------------------------
+
+    async def m_list(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.registry]
+
+    async def m_get(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._entry(params).to_dict()
+
+    async def m_status(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        statuses = await self.refresh()
+        if params.get("name"):
+            entry = self._entry(params)
+            return [statuses[entry.name]]
+        return list(statuses.values())
+
+    async def m_config(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self.cfg.effective()
+
+    async def m_start(self, params: dict[str, Any]) -> dict[str, Any]:
+        entry = self._entry(params)
+        if not entry.enabled:
+            raise RequestError(Code.DISABLED,
+                               f"strategy {entry.name!r} is disabled; `ats-ctl enable` it first")
+        status = (await self.refresh())[entry.name]
+        if status["state"] in ("RUNNING", "STARTING", "UNRESPONSIVE"):
+            raise RequestError(Code.ALREADY_RUNNING,
+                               f"strategy {entry.name!r} is already running (pid {status['pid']})")
+        self.registry.update(entry.name, desired="running")
+        program = sv.program_name(entry.name)
+        if sv.write_strategy_section(self.cfg.programs_dir, entry.name, self.cfg.home):
+            await self._sv(self.supervisor.load_programs)
+        await self._sv(self.supervisor.start, program, True)
+        log.info("operator started %s", entry.name)
+        return (await self.refresh())[entry.name]
+
+    async def m_stop(self, params: dict[str, Any]) -> dict[str, Any]:
+        entry = self._entry(params)
+        status = (await self.refresh())[entry.name]
+        # Record the wish first: a crash between here and stopProcess must not revive it.
+        self.registry.update(entry.name, desired="stopped")
+        if status["state"] not in ("RUNNING", "STARTING", "BACKOFF", "UNRESPONSIVE"):
+            raise RequestError(Code.NOT_RUNNING, f"strategy {entry.name!r} is not running "
+                                                 f"({status['state']})")
+        await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
+        log.info("operator stopped %s", entry.name)
+        return (await self.refresh())[entry.name]
+
+    async def m_restart(self, params: dict[str, Any]) -> dict[str, Any]:
+        entry = self._entry(params)
+        program = sv.program_name(entry.name)
+        self.registry.update(entry.name, desired="running")
+        await self._sv(self.supervisor.stop, program, True)
+        await self._sv(self.supervisor.start, program, True)
+        return (await self.refresh())[entry.name]
+
+    async def m_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        name, spec = params.get("name"), params.get("spec")
+        if not isinstance(name, str) or not isinstance(spec, str):
+            raise RequestError("BAD_REQUEST", "add needs 'name' and 'spec'")
+        if name in RESERVED_NAMES:
+            raise RequestError(Code.BAD_NAME, f"{name!r} is a reserved process name")
+        validated = await asyncio.to_thread(_validate_spec, spec, dict(params.get("params") or {}))
+        try:
+            entry = self.registry.add(
+                name, spec, params=validated, description=str(params.get("description", "")),
+                target_weight=float(params.get("target_weight", 0.0)),
+                min_weight=float(params.get("min_weight", 0.0)),
+                max_weight=float(params.get("max_weight", 1.0)),
+            )
+        except RegistryError as exc:
+            raise RequestError(exc.code, exc.message) from exc
+        sv.write_strategy_section(self.cfg.programs_dir, entry.name, self.cfg.home)
+        await self._sv(self.supervisor.load_programs)
+        log.info("registered %s (%s) clientId=%d", entry.name, entry.spec, entry.client_id)
+        await self.refresh()
+        return entry.to_dict()
+
+    async def m_remove(self, params: dict[str, Any]) -> dict[str, Any]:
+        entry = self._entry(params)
+        await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
+        self.registry.remove(entry.name)
+        sv.remove_strategy_section(self.cfg.programs_dir, entry.name)
+        await self._sv(self.supervisor.load_programs)
+        await self.refresh()
+        return {"name": entry.name, "removed": True, "client_id": entry.client_id}
+
+    async def m_enable(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self.registry.update(self._entry(params).name, enabled=True).to_dict()
+
+    async def m_disable(self, params: dict[str, Any]) -> dict[str, Any]:
+        entry = self._entry(params)
+        status = (await self.refresh())[entry.name]
+        if status["state"] in ("RUNNING", "STARTING", "BACKOFF", "UNRESPONSIVE"):
+            await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
+        return self.registry.update(entry.name, enabled=False, desired="stopped").to_dict()
+
+    async def m_set_weights(self, params: dict[str, Any]) -> dict[str, Any]:
+        entry = self._entry(params)
+        w = {k: float(params.get(k, getattr(entry, k)))
+             for k in ("target_weight", "min_weight", "max_weight")}
+        if not 0 <= w["min_weight"] <= w["target_weight"] <= w["max_weight"]:
+            raise RequestError(Code.BAD_PARAMS, "weights must satisfy 0 <= min <= target <= max")
+        entry = self.registry.update(entry.name, **w)
+        ack = await self._push_params(entry)
+        return {"entry": entry.to_dict(), "ack": ack}
+
+    async def m_set(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate and store new parameters, then push them to the running strategy."""
+        entry = self._entry(params)
+        changes = params.get("changes")
+        if not isinstance(changes, dict) or not changes:
+            raise RequestError(Code.BAD_PARAMS, "set needs at least one key=value")
+        merged = {**entry.params, **changes}
+        validated = await asyncio.to_thread(_validate_spec, entry.spec, merged)
+        entry = self.registry.update(entry.name, params=validated)
+        log.info("params of %s changed: %s", entry.name, changes)
+        ack = await self._push_params(entry)
+        return {"name": entry.name, "params": entry.params, "ack": ack}
+
+    async def _push_params(self, entry: Entry) -> dict[str, Any] | None:
+        """Publish the new params to a running strategy and wait for its acknowledgement."""
+        status = (await self.refresh())[entry.name]
+        if status["state"] != "RUNNING":
+            return None  # it reads the registry when it starts
+        req = f"{entry.name}:{time.time_ns()}"
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[req] = fut
+        self.publisher.publish(topics.params(entry.name), "params", {
+            "req": req, "params": entry.params, "target_weight": entry.target_weight,
+            "min_weight": entry.min_weight, "max_weight": entry.max_weight,
+        })
+        try:
+            ack = await asyncio.wait_for(fut, PARAMS_ACK_TIMEOUT)
+        except TimeoutError as exc:
+            self._acks.pop(req, None)
+            raise RequestError(Code.NO_ACK, f"{entry.name} stored the change but did not "
+                               f"acknowledge it within {PARAMS_ACK_TIMEOUT:.0f}s") from exc
+        if not ack.get("ok", False):
+            raise RequestError(Code.BAD_PARAMS, f"{entry.name} refused: {ack.get('error')}")
+        return ack
+
+    # -- run --------------------------------------------------------------------------------
+
+    def seed(self) -> None:
+        """Register the configured seed strategies on the very first start."""
+        if any(True for _ in self.registry) or self.registry.by_client_id():
+            return
+        for item in self.cfg.section("manager").get("seed_strategies", []):
+            name = item if isinstance(item, str) else item["name"]
+            spec = f"strategies.{name}" if isinstance(item, str) else item["spec"]
+            try:
+                validated = _validate_spec(spec, {})
+                entry = self.registry.add(name, spec, params=validated,
+                                          target_weight=0.1, min_weight=0.05, max_weight=0.15)
+                self.registry.update(entry.name, desired="running")
+                log.info("seeded strategy %s clientId=%d", name, entry.client_id)
+            except (RequestError, RegistryError) as exc:
+                log.error("cannot seed strategy %s: %s", name, exc)
+
+    async def run(self) -> None:
+        install_stop_handlers(self._stop)
+        self.seed()
+        heartbeater = Heartbeater(self.publisher, "manager")
+        tasks = [
+            asyncio.create_task(self.service.run(), name="service"),
+            asyncio.create_task(self.watch_bus(), name="bus"),
+            asyncio.create_task(heartbeater.run(), name="heartbeat"),
+        ]
+        for attempt in range(50):
+            try:
+                await self.sync_programs()
+                break
+            except RequestError as exc:
+                log.warning("waiting for supervisord (%s)", exc.message)
+                await asyncio.sleep(min(0.2 * (attempt + 1), 2.0))
+        tasks.append(asyncio.create_task(self.health_loop(), name="health"))
+        log.info("manager up (pid %d): %d strategies", os.getpid(), len(list(self.registry)))
+        await self._stop.wait()
+        self.service.stop()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.publisher.close()
+        self._sv_pool.shutdown(wait=False)
+        log.info("manager stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ats-manager", description=__doc__)
+    home_arg(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        cfg = config_mod.load(args.home)
+    except config_mod.ConfigError as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from exc
+    asyncio.run(Manager(cfg).run())

@@ -1,0 +1,137 @@
+"""supervisord's XML-RPC API over its 0700 unix socket, and strategy program sections."""
+
+from __future__ import annotations
+
+import sys
+import xmlrpc.client
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from supervisor.xmlrpc import SupervisorTransport
+
+STRATEGY_PREFIX = "strategy-"
+
+# supervisor.xmlrpc.Faults, kept by number so callers need not import supervisor.
+BAD_NAME = 10
+ALREADY_STARTED = 60
+NOT_RUNNING = 70
+ALREADY_ADDED = 90
+STILL_RUNNING = 91
+
+
+def program_name(strategy: str) -> str:
+    return f"{STRATEGY_PREFIX}{strategy}"
+
+
+def strategy_of(program: str) -> str | None:
+    return program[len(STRATEGY_PREFIX):] if program.startswith(STRATEGY_PREFIX) else None
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    name: str
+    state: str  #: STOPPED, STARTING, RUNNING, BACKOFF, STOPPING, EXITED, FATAL, UNKNOWN
+    pid: int
+    start: float
+    now: float
+    exitstatus: int
+    description: str
+
+    @property
+    def uptime(self) -> float:
+        return max(0.0, self.now - self.start) if self.state == "RUNNING" else 0.0
+
+
+class Supervisor:
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+        transport = SupervisorTransport(None, None, f"unix://{socket_path}")
+        self._proxy: Any = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    @property
+    def rpc(self) -> Any:
+        return self._proxy.supervisor
+
+    def state(self) -> str:
+        return str(self.rpc.getState()["statename"])
+
+    def all_processes(self) -> list[ProcessInfo]:
+        return [
+            ProcessInfo(
+                name=p["name"], state=p["statename"], pid=p["pid"], start=p["start"],
+                now=p["now"], exitstatus=p["exitstatus"], description=p["description"],
+            )
+            for p in self.rpc.getAllProcessInfo()
+        ]
+
+    def start(self, program: str, wait: bool = True) -> None:
+        try:
+            self.rpc.startProcess(program, wait)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultCode != ALREADY_STARTED:
+                raise
+
+    def stop(self, program: str, wait: bool = True) -> None:
+        try:
+            self.rpc.stopProcess(program, wait)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultCode != NOT_RUNNING:
+                raise
+
+    def load_programs(self) -> tuple[list[str], list[str]]:
+        """Re-read program sections: add new groups and drop removed ones, without a restart."""
+        [[added, changed, removed]] = self.rpc.reloadConfig()
+        for name in removed:
+            self.stop(name)
+            self.rpc.removeProcessGroup(name)
+        for name in changed:
+            self.stop(name)
+            self.rpc.removeProcessGroup(name)
+            self.rpc.addProcessGroup(name)
+        for name in added:
+            try:
+                self.rpc.addProcessGroup(name)
+            except xmlrpc.client.Fault as fault:
+                if fault.faultCode != ALREADY_ADDED:
+                    raise
+        return list(added) + list(changed), list(removed)
+
+
+def strategy_section(name: str, home: Path, bin_dir: Path | None = None) -> str:
+    """One program section per strategy. autostart is false: the manager starts what the
+    operator wants running, so supervisord never revives a strategy the operator stopped."""
+    bin_dir = bin_dir or Path(sys.executable).parent
+    program = program_name(name)
+    return f"""; Written by ats-manager for strategy {name!r}. Edits are overwritten.
+[program:{program}]
+command={bin_dir}/ats-strategy {name} --home {home}
+autostart=false
+autorestart=true
+startsecs=1
+startretries=5
+stopsignal=TERM
+stopwaitsecs=10
+stopasgroup=true
+killasgroup=true
+stdout_logfile={home}/log/{program}.log
+redirect_stderr=true
+stdout_logfile_maxbytes=10MB
+stdout_logfile_backups=3
+"""
+
+
+def write_strategy_section(programs_dir: Path, name: str, home: Path) -> bool:
+    """Write the section if it differs; return True when the file changed."""
+    path = programs_dir / f"{program_name(name)}.conf"
+    text = strategy_section(name, home)
+    if path.exists() and path.read_text() == text:
+        return False
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return True
+
+
+def remove_strategy_section(programs_dir: Path, name: str) -> None:
+    (programs_dir / f"{program_name(name)}.conf").unlink(missing_ok=True)

@@ -1,0 +1,43 @@
+"""Small shared pieces of every ats process: logging, signals, the hub entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from ats import config
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=LOG_FORMAT,
+                        stream=sys.stdout, force=True)
+
+
+def home_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", type=Path, default=None,
+                        help="ATS_HOME folder (default: $ATS_HOME or ./var)")
+    parser.add_argument("--log-level", default="INFO")
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def bus_main(argv: list[str] | None = None) -> None:
+    """ats-bus: the XSUB/XPUB hub at the endpoints of ATS_HOME's config."""
+    from bus import hub
+
+    parser = argparse.ArgumentParser(prog="ats-bus", description=bus_main.__doc__)
+    home_arg(parser)
+    args = parser.parse_args(argv)
+    eps = config.load(args.home).endpoints
+    sys.exit(hub.main(["--frontend", eps.publish, "--backend", eps.subscribe,
+                       "--log-level", args.log_level]))

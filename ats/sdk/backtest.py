@@ -1,0 +1,325 @@
+"""Replay bars through a strategy with simulated fills: the same driver calls the host makes.
+
+Bars of all instruments are merged by time; bars sharing a time are delivered together with
+`handle_bars` after the clock is set to their close. Market orders fill at the next bar's open
+(`fill_at="next_open"`) or at the current close (`fill_at="close"`); limit and stop orders fill
+when a later bar touches them. Futures use their multiplier; shorts are allowed; a future still
+held after its expiry date is settled at its last price.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ats.sdk.bars import BAR_SIZES, COLUMNS, Bar
+from ats.sdk.instrument import Instrument
+from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
+from ats.sdk.params import Params
+from ats.sdk.strategy import Strategy
+from ats.sdk.weights import FULL_WEIGHTS, Weights
+
+FillAt = Literal["next_open", "close"]
+
+
+class BacktestContext:
+    """An in-memory Context: positions, cash, orders and fills of one strategy."""
+
+    def __init__(
+        self,
+        cash: float = 1_000_000.0,
+        *,
+        instruments: Mapping[str, Instrument] | None = None,
+        commission_per_share: float = 0.0035,
+        commission_per_contract: float = 1.0,
+        now: pd.Timestamp | None = None,
+    ) -> None:
+        self._cash = float(cash)
+        self._now = now if now is not None else pd.Timestamp("1970-01-01", tz="UTC")
+        self.instruments: dict[str, Instrument] = dict(instruments or {})
+        self.commission_per_share = commission_per_share
+        self.commission_per_contract = commission_per_contract
+        self._positions: dict[str, float] = {}
+        self._prices: dict[str, float] = {}
+        self._open: dict[str, OrderHandle] = {}
+        self.orders: list[OrderHandle] = []
+        self.fills: list[Fill] = []
+        self._ids = itertools.count(1)
+
+    # -- Context protocol
+    def now(self) -> pd.Timestamp:
+        return self._now
+
+    def submit(self, req: OrderRequest) -> OrderHandle:
+        h = OrderHandle(f"bt-{next(self._ids)}", req)
+        self.orders.append(h)
+        self.instruments.setdefault(req.instrument.key, req.instrument)
+        if not req.instrument.tradable:
+            h.status, h.reason = OrderStatus.REJECTED, f"{req.instrument.key} is not tradable"
+        else:
+            h.status = OrderStatus.SUBMITTED
+            self._open[h.local_id] = h
+        return h
+
+    def cancel(self, h: OrderHandle) -> None:
+        if self._open.pop(h.local_id, None) is not None:
+            h.status = OrderStatus.CANCELLED
+
+    def modify(
+        self,
+        h: OrderHandle,
+        quantity: float | None = None,
+        limit: float | None = None,
+        stop: float | None = None,
+    ) -> None:
+        if h.local_id not in self._open:
+            return
+        r = h.request
+        h.request = OrderRequest(
+            r.instrument,
+            r.quantity if quantity is None else quantity,
+            r.order_type,
+            r.limit if limit is None else limit,
+            r.stop if stop is None else stop,
+            r.tif,
+        )
+
+    def open_orders(self) -> list[OrderHandle]:
+        return list(self._open.values())
+
+    def position(self, inst: Instrument) -> float:
+        return self._positions.get(inst.key, 0.0)
+
+    def positions(self) -> dict[str, float]:
+        return {k: v for k, v in self._positions.items() if v}
+
+    def cash(self) -> float:
+        return self._cash
+
+    def equity(self) -> float:
+        total = self._cash
+        for key, qty in self._positions.items():
+            if qty:
+                inst = self.instruments.get(key)
+                mult = inst.multiplier if inst is not None else 1.0
+                total += qty * self._prices.get(key, 0.0) * mult
+        return total
+
+    def account_equity(self) -> float:
+        return self.equity()
+
+    def last_price(self, inst: Instrument) -> float | None:
+        return self._prices.get(inst.key)
+
+    def futures_chain(self, symbol: str) -> list[Instrument]:
+        today = self._now.tz_convert(None).strftime("%Y%m%d")
+        chain = [
+            i
+            for i in self.instruments.values()
+            if i.sec_type == "FUT" and i.symbol == symbol and i.expiry and i.expiry >= today
+        ]
+        return sorted(chain, key=lambda i: i.expiry or "")
+
+    # -- simulation
+    def set_time(self, now: pd.Timestamp) -> None:
+        self._now = now
+
+    def set_price(self, key: str, price: float) -> None:
+        self._prices[key] = price
+
+    def set_position(self, inst: Instrument, qty: float) -> None:
+        """Unit-test helper: hold `qty` without trading."""
+        self.instruments.setdefault(inst.key, inst)
+        self._positions[inst.key] = qty
+
+    def fill(self, h: OrderHandle, qty: float, price: float, time: pd.Timestamp) -> Fill:
+        inst = h.request.instrument
+        commission = abs(qty) * (
+            self.commission_per_contract if inst.sec_type == "FUT" else self.commission_per_share
+        )
+        self._cash -= qty * price * inst.multiplier + commission
+        self._positions[inst.key] = self._positions.get(inst.key, 0.0) + qty
+        total = h.filled + qty
+        h.avg_price = (h.avg_price * h.filled + price * qty) / total if total else 0.0
+        h.filled = total
+        if abs(h.remaining) < 1e-9:
+            h.status = OrderStatus.FILLED
+            self._open.pop(h.local_id, None)
+        else:
+            h.status = OrderStatus.PARTIALLY_FILLED
+        f = Fill(inst.key, qty, price, commission, time, h.local_id)
+        self.fills.append(f)
+        return f
+
+    def match_bar(self, bar: Bar, market: bool) -> list[tuple[Fill, OrderHandle]]:
+        """Fill working orders on `bar`'s instrument; market orders only when `market`."""
+        out = []
+        for h in [o for o in self._open.values() if o.request.instrument.key == bar.instrument]:
+            px = _touch_price(h.request, bar, market)
+            if px is not None:
+                out.append((self.fill(h, h.remaining, px, bar.time), h))
+        return out
+
+    def fill_market_at_close(self) -> list[tuple[Fill, OrderHandle]]:
+        out = []
+        for h in [o for o in self._open.values() if o.request.order_type == "MKT"]:
+            px = self._prices.get(h.request.instrument.key)
+            if px is not None:
+                out.append((self.fill(h, h.remaining, px, self._now), h))
+        return out
+
+    def settle_expired(self) -> list[tuple[Fill, OrderHandle]]:
+        if not any(
+            qty and key in self.instruments and self.instruments[key].expiry
+            for key, qty in self._positions.items()
+        ):
+            return []
+        today = self._now.tz_convert(None).strftime("%Y%m%d")
+        out = []
+        for key, qty in list(self._positions.items()):
+            inst = self.instruments.get(key)
+            if qty and inst is not None and inst.expiry and inst.expiry < today:
+                h = OrderHandle(f"bt-settle-{next(self._ids)}", OrderRequest(inst, -qty))
+                h.reason = "expired: cash settled at last price"
+                out.append((self.fill(h, -qty, self._prices.get(key, 0.0), self._now), h))
+        return out
+
+
+def _touch_price(req: OrderRequest, bar: Bar, market: bool) -> float | None:
+    buy = req.quantity > 0
+    if req.order_type == "MKT":
+        return bar.open if market else None
+    if req.order_type == "LMT":
+        assert req.limit is not None
+        if buy and bar.low <= req.limit:
+            return min(bar.open, req.limit)
+        if not buy and bar.high >= req.limit:
+            return max(bar.open, req.limit)
+        return None
+    assert req.stop is not None
+    if buy and bar.high >= req.stop:
+        trig = max(bar.open, req.stop)
+    elif not buy and bar.low <= req.stop:
+        trig = min(bar.open, req.stop)
+    else:
+        return None
+    if req.order_type == "STP LMT":
+        assert req.limit is not None
+        if (buy and trig > req.limit) or (not buy and trig < req.limit):
+            return None
+    return trig
+
+
+@dataclass
+class BacktestResult:
+    equity: pd.Series  #: strategy equity at each bar time
+    fills: pd.DataFrame  #: time, instrument, quantity, price, commission, local_id
+    orders: list[OrderHandle]
+    strategy: Strategy[Any]
+    context: BacktestContext = field(repr=False, default_factory=BacktestContext)
+
+
+def run(
+    strategy_cls: type[Strategy[Any]],
+    params: Params | Mapping[str, Any] | None,
+    bars: Mapping[Instrument, pd.DataFrame],
+    *,
+    cash: float = 1_000_000.0,
+    weights: Weights = FULL_WEIGHTS,
+    commission_per_share: float = 0.0035,
+    fill_at: FillAt = "next_open",
+    bar_size: str | None = None,
+    warmup: int = 0,
+    name: str | None = None,
+) -> BacktestResult:
+    """Replay `bars` (per instrument: DataFrame indexed by time, OHLCV columns) through a strategy.
+
+    The first `warmup` bar times only fill the strategy's windows (as `warm_up` does live).
+    `bar_size` defaults to the smallest one in the strategy's subscriptions.
+    """
+    if fill_at not in ("next_open", "close"):
+        raise ValueError("fill_at must be 'next_open' or 'close'")
+    if params is None:
+        params = strategy_cls.params_type()
+    elif not isinstance(params, Params):
+        params = strategy_cls.params_type.from_mapping(params)
+    ctx = BacktestContext(
+        cash,
+        instruments={i.key: i for i in bars},
+        commission_per_share=commission_per_share,
+    )
+    strat = strategy_cls(name or strategy_cls.__name__.lower(), params, ctx, weights)
+    if bar_size is None:
+        sizes = [s.bar_size for s in strat.specs().values()] or ["1d"]
+        bar_size = min(sizes, key=lambda s: BAR_SIZES[s])
+    step = BAR_SIZES[bar_size]
+
+    times, groups = _merge(bars)
+    equity = np.empty(len(times))
+    started = False
+    ends = pd.DatetimeIndex(times, tz="UTC") + step
+    for n, (group, end) in enumerate(zip(groups, ends, strict=True)):
+        ts = group[0].time
+        ctx.set_time(ts)
+        if started:
+            events = []
+            for bar in group:
+                events.extend(ctx.match_bar(bar, market=fill_at == "next_open"))
+            _dispatch(strat, events)
+        for bar in group:
+            ctx.set_price(bar.instrument, bar.close)
+        if not started and n >= warmup:
+            strat.start()
+            started = True
+        ctx.set_time(end)
+        strat.handle_bars(group)
+        if started:
+            if fill_at == "close":
+                _dispatch(strat, ctx.fill_market_at_close())
+            _dispatch(strat, ctx.settle_expired())
+        equity[n] = ctx.equity()
+    strat.stop()
+    index = pd.DatetimeIndex(times, tz="UTC")
+    fills = pd.DataFrame(
+        [(f.time, f.instrument, f.quantity, f.price, f.commission, f.local_id) for f in ctx.fills],
+        columns=["time", "instrument", "quantity", "price", "commission", "local_id"],
+    )
+    return BacktestResult(pd.Series(equity, index=index, name="equity"), fills, ctx.orders,
+                          strat, ctx)
+
+
+def _dispatch(strat: Strategy[Any], events: list[tuple[Fill, OrderHandle]]) -> None:
+    for f, h in events:
+        strat.handle_fill(f)
+        strat.handle_order_status(h)
+
+
+def _merge(bars: Mapping[Instrument, pd.DataFrame]) -> tuple[np.ndarray, list[list[Bar]]]:
+    """Sorted unique bar times (ns) and, per time, the bars of every instrument at that time."""
+    per_time: dict[int, list[Bar]] = {}
+    for inst, df in bars.items():
+        if df.empty:
+            continue
+        idx = pd.DatetimeIndex(df.index)
+        idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+        if "close" not in df:
+            raise ValueError(f"bars for {inst.key} have no 'close' column")
+        cols = [
+            (df[c].to_numpy(dtype=float) if c in df else np.zeros(len(df))).tolist()
+            for c in COLUMNS
+        ]
+        for ts, o, h, lo, c, v in zip(idx, *cols, strict=True):
+            if not math.isfinite(c):
+                continue
+            o = o if o and math.isfinite(o) else c
+            h = h if h and math.isfinite(h) else max(o, c)
+            lo = lo if lo and math.isfinite(lo) else min(o, c)
+            per_time.setdefault(ts.value, []).append(Bar(inst.key, ts, o, h, lo, c, v))
+    times = np.array(sorted(per_time), dtype=np.int64)
+    return times, [per_time[int(t)] for t in times]

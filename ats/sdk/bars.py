@@ -1,0 +1,138 @@
+"""Bars, bar subscriptions and the rolling window of bars a strategy reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ats.sdk.instrument import Instrument
+
+BAR_SIZES: dict[str, pd.Timedelta] = {
+    "5s": pd.Timedelta(seconds=5),
+    "1min": pd.Timedelta(minutes=1),
+    "5min": pd.Timedelta(minutes=5),
+    "15min": pd.Timedelta(minutes=15),
+    "1h": pd.Timedelta(hours=1),
+    "1d": pd.Timedelta(days=1),
+}
+COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One OHLCV bar; `time` is the bar's start, UTC (a daily bar is stamped with its date)."""
+
+    instrument: str  #: Instrument.key
+    time: pd.Timestamp
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True)
+class BarSpec:
+    """A subscription: bars of `bar_size` for `instrument`, with `lookback` bars of history."""
+
+    instrument: Instrument
+    bar_size: str = "1d"
+    lookback: int = 1
+
+    def __post_init__(self) -> None:
+        if self.bar_size not in BAR_SIZES:
+            raise ValueError(f"bar_size must be one of {list(BAR_SIZES)}, got {self.bar_size!r}")
+        if self.lookback < 0:
+            raise ValueError("lookback must be >= 0")
+
+
+class BarWindow:
+    """The last `size` bars of one instrument in preallocated numpy arrays.
+
+    Appends are amortised O(1): the arrays hold twice the window and are compacted when full.
+    """
+
+    __slots__ = ("_buf", "_df", "_n", "_start", "_times", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = max(int(size), 1)
+        cap = 2 * self.size
+        self._times = np.zeros(cap, dtype=np.int64)
+        self._buf = np.zeros((5, cap), dtype=np.float64)
+        self._start = 0
+        self._n = 0
+        self._df: pd.DataFrame | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, t: int, o: float, h: float, lo: float, c: float, v: float) -> None:
+        """Append one bar (t in ns since epoch, UTC); a bar with the same time replaces the last."""
+        end = self._start + self._n
+        if self._n and self._times[end - 1] == t:
+            end -= 1
+            self._n -= 1
+        elif self._n and self._times[end - 1] > t:
+            return  # out of order: older than what we hold
+        if end == self._times.shape[0]:
+            keep = self.size - 1
+            src = end - keep
+            self._times[:keep] = self._times[src:end]
+            self._buf[:, :keep] = self._buf[:, src:end]
+            self._start, self._n, end = 0, keep, keep
+        self._times[end] = t
+        b = self._buf
+        b[0, end] = o
+        b[1, end] = h
+        b[2, end] = lo
+        b[3, end] = c
+        b[4, end] = v
+        if self._n < self.size:
+            self._n += 1
+        else:
+            self._start += 1
+        self._df = None
+
+    def extend(self, df: pd.DataFrame) -> None:
+        """Append a history frame indexed by time with open/high/low/close/volume columns."""
+        if df.empty:
+            return
+        idx = pd.DatetimeIndex(df.index)
+        idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+        times = idx.asi8
+        vals = [df[c].to_numpy(dtype=np.float64) if c in df else np.zeros(len(df)) for c in COLUMNS]
+        for i in range(len(df)):
+            self.append(int(times[i]), vals[0][i], vals[1][i], vals[2][i], vals[3][i], vals[4][i])
+
+    def column(self, name: str) -> np.ndarray:
+        """A read-only view of one column, oldest first."""
+        row = COLUMNS.index(name)
+        view = self._buf[row, self._start : self._start + self._n]
+        view.flags.writeable = False
+        return view
+
+    def closes(self) -> np.ndarray:
+        return self.column("close")
+
+    def times(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self._times[self._start : self._start + self._n], tz="UTC")
+
+    def last_time(self) -> pd.Timestamp | None:
+        if not self._n:
+            return None
+        return pd.Timestamp(int(self._times[self._start + self._n - 1]), tz="UTC")
+
+    def frame(self) -> pd.DataFrame:
+        """The window as a DataFrame indexed by UTC time (cached until the next append)."""
+        if self._df is None:
+            sl = slice(self._start, self._start + self._n)
+            data = {c: self._buf[i, sl].copy() for i, c in enumerate(COLUMNS)}
+            self._df = pd.DataFrame(data, index=self.times())
+        return self._df
+
+
+def bar_end(bar_time: pd.Timestamp, bar_size: str) -> pd.Timestamp:
+    """When a bar starting at `bar_time` is complete."""
+    return bar_time + BAR_SIZES[bar_size]

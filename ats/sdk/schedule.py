@@ -1,0 +1,192 @@
+"""Calendar-aware schedules: every N, at the open, before the close, daily, weekly, month end.
+
+Each rule knows its firing times from the exchange calendar (exchange_calendars, never
+hand-written holidays). `advance(now)` fires every rule whose latest firing time at or before
+`now` has not fired yet: a rule fires once per due time, and after a gap (a replay that jumps a
+day per bar) it catches up with at most one firing, the most recent.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import time
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+
+Callback = Callable[[], None]
+_NS_PER_MIN = 60_000_000_000
+_NS_PER_S = 1_000_000_000
+_log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=8)
+def sessions(calendar: str) -> Sessions:
+    return Sessions(calendar)
+
+
+class Sessions:
+    """Session dates, opens and closes of one calendar as int64 ns arrays (UTC)."""
+
+    def __init__(self, calendar: str) -> None:
+        self.calendar = xcals.get_calendar(calendar)
+        sched = self.calendar.schedule
+        self.dates = pd.DatetimeIndex(sched.index)
+        self.opens = pd.DatetimeIndex(sched["open"]).asi8
+        self.closes = pd.DatetimeIndex(sched["close"]).asi8
+        self.tz = str(self.calendar.tz)
+
+    def session_index(self, t: int) -> int:
+        """Index of the last session that opened at or before t (-1 if none)."""
+        return int(np.searchsorted(self.opens, t, side="right")) - 1
+
+    def is_open(self, t: int) -> bool:
+        i = self.session_index(t)
+        return i >= 0 and t <= self.closes[i]
+
+    def local_times(self, at: time) -> np.ndarray:
+        """`at` in the calendar's time zone on every session date, as UTC ns."""
+        local = (self.dates + pd.Timedelta(hours=at.hour, minutes=at.minute, seconds=at.second))
+        out: np.ndarray = pd.DatetimeIndex(local.tz_localize(self.tz)).tz_convert("UTC").asi8
+        return out
+
+    def last_of_month(self) -> np.ndarray:
+        """Boolean mask: session is the last one of its month."""
+        period = self.dates.year * 12 + self.dates.month
+        out = np.zeros(len(period), dtype=bool)
+        out[:-1] = period[1:] != period[:-1]
+        out[-1] = True
+        return out
+
+    def first_of_week(self, weekday: int) -> np.ndarray:
+        """Boolean mask: first session of its week on or after `weekday` (0 = Monday)."""
+        iso = self.dates.isocalendar()
+        week = (iso["year"].to_numpy() * 100 + iso["week"].to_numpy()).astype(np.int64)
+        wd = self.dates.weekday.to_numpy()
+        out = np.zeros(len(week), dtype=bool)
+        seen: set[int] = set()
+        for i in range(len(week)):
+            if wd[i] >= weekday and week[i] not in seen:
+                seen.add(int(week[i]))
+                out[i] = True
+        return out
+
+
+@dataclass
+class _Rule:
+    name: str
+    fn: Callback
+    times: np.ndarray | None  #: sorted firing times (ns); None for interval rules
+    step: int = 0  #: interval rules: period in ns
+    market_hours_only: bool = True
+    last: int = -(2**62)
+
+    def latest_due(self, t: int, cal: Sessions) -> int | None:
+        if self.times is not None:
+            i = int(np.searchsorted(self.times, t, side="right")) - 1
+            return int(self.times[i]) if i >= 0 else None
+        due = t - t % self.step
+        if not self.market_hours_only:
+            return due
+        i = cal.session_index(due)
+        if i < 0:
+            return None
+        if due > cal.closes[i]:
+            close = int(cal.closes[i])
+            due = close - close % self.step
+        return due if due >= cal.opens[i] else None
+
+
+class Schedule:
+    """Rules that fire callbacks on an exchange calendar, driven by `advance(now)`."""
+
+    def __init__(self, calendar: str = "XNYS") -> None:
+        self.calendar = calendar
+        self._cal = sessions(calendar)
+        self._rules: list[_Rule] = []
+        self._now: int | None = None
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def _add(self, rule: _Rule) -> _Rule:
+        if self._now is not None:
+            due = rule.latest_due(self._now, self._cal)
+            rule.last = due if due is not None else rule.last
+        self._rules.append(rule)
+        return rule
+
+    def every(
+        self,
+        fn: Callback,
+        seconds: float = 0,
+        minutes: float = 0,
+        *,
+        market_hours_only: bool = True,
+    ) -> None:
+        """Every N seconds/minutes, aligned to the clock; only in market hours by default."""
+        step = int(seconds * _NS_PER_S + minutes * _NS_PER_MIN)
+        if step <= 0:
+            raise ValueError("every() needs seconds or minutes > 0")
+        self._add(_Rule(f"every:{step}", fn, None, step, market_hours_only))
+
+    def at_open(self, fn: Callback, offset_minutes: int = 0) -> None:
+        self._add(_Rule("at_open", fn, self._cal.opens + offset_minutes * _NS_PER_MIN))
+
+    def before_close(self, fn: Callback, minutes: int = 15) -> None:
+        self._add(_Rule("before_close", fn, self._cal.closes - minutes * _NS_PER_MIN))
+
+    def daily(self, fn: Callback, at: time) -> None:
+        """Every session at local exchange time `at`."""
+        self._add(_Rule("daily", fn, self._cal.local_times(at)))
+
+    def weekly(self, fn: Callback, weekday: int = 0, at: time | None = None) -> None:
+        """First session of each week on or after `weekday`; at the open unless `at` is given."""
+        mask = self._cal.first_of_week(weekday)
+        base = self._cal.opens if at is None else self._cal.local_times(at)
+        self._add(_Rule("weekly", fn, base[mask]))
+
+    def month_end(self, fn: Callback, minutes_before_close: int = 15) -> None:
+        """Last session of each month, `minutes_before_close` before its close."""
+        mask = self._cal.last_of_month()
+        times = self._cal.closes - minutes_before_close * _NS_PER_MIN
+        self._add(_Rule("month_end", fn, times[mask]))
+
+    def start(self, now: pd.Timestamp) -> None:
+        """Mark everything due at or before `now` as already fired."""
+        t = _ns(now)
+        self._now = t
+        for rule in self._rules:
+            due = rule.latest_due(t, self._cal)
+            if due is not None:
+                rule.last = due
+
+    def advance(self, now: pd.Timestamp) -> int:
+        """Fire each rule due at or before `now` once, in time order; returns how many fired."""
+        t = _ns(now)
+        if self._now is None:
+            self.start(now - pd.Timedelta(microseconds=1))
+        if self._now is not None and t < self._now:
+            return 0
+        self._now = t
+        due: list[tuple[int, int, _Rule]] = []
+        for i, rule in enumerate(self._rules):
+            d = rule.latest_due(t, self._cal)
+            if d is not None and d > rule.last:
+                due.append((d, i, rule))
+        due.sort(key=lambda x: (x[0], x[1]))
+        for d, _, rule in due:
+            rule.last = d
+            rule.fn()
+        return len(due)
+
+
+def _ns(ts: pd.Timestamp) -> int:
+    ts = pd.Timestamp(ts)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return int(ts.value)

@@ -1,0 +1,469 @@
+"""Seeded synthetic market: daily closes from factor models, intraday paths as
+Brownian bridges between closes, quotes with deterministic microstructure.
+
+Everything is a pure function of (seed, instrument, time), so the same request at the
+same sim time always returns the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ats.sim.universe import (
+    PCR_CON_ID,
+    SPX_CON_ID,
+    VIX3M_CON_ID,
+    VIX_CON_ID,
+    Instrument,
+    Universe,
+    is_session,
+)
+
+EPOCH_DAY = dt.date(1980, 1, 1)
+ANCHOR_DAY = dt.date(2025, 1, 1)
+CHUNK = 366
+STEP = 5  #: seconds between intraday path points
+STEPS = 86400 // STEP
+CLOSE_HOUR_UTC = 21  #: the synthetic day runs from 21:00 UTC to 21:00 UTC
+RTH_START_S = (14 * 3600 + 30 * 60) - (CLOSE_HOUR_UTC - 24) * 3600 - 86400  # 14:30 UTC
+RTH_START_IDX = (14 * 3600 + 30 * 60 + 3 * 3600) // STEP
+MARKET_VOL = 0.16
+VIX_MEAN = math.log(18.0)
+VIX3M_MEAN = math.log(19.5)
+VX_MEAN = math.log(19.5)
+VX_DECAY_DAYS = 45.0
+WEEKEND_SCALE = 0.3
+
+
+@dataclass(frozen=True)
+class Quote:
+    bid: float
+    ask: float
+    last: float
+    bid_size: float
+    ask_size: float
+    last_size: float
+    volume: float
+    open: float
+    high: float
+    low: float
+    close: float  #: previous day's close
+
+
+@dataclass(frozen=True)
+class Bar:
+    time: float  #: bar start, epoch seconds (daily bars: 00:00 UTC of the session date)
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    wap: float
+    count: int
+
+
+def _mix(*parts: int) -> int:
+    """splitmix64 over the parts: a cheap deterministic hash."""
+    x = 0x9E3779B97F4A7C15
+    for p in parts:
+        x = (x ^ (p & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        x = (x ^ (x >> 31)) * 0x94D049BB133111EB & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 29
+    return x
+
+
+def day_index(day: dt.date) -> int:
+    return (day - EPOCH_DAY).days
+
+
+def day_of(ts: float) -> dt.date:
+    """The synthetic trading day that contains instant `ts` (it closes 21:00 UTC)."""
+    return dt.datetime.fromtimestamp(ts + (24 - CLOSE_HOUR_UTC) * 3600, dt.timezone.utc).date()
+
+
+def day_start(day: dt.date) -> float:
+    """Epoch seconds at which `day`'s path starts (21:00 UTC the day before)."""
+    midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()
+    return midnight - (24 - CLOSE_HOUR_UTC) * 3600
+
+
+def round_tick(price: float, tick: float) -> float:
+    return round(round(price / tick) * tick, 6)
+
+
+class DailyModel:
+    """Daily log closes for every static instrument, generated in seeded chunks."""
+
+    def __init__(self, universe: Universe, seed: int) -> None:
+        self.seed = seed
+        self.stocks = [i for i in universe.static() if i.sec_type == "STK"]
+        self.sectors = sorted({i.sector for i in self.stocks})
+        self.row = {i.con_id: n for n, i in enumerate(self.stocks)}
+        self._cum = np.zeros((len(self.stocks), 0))
+        self.vix = np.zeros(0)  #: log VIX
+        self.vix3m_noise = np.zeros(0)
+        self.pcr = np.zeros(0)
+        self.market = np.zeros(0)  #: market shock per day
+        self._chunks = 0
+        self._anchor_cum: np.ndarray | None = None
+        self.ensure(day_index(ANCHOR_DAY) + 1)
+
+    def ensure(self, n_days: int) -> None:
+        while self._chunks * CHUNK < n_days:
+            self._grow()
+        if self._anchor_cum is None:
+            self._anchor_cum = self._cum[:, day_index(ANCHOR_DAY)].copy()
+
+    def _grow(self) -> None:
+        k = self._chunks
+        rng = np.random.default_rng([self.seed, k, 1])
+        days = np.arange(k * CHUNK, (k + 1) * CHUNK)
+        weekday = np.array([(EPOCH_DAY + dt.timedelta(days=int(d))).weekday() for d in days])
+        scale = np.where(weekday >= 5, WEEKEND_SCALE, 1.0)
+        m = rng.standard_normal(CHUNK)
+        sec = rng.standard_normal((len(self.sectors), CHUNK))
+        idio = rng.standard_normal((len(self.stocks), CHUNK))
+        own = rng.standard_normal(CHUNK)
+        pnoise = rng.standard_normal(CHUNK)
+        v3 = rng.standard_normal(CHUNK)
+        x = self.vix[-1] if self.vix.size else VIX_MEAN
+        p = self.pcr[-1] if self.pcr.size else 0.62
+        xs = np.empty(CHUNK)
+        ps = np.empty(CHUNK)
+        regime = np.empty(CHUNK)
+        for t in range(CHUNK):
+            regime[t] = min(max(math.exp(x - VIX_MEAN), 0.5), 3.0)
+            shock = 0.07 * scale[t] * (-0.75 * m[t] + 0.66 * own[t])
+            x = x + 0.05 * (VIX_MEAN - x) + shock
+            xs[t] = x
+            p = p + 0.2 * (0.62 + 0.25 * (x - VIX_MEAN) - p) + 0.04 * pnoise[t]
+            ps[t] = min(max(p, 0.3), 1.4)
+        rets = np.empty((len(self.stocks), CHUNK))
+        sd_m = MARKET_VOL / math.sqrt(252)
+        for n, inst in enumerate(self.stocks):
+            s = self.sectors.index(inst.sector)
+            resid = max(inst.vol**2 - (inst.beta * MARKET_VOL) ** 2 - 0.1**2, 0.05**2)
+            drift = 0.07 / 365 if inst.beta > 0 else -0.02 / 365
+            rets[n] = drift + scale * (
+                inst.beta * sd_m * regime * m
+                + 0.1 / math.sqrt(252) * sec[s]
+                + math.sqrt(resid) / math.sqrt(252) * idio[n]
+            )
+        last = self._cum[:, -1:] if self._cum.shape[1] else np.zeros((len(self.stocks), 1))
+        self._cum = np.concatenate([self._cum, last + np.cumsum(rets, axis=1)], axis=1)
+        self.vix = np.concatenate([self.vix, xs])
+        self.pcr = np.concatenate([self.pcr, ps])
+        self.vix3m_noise = np.concatenate([self.vix3m_noise, 0.03 * v3])
+        self.market = np.concatenate([self.market, m * scale])
+        self._chunks += 1
+
+    def log_close(self, inst: Instrument, idx: int) -> float:
+        self.ensure(idx + 1)
+        assert self._anchor_cum is not None
+        if inst.con_id in self.row:
+            r = self.row[inst.con_id]
+            return math.log(inst.ref_price) + float(self._cum[r, idx] - self._anchor_cum[r])
+        if inst.con_id == VIX_CON_ID:
+            return float(self.vix[idx])
+        if inst.con_id == VIX3M_CON_ID:
+            return VIX3M_MEAN + 0.55 * float(self.vix[idx] - VIX_MEAN) + float(self.vix3m_noise[idx])
+        if inst.con_id == PCR_CON_ID:
+            return math.log(float(self.pcr[idx]))
+        raise KeyError(inst.symbol)
+
+    def log_closes(self, inst: Instrument, lo: int, hi: int) -> np.ndarray:
+        """Log closes for day indices [lo, hi)."""
+        self.ensure(hi)
+        assert self._anchor_cum is not None
+        if inst.con_id in self.row:
+            r = self.row[inst.con_id]
+            return math.log(inst.ref_price) + self._cum[r, lo:hi] - self._anchor_cum[r]
+        if inst.con_id == VIX_CON_ID:
+            return self.vix[lo:hi].copy()
+        if inst.con_id == VIX3M_CON_ID:
+            return VIX3M_MEAN + 0.55 * (self.vix[lo:hi] - VIX_MEAN) + self.vix3m_noise[lo:hi]
+        if inst.con_id == PCR_CON_ID:
+            return np.log(self.pcr[lo:hi])
+        raise KeyError(inst.symbol)
+
+
+def _tau_days(expiry: str, ts: float) -> float:
+    exp = dt.datetime.strptime(expiry, "%Y%m%d").replace(
+        hour=13, minute=30, tzinfo=dt.timezone.utc).timestamp()
+    return max(exp - ts, 0.0) / 86400.0
+
+
+def future_log_price(expiry: str, log_vix: float | np.ndarray, ts: float | np.ndarray,
+                     ) -> float | np.ndarray:
+    exp = dt.datetime.strptime(expiry, "%Y%m%d").replace(
+        hour=13, minute=30, tzinfo=dt.timezone.utc).timestamp()
+    tau = np.maximum(exp - np.asarray(ts, dtype=float), 0.0) / 86400.0
+    out = VX_MEAN + (log_vix - VX_MEAN) * np.exp(-tau / VX_DECAY_DAYS)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+class Market:
+    """Prices, quotes and bars for every instrument of the universe."""
+
+    def __init__(self, universe: Universe, seed: int) -> None:
+        self.universe = universe
+        self.seed = seed
+        self.daily = DailyModel(universe, seed)
+        self._spy = universe.by_symbol("SPY")
+        self._vix = universe.by_con_id(VIX_CON_ID)
+        self.overrides: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    # ---- intraday paths -------------------------------------------------------------
+    @functools.lru_cache(maxsize=64)
+    def _noise(self, day: int, stream: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, day, stream, 3])
+        w = np.concatenate([[0.0], np.cumsum(rng.standard_normal(STEPS)) / math.sqrt(STEPS)])
+        return w - np.linspace(0.0, 1.0, STEPS + 1) * w[-1]
+
+    @functools.lru_cache(maxsize=512)
+    def log_path(self, con_id: int, day: int) -> np.ndarray:
+        """Log prices at 5 s steps over synthetic day `day`: STEPS + 1 points, the
+        first at the previous close and the last at this day's close."""
+        inst = self.universe.by_con_id(con_id)
+        if inst is None:
+            raise KeyError(con_id)
+        if inst.con_id == SPX_CON_ID:
+            assert self._spy is not None
+            return self.log_path(self._spy.con_id, day) + math.log(10.0)
+        if inst.sec_type == "FUT":
+            assert self._vix is not None
+            x = self.log_path(self._vix.con_id, day)
+            t0 = day_start(EPOCH_DAY + dt.timedelta(days=day))
+            ts = t0 + np.arange(STEPS + 1) * STEP
+            return np.asarray(future_log_price(inst.expiry, x, ts))
+        lin = np.linspace(0.0, 1.0, STEPS + 1)
+        c0 = self.daily.log_close(inst, day - 1)
+        c1 = self.daily.log_close(inst, day)
+        base = c0 + (c1 - c0) * lin
+        if inst.con_id == PCR_CON_ID:
+            return base
+        m = self._noise(day, 0)
+        if inst.con_id == VIX_CON_ID:
+            return base + 0.07 * (-0.75 * m + 0.66 * self._noise(day, 1))
+        if inst.con_id == VIX3M_CON_ID:
+            vix = self.log_path(VIX_CON_ID, day)
+            return base + 0.55 * (vix - (self.daily.log_close(self._vix_inst(), day - 1) * (1 - lin)
+                                         + self.daily.log_close(self._vix_inst(), day) * lin))
+        sd = inst.vol / math.sqrt(252)
+        sector = self.daily.sectors.index(inst.sector) + 10
+        noise = (inst.beta * MARKET_VOL / max(inst.vol, 1e-9)) * m + 0.3 * self._noise(day, sector)
+        noise = noise + 0.7 * self._noise(day, 1000 + self.daily.row[inst.con_id])
+        return base + 0.6 * sd * noise
+
+    def _vix_inst(self) -> Instrument:
+        assert self._vix is not None
+        return self._vix
+
+    def mid(self, inst: Instrument, ts: float) -> float:
+        day = day_of(ts)
+        path = self.log_path(inst.con_id, day_index(day))
+        pos = (ts - day_start(day)) / STEP
+        i = min(int(pos), STEPS - 1)
+        frac = pos - i
+        return math.exp(path[i] * (1 - frac) + path[i + 1] * frac)
+
+    def _half_spread(self, inst: Instrument, price: float) -> float:
+        ticks = max(1, round(price * 0.0001 / inst.min_tick))
+        return ticks * inst.min_tick / 2
+
+    def quote(self, inst: Instrument, ts: float) -> Quote:
+        mid = self.mid(inst, ts)
+        tick = inst.min_tick
+        step = int(ts * 4)
+        h = _mix(self.seed, inst.con_id, step)
+        half = self._half_spread(inst, mid)
+        bid = round_tick(mid - half, tick)
+        ask = round_tick(max(bid + tick, mid + half), tick)
+        if inst.sec_type == "IND":
+            last = round_tick(mid, tick)
+            return Quote(last, last, last, 0.0, 0.0, 0.0, 0.0, *self._day_stats(inst, ts, mid))
+        last = ask if h & 1 else bid
+        lot = 100.0 if inst.sec_type == "STK" else 1.0
+        bid_size = lot * (1 + (h >> 8) % 30)
+        ask_size = lot * (1 + (h >> 16) % 30)
+        last_size = lot * (1 + (h >> 24) % 5)
+        volume = self.volume_until(inst, ts)
+        return Quote(bid, ask, last, bid_size, ask_size, last_size, volume,
+                     *self._day_stats(inst, ts, mid))
+
+    def _day_stats(self, inst: Instrument, ts: float, mid: float,
+                   ) -> tuple[float, float, float, float]:
+        day = day_of(ts)
+        path = self.log_path(inst.con_id, day_index(day))
+        upto = max(RTH_START_IDX + 1, int((ts - day_start(day)) / STEP) + 1)
+        seg = path[RTH_START_IDX:upto] if upto > RTH_START_IDX else path[:1]
+        o = math.exp(seg[0])
+        hi = max(math.exp(float(seg.max())), mid)
+        lo = min(math.exp(float(seg.min())), mid)
+        prev = math.exp(path[0])
+        t = inst.min_tick
+        return round_tick(o, t), round_tick(hi, t), round_tick(lo, t), round_tick(prev, t)
+
+    # ---- volume ---------------------------------------------------------------------
+    def day_volume(self, inst: Instrument, day: int) -> float:
+        if inst.daily_volume <= 0:
+            return 0.0
+        h = _mix(self.seed, inst.con_id, day, 5)
+        noise = 0.7 + (h % 1000) / 1000 * 0.6
+        move = abs(float(self.daily.market[min(day, self.daily.market.size - 1)]))
+        return float(round(inst.daily_volume * noise * (1 + 0.3 * move)))
+
+    def volume_until(self, inst: Instrument, ts: float) -> float:
+        day = day_of(ts)
+        pos = (ts - day_start(day)) / STEP
+        frac = min(max((pos - RTH_START_IDX) / (STEPS - RTH_START_IDX), 0.0), 1.0)
+        return float(int(self.day_volume(inst, day_index(day)) * frac / 100) * 100)
+
+    # ---- bars -----------------------------------------------------------------------
+    def intraday_bars(self, inst: Instrument, start: float, end: float, seconds: int,
+                      what: str, rth_only: bool = False) -> list[Bar]:
+        """Bars of `seconds` covering [start, end), aligned to multiples of `seconds`."""
+        first = math.floor(start / seconds) * seconds
+        bars: list[Bar] = []
+        t = float(first)
+        fine = seconds < STEP
+        while t < end:
+            t1 = t + seconds
+            if rth_only and not self._in_rth(t):
+                t = t1
+                continue
+            bar = self._bar(inst, t, t1, what, fine)
+            if bar is not None:
+                bars.append(bar)
+            t = t1
+        return bars
+
+    def _in_rth(self, ts: float) -> bool:
+        d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+        minutes = d.hour * 60 + d.minute
+        return 14 * 60 + 30 <= minutes < 21 * 60 and is_session(d.date())
+
+    def _points(self, inst: Instrument, t0: float, t1: float) -> np.ndarray:
+        out = []
+        day = day_of(t0)
+        while day_start(day) < t1:
+            path = self.log_path(inst.con_id, day_index(day))
+            s = day_start(day)
+            i0 = max(0, math.ceil((t0 - s) / STEP))
+            i1 = min(STEPS, math.floor((t1 - s) / STEP))
+            if i1 >= i0:
+                out.append(path[i0:i1 + 1])
+            day = day + dt.timedelta(days=1)
+        return np.exp(np.concatenate(out)) if out else np.zeros(0)
+
+    def _bar(self, inst: Instrument, t0: float, t1: float, what: str, fine: bool) -> Bar | None:
+        if fine:
+            pts = np.array([self.mid(inst, t0), self.mid(inst, t1)])
+        else:
+            pts = self._points(inst, t0, t1)
+            if pts.size == 0:
+                return None
+            pts = np.concatenate([[self.mid(inst, t0)], pts])
+        h = _mix(self.seed, inst.con_id, int(t0), 9)
+        wiggle = 1 + ((h % 1000) / 1000) * 0.0002
+        o, c = float(pts[0]), float(pts[-1])
+        hi, lo = float(pts.max()) * wiggle, float(pts.min()) / wiggle
+        half = self._half_spread(inst, c)
+        if what == "BID":
+            o, hi, lo, c = o - half, hi - half, lo - half, c - half
+        elif what == "ASK":
+            o, hi, lo, c = o + half, hi + half, lo + half, c + half
+        elif what == "BID_ASK":
+            o, hi, lo, c = o - half, hi + half, lo - half, c + half
+        tick = inst.min_tick
+        o, hi, lo, c = (round_tick(v, tick) for v in (o, hi, lo, c))
+        hi, lo = max(hi, o, c), min(lo, o, c)
+        volume = -1.0
+        count = -1
+        if what in ("TRADES", "ADJUSTED_LAST") and inst.sec_type != "IND":
+            day = day_of(t0)
+            share = self._volume_share(t0, t1)
+            volume = float(int(self.day_volume(inst, day_index(day)) * share / 100))
+            count = max(1, int(volume / 7)) if volume > 0 else 0
+        elif inst.sec_type == "IND":
+            volume, count = 0.0, 0
+        wap = round((o + hi + lo + c) / 4, 4)
+        return Bar(t0, o, hi, lo, c, volume, wap, count)
+
+    def _volume_share(self, t0: float, t1: float) -> float:
+        rth = (21 * 60 - (14 * 60 + 30)) * 60
+        day = day_of(t0)
+        s = day_start(day) + RTH_START_IDX * STEP
+        overlap = max(0.0, min(t1, s + rth) - max(t0, s))
+        return overlap / rth
+
+    def daily_bars(self, inst: Instrument, end_day: dt.date, n_days: int, what: str,
+                   now: float) -> list[Bar]:
+        """Daily bars for the sessions in (end_day - n_days, end_day]; today's bar is
+        built from the intraday path up to `now`."""
+        hi_idx = day_index(end_day) + 1
+        lo_idx = max(1, hi_idx - n_days)
+        today = day_of(now)
+        if inst.sec_type == "FUT":
+            assert self._vix is not None
+            xs = self.daily.log_closes(self._vix, lo_idx - 1, hi_idx)
+            days = [EPOCH_DAY + dt.timedelta(days=i) for i in range(lo_idx - 1, hi_idx)]
+            ts = np.array([day_start(d) + 86400 for d in days])
+            closes = np.exp(np.asarray(future_log_price(inst.expiry, xs, ts)))
+        else:
+            base = inst if inst.con_id != SPX_CON_ID else self._spy
+            assert base is not None
+            closes = np.exp(self.daily.log_closes(base, lo_idx - 1, hi_idx))
+            if inst.con_id == SPX_CON_ID:
+                closes = closes * 10.0
+        bars: list[Bar] = []
+        sd = max(inst.vol, 0.1) / math.sqrt(252)
+        tick = inst.min_tick
+        for k, idx in enumerate(range(lo_idx, hi_idx)):
+            day = EPOCH_DAY + dt.timedelta(days=idx)
+            if not is_session(day) or day > today:
+                continue
+            t = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()
+            if day == today:
+                q = self.quote(inst, now)
+                o, hi, lo, c = q.open, q.high, q.low, q.last
+                vol = q.volume
+            else:
+                prev, c = float(closes[k]), float(closes[k + 1])
+                h = _mix(self.seed, inst.con_id, idx, 11)
+                u1, u2, u3 = (((h >> s) % 10000) / 10000 for s in (0, 16, 32))
+                o = prev * math.exp((u1 - 0.5) * sd * 0.6) if inst.con_id != PCR_CON_ID else c
+                hi = max(o, c) * math.exp(u2 * sd * 0.8)
+                lo = min(o, c) * math.exp(-u3 * sd * 0.8)
+                vol = self.day_volume(inst, idx)
+            if what == "BID":
+                o, hi, lo, c = (v - self._half_spread(inst, v) for v in (o, hi, lo, c))
+            elif what == "ASK":
+                o, hi, lo, c = (v + self._half_spread(inst, v) for v in (o, hi, lo, c))
+            o, hi, lo, c = (round_tick(v, tick) for v in (o, hi, lo, c))
+            hi, lo = max(hi, o, c), min(lo, o, c)
+            if what not in ("TRADES", "ADJUSTED_LAST") or inst.sec_type == "IND":
+                vol = -1.0 if inst.sec_type != "IND" else 0.0
+            count = max(0, int(vol / 7)) if vol > 0 else (0 if vol == 0 else -1)
+            bars.append(Bar(t, o, hi, lo, c, float(vol), round((o + hi + lo + c) / 4, 4), count))
+        if what in ("HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"):
+            return _volatility_bars(bars, 1.1 if what.startswith("OPTION") else 1.0)
+        return bars
+
+
+def _volatility_bars(bars: list[Bar], factor: float) -> list[Bar]:
+    out = []
+    closes = [b.close for b in bars]
+    for i, b in enumerate(bars):
+        window = closes[max(0, i - 30):i + 1]
+        if len(window) < 3:
+            continue
+        rets = np.diff(np.log(np.array(window)))
+        v = round(float(np.std(rets) * math.sqrt(252) * factor), 6)
+        out.append(Bar(b.time, v, v, v, v, -1.0, v, -1))
+    return out

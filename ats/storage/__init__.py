@@ -1,0 +1,1 @@
+"""ArcticDB access: one Arctic per process and URI, opened after any fork."""

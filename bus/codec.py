@@ -1,0 +1,132 @@
+"""The wire envelope and its msgpack codec.
+
+An encoded envelope is one msgpack map ``{"v", "type", "source", "seq", "ts", "body"}``.
+Only plain msgpack types are allowed: ExtType and non-string map keys are refused anywhere
+in the frame, and so are frames over MAX_FRAME_BYTES. Nesting is bounded by msgpack's own
+stack (packing refuses depth > 511, unpacking > ~1000), both surfaced as CodecError.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import msgpack
+
+from bus.errors import Code, CodecError
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
+MAX_FRAME_BYTES = 1 << 20
+MAX_CONTAINER_LEN = 100_000  # elements in one array or map
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    type: str
+    source: str
+    seq: int
+    ts: float  # unix seconds
+    body: dict[str, Any]
+    v: int = PROTOCOL_VERSION
+
+
+def _reject_ext(code: int, data: bytes) -> NoReturn:
+    raise CodecError(Code.BAD_FRAME, f"ExtType {code} is not allowed")
+
+
+def _check_map(d: dict[Any, Any]) -> dict[Any, Any]:
+    for k in d:
+        if type(k) is not str:
+            raise CodecError(Code.BAD_FRAME, f"map key {k!r} is not a string")
+    return d
+
+
+_UNPACK_LIMITS: dict[str, Any] = {
+    "raw": False,
+    "strict_map_key": True,
+    "ext_hook": _reject_ext,
+    "object_hook": _check_map,
+    "max_str_len": MAX_FRAME_BYTES,
+    "max_bin_len": MAX_FRAME_BYTES,
+    "max_array_len": MAX_CONTAINER_LEN,
+    "max_map_len": MAX_CONTAINER_LEN,
+    "max_ext_len": 0,
+}
+
+def _check_keys(obj: Any) -> None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if type(k) is not str:
+                raise CodecError(Code.BAD_FRAME, f"map key {k!r} is not a string")
+            if isinstance(v, dict | list | tuple):
+                _check_keys(v)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            if isinstance(v, dict | list | tuple):
+                _check_keys(v)
+
+
+def encode(env: Envelope) -> bytes:
+    """Encode an envelope; raise CodecError (BAD_FRAME / TOO_LARGE) if it cannot go on the wire."""
+    _check_keys(env.body)
+    try:
+        data: bytes = msgpack.packb(
+            {
+                "v": env.v,
+                "type": env.type,
+                "source": env.source,
+                "seq": env.seq,
+                "ts": env.ts,
+                "body": env.body,
+            },
+            use_bin_type=True,
+        )
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(Code.BAD_FRAME, f"cannot encode envelope: {exc}") from None
+    if len(data) > MAX_FRAME_BYTES:
+        raise CodecError(Code.TOO_LARGE, f"frame of {len(data)} bytes > {MAX_FRAME_BYTES}")
+    return data
+
+
+def decode(data: bytes | memoryview) -> Envelope:
+    """Decode and validate one frame; every failure is a CodecError, never anything else."""
+    if len(data) > MAX_FRAME_BYTES:
+        raise CodecError(Code.TOO_LARGE, f"frame of {len(data)} bytes > {MAX_FRAME_BYTES}")
+    try:
+        obj = msgpack.unpackb(data, **_UNPACK_LIMITS)
+    except CodecError:
+        raise
+    except Exception as exc:  # msgpack raises ValueError, StackError, ExtraData, TypeError...
+        raise CodecError(Code.BAD_FRAME, f"not a msgpack frame: {type(exc).__name__}") from None
+    if type(obj) is not dict:
+        raise CodecError(Code.BAD_FRAME, f"envelope is {type(obj).__name__}, not a map")
+    v = obj.get("v")
+    if type(v) is not int:
+        raise CodecError(Code.BAD_FRAME, "envelope version missing or not an int")
+    if v not in SUPPORTED_VERSIONS:
+        raise CodecError(Code.BAD_VERSION, f"protocol version {v} not supported")
+    type_ = obj.get("type")
+    source = obj.get("source")
+    seq = obj.get("seq")
+    ts = obj.get("ts")
+    body = obj.get("body")
+    if type(type_) is not str or not type_:
+        raise CodecError(Code.BAD_FRAME, "envelope type missing or not a string")
+    if type(source) is not str:
+        raise CodecError(Code.BAD_FRAME, "envelope source missing or not a string")
+    if type(seq) is not int or seq < 0:
+        raise CodecError(Code.BAD_FRAME, "envelope seq missing or not a non-negative int")
+    if type(ts) is float:
+        if not math.isfinite(ts):
+            raise CodecError(Code.BAD_FRAME, "envelope ts is not finite")
+    elif type(ts) is int:
+        ts = float(ts)
+    else:
+        raise CodecError(Code.BAD_FRAME, "envelope ts missing or not a number")
+    if type(body) is not dict:
+        raise CodecError(Code.BAD_FRAME, "envelope body missing or not a map")
+    if len(obj) != 6:
+        raise CodecError(Code.BAD_FRAME, f"envelope has unexpected fields: {sorted(obj)}")
+    return Envelope(type=type_, source=source, seq=seq, ts=ts, body=body, v=v)

@@ -1,0 +1,62 @@
+"""Non-blocking publisher: sends ``[topic, envelope]`` frames to the hub's XSUB side."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import zmq
+
+from bus.codec import Envelope, encode
+from bus.topics import validate_name
+
+
+class Publisher:
+    """Publishes envelopes numbered per (source, topic).
+
+    Each topic is its own numbered stream (1, 2, 3, ...), so a subscriber that filters
+    by prefix still sees every message of each stream it receives and can detect gaps
+    (the Suicidal Snail). Use one Publisher per source per process. Not thread-safe.
+    Sends never block: when the high-water mark is hit the message is dropped and
+    counted in ``dropped`` (the seq is still consumed, so subscribers see the gap).
+    """
+
+    def __init__(
+        self, ctx: zmq.Context[Any], endpoint: str, source: str, *, hwm: int = 100_000
+    ) -> None:
+        self.endpoint = endpoint
+        self.source = validate_name(source)
+        self.dropped = 0
+        self.sent = 0
+        self._seqs: dict[str, int] = {}
+        self._sock: zmq.Socket[Any] = ctx.socket(zmq.PUB, socket_class=zmq.Socket)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.SNDHWM, hwm)
+        # Turn a silent HWM drop into EAGAIN so that drops can be counted.
+        self._sock.setsockopt(zmq.XPUB_NODROP, 1)
+        self._sock.connect(endpoint)
+
+    def publish(self, topic: str, type: str, body: dict[str, Any]) -> int:
+        """Publish ``body`` as an envelope of ``type`` on ``topic``; return its seq."""
+        seq = self._seqs.get(topic, 0) + 1
+        data = encode(Envelope(type=type, source=self.source, seq=seq, ts=time.time(), body=body))
+        self._seqs[topic] = seq
+        try:
+            self._sock.send_multipart((topic.encode(), data), flags=zmq.NOBLOCK, copy=True)
+        except zmq.Again:
+            self.dropped += 1
+        else:
+            self.sent += 1
+        return seq
+
+    def last_seq(self, topic: str) -> int:
+        return self._seqs.get(topic, 0)
+
+    def close(self) -> None:
+        self._sock.close(linger=0)
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

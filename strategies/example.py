@@ -1,0 +1,70 @@
+"""Example: SMA crossover on SPY with 1-minute bars, small size, trades often (for demos).
+
+Logic: on each bar, long `quantity` shares when the fast SMA of closes is above the slow SMA,
+short `quantity` when below (flat instead if `allow_short` is false).
+
+Parameters (defaults): symbol SPY, fast 5, slow 20 bars, quantity 10 shares, allow_short true.
+Universe: one stock/ETF. Schedule: none; acts on every bar (1-minute bars).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ats.sdk import Bar, BarSpec, ParamError, Params, Stock, Strategy, param
+
+
+@dataclass(frozen=True)
+class ExampleParams(Params):
+    symbol: str = param("SPY", "stock or ETF to trade")
+    fast: int = param(5, "fast SMA length (bars)", min=1)
+    slow: int = param(20, "slow SMA length (bars)", min=2)
+    quantity: int = param(10, "shares per position", min=1)
+    allow_short: bool = param(True, "short when fast < slow (else flat)")
+    bar_size: str = param("1min", "bar size", choices=("5s", "1min", "5min", "15min", "1h", "1d"))
+
+    def validate(self) -> None:
+        if self.fast >= self.slow:
+            raise ParamError("fast", f"must be < slow ({self.slow}), got {self.fast}")
+
+
+def crossover_signal(fast_sma: float, slow_sma: float) -> int:
+    """+1 when the fast average is above the slow one, -1 below, 0 when equal."""
+    return (fast_sma > slow_sma) - (fast_sma < slow_sma)
+
+
+class Example(Strategy[ExampleParams]):
+    params_type = ExampleParams
+    description = "SMA crossover demo: small size, trades often"
+
+    def subscriptions(self) -> list[BarSpec]:
+        p = self.params
+        return [BarSpec(Stock(p.symbol), p.bar_size, lookback=p.slow + 1)]
+
+    def on_init(self) -> None:
+        self.inst = Stock(self.params.symbol)
+
+    def on_start(self) -> None:
+        self.log.info("example started on %s", self.inst.key)
+
+    def on_bar(self, bar: Bar) -> None:
+        p = self.params
+        c = self.closes(self.inst)
+        if bar.instrument != self.inst.key or len(c) < p.slow:
+            return
+        fast = float(c[-p.fast :].sum()) / p.fast
+        slow = float(c[-p.slow :].sum()) / p.slow
+        sig = crossover_signal(fast, slow)
+        if sig < 0 and not p.allow_short:
+            sig = 0
+        target = sig * p.quantity
+        if self.position(self.inst) + self.pending(self.inst) != target:
+            self.order_target_quantity(self.inst, target)
+
+    def on_params_changed(self, old: ExampleParams, new: ExampleParams) -> None:
+        if new.symbol != old.symbol:
+            self.flatten(self.inst)
+            self.inst = Stock(new.symbol)
+
+    def on_stop(self) -> None:
+        self.log.info("example stopped")

@@ -1,0 +1,130 @@
+"""S2: statistical arbitrage on a cointegrated pair, dollar-neutral.
+
+Logic: each day before the close, regress log(A) on log(B) over the last `window` days
+(rolling OLS) to get the hedge ratio beta; the spread is log(A) - beta * log(B), and z is the
+last spread's z-score over the same window.
+- flat and z >= entry_z: short the spread (sell A, buy B);
+- flat and z <= -entry_z: long the spread (buy A, sell B);
+- in a position and |z| <= exit_z: close both legs (reverted);
+- in a position and |z| >= stop_z: close both legs (stop) and stay out until |z| <= exit_z.
+The legs are dollar-neutral: each leg is `leg_exposure` x capital in value, opposite signs.
+
+Parameters (defaults): symbol_a KO, symbol_b PEP, window 60, entry_z 2.0, exit_z 0.5,
+stop_z 4.0, leg_exposure 0.5.
+Universe: one pair of stocks. Data: daily bars, `window` sessions. Schedule: before_close daily.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ats.sdk import BarSpec, ParamError, Params, Stock, Strategy, param
+from ats.sdk.indicators import ols_beta
+
+FLAT, LONG_SPREAD, SHORT_SPREAD, STOPPED = 0, 1, -1, 2
+
+
+@dataclass(frozen=True)
+class S2Params(Params):
+    symbol_a: str = param("KO", "first leg")
+    symbol_b: str = param("PEP", "second leg (regressor)")
+    window: int = param(60, "regression and z-score window (days)", min=10)
+    entry_z: float = param(2.0, "enter when |z| reaches this", min=0.1)
+    exit_z: float = param(0.5, "exit when |z| falls to this", min=0.0)
+    stop_z: float = param(4.0, "stop out when |z| reaches this", min=0.2)
+    leg_exposure: float = param(0.5, "value of each leg as a fraction of capital", min=0.0,
+                                max=1.0)
+    minutes_before_close: int = param(15, "daily decision time before the close", min=1)
+
+    def validate(self) -> None:
+        if not self.exit_z < self.entry_z < self.stop_z:
+            raise ParamError("entry_z", "need exit_z < entry_z < stop_z")
+
+
+def s2_signal(a: np.ndarray, b: np.ndarray, window: int) -> tuple[float, float]:
+    """(beta, z): hedge ratio of log(a) on log(b) and the spread's last z-score."""
+    if len(a) < window or len(b) < window:
+        return float("nan"), float("nan")
+    la, lb = np.log(np.asarray(a[-window:], float)), np.log(np.asarray(b[-window:], float))
+    _, beta = ols_beta(la, lb)
+    spread = la - beta * lb
+    sd = spread.std(ddof=1)
+    if not sd > 0:
+        return beta, float("nan")
+    return beta, float((spread[-1] - spread.mean()) / sd)
+
+
+def s2_next_state(state: int, z: float, p: S2Params) -> int:
+    """Next position state (FLAT, LONG_SPREAD, SHORT_SPREAD or STOPPED) given z."""
+    if z != z:
+        return state
+    az = abs(z)
+    if state in (LONG_SPREAD, SHORT_SPREAD):
+        if az >= p.stop_z:
+            return STOPPED
+        if az <= p.exit_z:
+            return FLAT
+        return state
+    if state == STOPPED:
+        return FLAT if az <= p.exit_z else STOPPED
+    if p.entry_z <= az < p.stop_z:
+        return SHORT_SPREAD if z > 0 else LONG_SPREAD
+    return FLAT
+
+
+def leg_quantities(direction: int, price_a: float, price_b: float,
+                   notional: float) -> tuple[float, float]:
+    """Whole shares for a dollar-neutral spread: +1 long A / short B, -1 the reverse."""
+    if direction not in (LONG_SPREAD, SHORT_SPREAD):
+        return 0.0, 0.0
+    qa = float(int(notional / price_a)) * direction
+    qb = -float(int(notional / price_b)) * direction
+    return qa, qb
+
+
+class S2(Strategy[S2Params]):
+    params_type = S2Params
+    description = "Pairs trading on the z-score of a rolling-regression spread"
+
+    def subscriptions(self) -> list[BarSpec]:
+        p = self.params
+        return [BarSpec(Stock(p.symbol_a), "1d", p.window + 5),
+                BarSpec(Stock(p.symbol_b), "1d", p.window + 5)]
+
+    def on_init(self) -> None:
+        self.a = Stock(self.params.symbol_a)
+        self.b = Stock(self.params.symbol_b)
+        self.state = FLAT
+        self.last_z = float("nan")
+        self.beta = float("nan")
+
+    def on_start(self) -> None:
+        self.schedule.before_close(self.daily, minutes=self.params.minutes_before_close)
+
+    def daily(self) -> None:
+        p = self.params
+        ca, cb = self.closes(self.a), self.closes(self.b)
+        n = min(len(ca), len(cb))
+        if n < p.window:
+            return
+        self.beta, self.last_z = s2_signal(ca[-n:], cb[-n:], p.window)
+        new = s2_next_state(self.state, self.last_z, p)
+        if new == self.state:
+            return
+        self.log.info("z=%.2f beta=%.2f: state %d -> %d", self.last_z, self.beta, self.state, new)
+        self.state = new
+        qa, qb = leg_quantities(new, float(ca[-1]), float(cb[-1]), p.leg_exposure * self.capital())
+        self.order_target_quantity(self.a, qa)
+        self.order_target_quantity(self.b, qb)
+
+    def on_save(self) -> dict[str, object]:
+        return {"state": self.state}
+
+    def on_load(self, state: dict[str, object]) -> None:
+        value = state.get("state", FLAT)
+        self.state = value if isinstance(value, int) else FLAT
+
+    def on_stop(self) -> None:
+        self.log.info("s2 stopped in state %d", self.state)
