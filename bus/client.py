@@ -101,6 +101,19 @@ class Requester:
             self._sock.close(linger=0)
             self._sock = None
 
+    @staticmethod
+    def _send(sock: zmq.Socket[Any], data: bytes, timeout: float) -> bool:
+        try:
+            sock.send(data, flags=zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            pass
+        # With IMMEDIATE, EAGAIN means no connection yet; POLLOUT says when one is up.
+        if sock.poll(int(timeout * 1000), zmq.POLLOUT):
+            sock.send(data, flags=zmq.NOBLOCK)
+            return True
+        return False
+
     def request(
         self,
         method: str,
@@ -118,9 +131,7 @@ class Requester:
         for _ in range(attempts):
             sock = self._socket()
             deadline = time.monotonic() + timeout
-            # With IMMEDIATE, POLLOUT means a connection to the service is up.
-            if sock.poll(int(timeout * 1000), zmq.POLLOUT):
-                sock.send(data, flags=zmq.NOBLOCK)
+            if self._send(sock, data, timeout):
                 while (left := deadline - time.monotonic()) > 0:
                     if not sock.poll(max(1, int(left * 1000)), zmq.POLLIN):
                         break

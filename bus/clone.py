@@ -136,18 +136,23 @@ class CloneReplica:
         self._sub = Subscriber(ctx, subscribe_endpoint, prefixes)
         self._req = AsyncRequester(ctx, service_endpoint, timeout=timeout)
         self._started = False
+        self._stale = True  # no valid snapshot yet, or the last re-snapshot failed
 
     async def start(self) -> None:
-        if self._started:
+        """Fetch the snapshot (again, if the last one failed); safe to call repeatedly."""
+        if not self._stale:
             return
-        # subscribe first (done in Subscriber.__init__); give the subscription time to
-        # reach the publisher through the hub, then fetch the snapshot.
-        await asyncio.sleep(self._settle)
+        if not self._started:
+            # subscribed first (in Subscriber.__init__); let the subscription reach the
+            # publisher through the hub before taking the snapshot
+            await asyncio.sleep(self._settle)
+            self._started = True
         await self.resnapshot()
-        self._started = True
         await self.drain()
 
     async def resnapshot(self) -> None:
+        """Replace the state with a fresh snapshot; on failure ``start()``/``run()`` retry."""
+        self._stale = True
         snap = await self._req.request(self.method)
         if not isinstance(snap, dict) or not isinstance(snap.get("state"), dict):
             raise ValueError(f"bad snapshot reply: {snap!r}")
@@ -156,6 +161,7 @@ class CloneReplica:
         self.source = snap.get("source")
         self.epoch = snap.get("epoch")
         self.snapshots += 1
+        self._stale = False
         log.info("clone %s: snapshot from %s at seq %d", self.name, self.source, self.seq)
         self._notify(SNAPSHOT, None, self.state)
 
@@ -168,6 +174,8 @@ class CloneReplica:
         return n
 
     async def run(self) -> None:
+        """Apply updates forever. If it raises (the owner is unreachable for a snapshot),
+        calling ``run()`` again resumes with a fresh snapshot."""
         await self.start()
         while True:
             msg = await self._sub.recv(timeout=None)

@@ -8,7 +8,9 @@ stack (packing refuses depth > 511, unpacking > ~1000), both surfaced as CodecEr
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -45,43 +47,47 @@ def _check_map(d: dict[Any, Any]) -> dict[Any, Any]:
 
 _UNPACK_LIMITS: dict[str, Any] = {
     "raw": False,
-    "strict_map_key": True,
+    "strict_map_key": True,  # refuses keys other than str and bytes
     "ext_hook": _reject_ext,
-    "object_hook": _check_map,
     "max_str_len": MAX_FRAME_BYTES,
     "max_bin_len": MAX_FRAME_BYTES,
     "max_array_len": MAX_CONTAINER_LEN,
     "max_map_len": MAX_CONTAINER_LEN,
     "max_ext_len": 0,
 }
+_packb = functools.partial(msgpack.packb, use_bin_type=True)
+_unpack = functools.partial(msgpack.unpackb, **_UNPACK_LIMITS)
+_unpack_checked = functools.partial(msgpack.unpackb, **_UNPACK_LIMITS, object_hook=_check_map)
+
+_CONTAINERS = (dict, list, tuple)
+
 
 def _check_keys(obj: Any) -> None:
-    if isinstance(obj, dict):
+    if type(obj) is dict:
         for k, v in obj.items():
             if type(k) is not str:
                 raise CodecError(Code.BAD_FRAME, f"map key {k!r} is not a string")
-            if isinstance(v, dict | list | tuple):
+            if type(v) in _CONTAINERS:
                 _check_keys(v)
-    elif isinstance(obj, list | tuple):
+    else:
         for v in obj:
-            if isinstance(v, dict | list | tuple):
+            if type(v) in _CONTAINERS:
                 _check_keys(v)
 
 
 def encode(env: Envelope) -> bytes:
     """Encode an envelope; raise CodecError (BAD_FRAME / TOO_LARGE) if it cannot go on the wire."""
-    _check_keys(env.body)
+    return pack(env.type, env.source, env.seq, env.ts, env.body, env.v)
+
+
+def pack(
+    type: str, source: str, seq: int, ts: float, body: dict[str, Any], v: int = PROTOCOL_VERSION
+) -> bytes:
+    """``encode`` without building an Envelope first (the publisher's hot path)."""
+    _check_keys(body)
     try:
-        data: bytes = msgpack.packb(
-            {
-                "v": env.v,
-                "type": env.type,
-                "source": env.source,
-                "seq": env.seq,
-                "ts": env.ts,
-                "body": env.body,
-            },
-            use_bin_type=True,
+        data: bytes = _packb(
+            {"v": v, "type": type, "source": source, "seq": seq, "ts": ts, "body": body}
         )
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(Code.BAD_FRAME, f"cannot encode envelope: {exc}") from None
@@ -90,16 +96,55 @@ def encode(env: Envelope) -> bytes:
     return data
 
 
+_BIN_MARKER = re.compile(b"[\xc4-\xc6]")
+_new = object.__new__
+# slot descriptors: filling a fresh instance through them skips the frozen __setattr__
+_SET_TYPE, _SET_SOURCE, _SET_SEQ, _SET_TS, _SET_BODY, _SET_V = (
+    Envelope.__dict__[f].__set__ for f in ("type", "source", "seq", "ts", "body", "v")
+)
+
+
 def decode(data: bytes | memoryview) -> Envelope:
     """Decode and validate one frame; every failure is a CodecError, never anything else."""
     if len(data) > MAX_FRAME_BYTES:
         raise CodecError(Code.TOO_LARGE, f"frame of {len(data)} bytes > {MAX_FRAME_BYTES}")
     try:
-        obj = msgpack.unpackb(data, **_UNPACK_LIMITS)
+        # Without a bin marker (0xc4..0xc6) anywhere in the frame there can be no bytes
+        # key, so the per-map key check only runs on frames that might need it.
+        unpack = _unpack if _BIN_MARKER.search(data) is None else _unpack_checked
+        obj = unpack(data)
     except CodecError:
         raise
     except Exception as exc:  # msgpack raises ValueError, StackError, ExtraData, TypeError...
         raise CodecError(Code.BAD_FRAME, f"not a msgpack frame: {type(exc).__name__}") from None
+    # fast path for a well-formed envelope; anything else gets a precise error below
+    if type(obj) is dict and len(obj) == 6:
+        v = obj.get("v")
+        type_ = obj.get("type")
+        source = obj.get("source")
+        seq = obj.get("seq")
+        ts = obj.get("ts")
+        body = obj.get("body")
+        if (
+            v == PROTOCOL_VERSION and type(v) is int
+            and type(type_) is str and type_
+            and type(source) is str
+            and type(seq) is int and seq >= 0
+            and type(ts) is float and math.isfinite(ts)
+            and type(body) is dict
+        ):
+            env = _new(Envelope)
+            _SET_TYPE(env, type_)
+            _SET_SOURCE(env, source)
+            _SET_SEQ(env, seq)
+            _SET_TS(env, ts)
+            _SET_BODY(env, body)
+            _SET_V(env, v)
+            return env
+    return _decode_slow(obj)
+
+
+def _decode_slow(obj: Any) -> Envelope:
     if type(obj) is not dict:
         raise CodecError(Code.BAD_FRAME, f"envelope is {type(obj).__name__}, not a map")
     v = obj.get("v")

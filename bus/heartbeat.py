@@ -73,21 +73,22 @@ class Heartbeater:
 
 class LivenessTracker:
     """Remembers when each process last beat; a process is alive for
-    ``interval * liveness`` seconds after its last beat."""
+    ``interval * liveness`` seconds after its last beat. Times are unix seconds
+    (``time.time()``) so ``last_seen`` can be shown to operators; pass ``now`` in tests."""
 
     def __init__(
         self, interval: float = HEARTBEAT_INTERVAL, liveness: int = HEARTBEAT_LIVENESS
     ) -> None:
         self.interval = interval
         self.liveness = liveness
-        self._last: dict[str, float] = {}  # process -> monotonic time of its last beat
+        self._last: dict[str, float] = {}  # process -> unix time of its last beat
 
     @property
     def timeout(self) -> float:
         return self.interval * self.liveness
 
     def beat(self, process: str, now: float | None = None) -> None:
-        self._last[process] = time.monotonic() if now is None else now
+        self._last[process] = time.time() if now is None else now
 
     def last_seen(self, process: str) -> float | None:
         return self._last.get(process)
@@ -96,11 +97,11 @@ class LivenessTracker:
         last = self._last.get(process)
         if last is None:
             return False
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         return now - last <= self.timeout
 
     def expired(self, now: float | None = None) -> list[str]:
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         return sorted(p for p, last in self._last.items() if now - last > self.timeout)
 
     def forget(self, process: str) -> None:

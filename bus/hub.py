@@ -40,6 +40,9 @@ class Hub:
         self.backend = backend
         self._ctx = ctx
         self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._stopper: zmq.Socket[Any] | None = None
         self._control_ep = f"inproc://bus-hub-control-{uuid.uuid4().hex}"
         self._xsub = ctx.socket(zmq.XSUB, socket_class=zmq.Socket)
         self._xpub = ctx.socket(zmq.XPUB, socket_class=zmq.Socket)
@@ -79,23 +82,35 @@ class Hub:
             log.info("hub stopped")
 
     def stop(self) -> None:
-        """Ask ``run()`` to return; callable from any thread."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        sock = self._ctx.socket(zmq.PAIR, socket_class=zmq.Socket)
-        try:
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.connect(self._control_ep)
-            sock.send(b"TERMINATE", flags=zmq.NOBLOCK)
-        except zmq.Again:
-            pass  # run() already returned and closed the control socket
-        finally:
-            sock.close(linger=0)
+        """Ask ``run()`` to return; callable from any thread (not from a signal handler
+        interrupting ``run()`` in the same thread)."""
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+            if self._closed:
+                return
+            # The sending socket must stay open until the proxy has read TERMINATE:
+            # closing it at once lets libzmq drop the queued command with the pipe.
+            self._stopper = self._ctx.socket(zmq.PAIR, socket_class=zmq.Socket)
+            self._stopper.connect(self._control_ep)
+            try:
+                self._stopper.send(b"TERMINATE", flags=zmq.NOBLOCK)
+            except zmq.Again:
+                log.warning("hub control socket not ready; stop may be delayed")
+
+    def close(self) -> None:
+        """Close the sockets of a hub whose ``run()`` was never called."""
+        self._close()
 
     def _close(self) -> None:
-        for sock in (self._xsub, self._xpub, self._control):
-            sock.close(linger=0)
+        with self._lock:
+            self._closed = True
+            socks = [self._xsub, self._xpub, self._control]
+            if self._stopper is not None:
+                socks.append(self._stopper)
+            for sock in socks:
+                sock.close(linger=0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import zmq
 
-from bus.codec import Envelope, encode
+from bus.codec import pack
 from bus.topics import validate_name
 
 
@@ -39,7 +39,7 @@ class Publisher:
     def publish(self, topic: str, type: str, body: dict[str, Any]) -> int:
         """Publish ``body`` as an envelope of ``type`` on ``topic``; return its seq."""
         seq = self._seqs.get(topic, 0) + 1
-        data = encode(Envelope(type=type, source=self.source, seq=seq, ts=time.time(), body=body))
+        data = pack(type, self.source, seq, time.time(), body)
         self._seqs[topic] = seq
         try:
             self._sock.send_multipart((topic.encode(), data), flags=zmq.NOBLOCK, copy=True)

@@ -77,7 +77,8 @@ class Service:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sock: zmq.asyncio.Socket | None = None
-        self._sync_sock: zmq.Socket[Any] | None = None  # same socket, for NOBLOCK sends
+        self._sync_sock: zmq.Socket[Any] | None = None  # same socket, for NOBLOCK I/O
+        self._recv: asyncio.Future[list[bytes]] | None = None
         self._bad_logged = 0
 
     # -- registration -------------------------------------------------------------
@@ -113,26 +114,33 @@ class Service:
         self._sync_sock = zmq.Socket.shadow(sock.underlying)
 
     def stop(self) -> None:
+        """Make ``run()`` return; call from the service's event loop thread."""
         self._stopping.set()
+        if self._recv is not None and not self._recv.done():
+            self._recv.cancel()
 
     async def run(self) -> None:
         self.bind()
-        sock = self._sock
-        assert sock is not None
+        sock, sync = self._sock, self._sync_sock
+        assert sock is not None and sync is not None
         log.info("service %s listening on %s", self.name, self.endpoint)
-        stop_wait = asyncio.ensure_future(self._stopping.wait())
         try:
             while not self._stopping.is_set():
-                recv = asyncio.ensure_future(sock.recv_multipart(copy=True))
-                done, _ = await asyncio.wait(
-                    {recv, stop_wait}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if recv not in done:
-                    recv.cancel()
-                    break
-                self._dispatch(recv.result())
+                try:
+                    frames = sync.recv_multipart(flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    recv = asyncio.ensure_future(sock.recv_multipart())
+                    self._recv = recv
+                    try:
+                        frames = await recv
+                    except asyncio.CancelledError:
+                        if self._stopping.is_set():
+                            break
+                        raise
+                    finally:
+                        self._recv = None
+                self._dispatch(frames)
         finally:
-            stop_wait.cancel()
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
@@ -198,33 +206,37 @@ class Service:
             )))
             return
         self._remember(key, None)
-        task = asyncio.ensure_future(self._call(envelope, key, method, handler, params))
+        try:
+            result = handler(params)
+        except Exception as exc:
+            self._finish(envelope, key, self._failure(method, exc, req_id))
+            return
+        if not inspect.isawaitable(result):
+            self._finish(envelope, key, ok_body(req_id, result))
+            return
+        task = asyncio.ensure_future(self._await(envelope, key, method, result))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _call(
-        self,
-        envelope: list[bytes],
-        key: tuple[bytes, str],
-        method: str,
-        handler: Handler,
-        params: dict[str, Any],
+    async def _await(
+        self, envelope: list[bytes], key: tuple[bytes, str], method: str, pending: Awaitable[Any]
     ) -> None:
-        req_id = key[1]
         try:
-            result = handler(params)
-            if inspect.isawaitable(result):
-                result = await result
-            body = ok_body(req_id, result)
-        except RequestError as exc:
-            body = error_body(req_id, exc)
+            body = ok_body(key[1], await pending)
         except asyncio.CancelledError:
             self._cache.pop(key, None)
             raise
         except Exception as exc:
-            log.exception("%s: handler for %r failed", self.name, method)
-            body = error_body(req_id, RequestError(Code.INTERNAL, f"{type(exc).__name__}: {exc}"))
+            body = self._failure(method, exc, key[1])
         self._finish(envelope, key, body)
+
+    def _failure(self, method: str, exc: Exception, req_id: str | None = None) -> dict[str, Any]:
+        if isinstance(exc, RequestError):
+            err = exc
+        else:
+            log.error("%s: handler for %r failed", self.name, method, exc_info=exc)
+            err = RequestError(Code.INTERNAL, f"{type(exc).__name__}: {exc}")
+        return error_body(req_id or "", err)
 
     def _finish(self, envelope: list[bytes], key: tuple[bytes, str], body: dict[str, Any]) -> None:
         if not body["ok"]:

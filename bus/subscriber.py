@@ -196,6 +196,16 @@ class SyncSubscriber(_Base):
     def recv(self, timeout: float | None = None) -> tuple[str, Envelope] | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            try:
+                msg = self._handle(self._sock.recv_multipart(flags=zmq.NOBLOCK))
+            except zmq.Again:
+                pass
+            else:
+                if msg is not None:
+                    return msg
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                continue
             if deadline is None:
                 wait_ms = None
             else:

@@ -29,6 +29,8 @@ class CnrParams(Params):
     exposure_per_name: float = param(0.1, "position size per name, fraction of capital",
                                      min=0.0, max=1.0)
     offset_minutes: int = param(30, "minutes after the week's first open", min=0)
+    tolerance: float = param(0.02, "skip resizes below this fraction of capital", min=0.0,
+                             max=0.5)
 
     def validate(self) -> None:
         if self.n_long + self.n_short > len(self.symbols):
@@ -59,7 +61,7 @@ class Cnr(Strategy[CnrParams]):
         return [BarSpec(Stock(s), "1d", n) for s in self.params.symbols]
 
     def on_start(self) -> None:
-        self.schedule.weekly(self.rebalance, weekday=0)
+        self.schedule.weekly(self.rebalance, weekday=0, offset_minutes=self.params.offset_minutes)
 
     def rebalance(self) -> None:
         p = self.params
@@ -69,7 +71,7 @@ class Cnr(Strategy[CnrParams]):
         targets = cnr_targets(rets, p.n_long, p.n_short, p.exposure_per_name)
         self.log.info("weekly targets %s", {s: t for s, t in targets.items() if t})
         for sym in sorted(targets, key=lambda s: targets[s]):
-            self.order_target_percent(Stock(sym), targets[sym])
+            self.order_target_percent(Stock(sym), targets[sym], tolerance=p.tolerance)
         for key in self.ctx.positions():
             sym = key.split(".")[0]
             if sym not in targets:

@@ -33,7 +33,8 @@ class LtmtParams(Params):
 def month_end_closes(closes: pd.Series) -> pd.Series:
     """Last close of each calendar month, from a daily close series indexed by time."""
     idx = pd.DatetimeIndex(closes.index)
-    if idx.tz is not None:
+    daily_stamps = bool((idx == idx.normalize()).all())
+    if idx.tz is not None and not daily_stamps:  # intraday bars: months in exchange time
         idx = idx.tz_convert("America/New_York")
     period = idx.year * 12 + idx.month
     last = np.r_[period[1:] != period[:-1], True]

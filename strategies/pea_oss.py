@@ -34,6 +34,8 @@ class PeaOssParams(Params):
     complacent_z: float = param(-1.0, "oscillator at or below this: reduced exposure")
     reduced_exposure: float = param(0.0, "exposure when complacent", min=0.0, max=1.0)
     initial_exposure: float = param(0.0, "exposure before the first signal", min=0.0, max=1.0)
+    tolerance: float = param(0.02, "skip resizes below this fraction of capital",
+                             min=0.0, max=0.5)
     minutes_before_close: int = param(15, "daily decision time before the close", min=1)
 
     def validate(self) -> None:
@@ -83,7 +85,7 @@ class PeaOss(Strategy[PeaOssParams]):
         if new != self.exposure:
             self.log.info("oscillator %.2f: exposure %.2f -> %.2f", osc, self.exposure, new)
         self.exposure = new
-        self.order_target_percent(self.inst, self.exposure)
+        self.order_target_percent(self.inst, self.exposure, tolerance=p.tolerance)
 
     def on_save(self) -> dict[str, object]:
         return {"exposure": self.exposure}

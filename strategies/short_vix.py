@@ -13,7 +13,8 @@ contracts = trunc(exposure x capital / (price x multiplier)), at least `min_cont
 Parameters (defaults): symbol VXM, vix VIX, spx SPX, rv_days 21, min_vrp 0.0, roll_days 5,
 exposure 0.1, min_contracts 1, max_contracts 50, chain_size 3.
 Universe: VXM monthly futures (CFE, multiplier 100), VIX and SPX indices.
-Data: daily bars of VIX and SPX; futures prices from last_price. Schedule: before_close daily.
+Data: daily bars of VIX, SPX and the `chain_size` nearest contracts listed at start (their
+last prices drive the choice). Schedule: before_close daily.
 """
 
 from __future__ import annotations
@@ -76,9 +77,15 @@ class ShortVix(Strategy[ShortVixParams]):
     params_type = ShortVixParams
     description = "Short VXM on a positive variance risk premium in contango; roll by yield"
 
+    @property
+    def futures_symbols(self) -> tuple[str, ...]:
+        return (self.params.symbol,)
+
     def subscriptions(self) -> list[BarSpec]:
         p = self.params
-        return [BarSpec(Index(p.vix), "1d", 5), BarSpec(Index(p.spx), "1d", p.rv_days + 5)]
+        chain = self.ctx.futures_chain(p.symbol)[: p.chain_size]
+        return [BarSpec(Index(p.vix), "1d", 5), BarSpec(Index(p.spx), "1d", p.rv_days + 5),
+                *(BarSpec(c, "1d", 2) for c in chain)]
 
     def on_init(self) -> None:
         self.vix = Index(self.params.vix)

@@ -32,6 +32,8 @@ class SieParams(Params):
     exposure: float = param(1.0, "fraction of capital invested, split equally", min=0.0,
                             max=1.0)
     absolute_filter: bool = param(False, "hold only sectors with a positive score")
+    tolerance: float = param(0.02, "skip resizes below this fraction of capital",
+                             min=0.0, max=0.5)
     minutes_before_close: int = param(15, "month-end decision time before the close", min=1)
 
     def validate(self) -> None:
@@ -79,7 +81,7 @@ class Sie(Strategy[SieParams]):
             if sym not in chosen:
                 self.flatten(Stock(sym))
         for sym in chosen:
-            self.order_target_percent(Stock(sym), p.exposure / p.top_n)
+            self.order_target_percent(Stock(sym), p.exposure / p.top_n, tolerance=p.tolerance)
         self.holding = chosen
 
     def on_save(self) -> dict[str, object]:

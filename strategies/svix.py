@@ -33,6 +33,8 @@ class SvixParams(Params):
     exit_ratio: float = param(1.0, "go flat at or above this ratio", min=0.5, max=1.5)
     exposure: float = param(1.0, "fraction of capital held when short volatility", min=0.0,
                             max=1.0)
+    tolerance: float = param(0.02, "skip resizes below this fraction of capital",
+                             min=0.0, max=0.5)
     minutes_before_close: int = param(15, "daily decision time before the close", min=1)
 
     def validate(self) -> None:
@@ -86,7 +88,7 @@ class Svix(Strategy[SvixParams]):
             self.log.info("VIX/VIX3M %.3f: regime %d -> %d", ratio, self.regime, new)
         self.regime = new
         if new == SHORT_VOL:
-            self.order_target_percent(self.inst, p.exposure)
+            self.order_target_percent(self.inst, p.exposure, tolerance=p.tolerance)
         else:
             self.flatten(self.inst)
 

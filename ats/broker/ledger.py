@@ -153,6 +153,9 @@ class Ledger:
     def has_execution(self, exec_id: str) -> bool:
         return exec_id in self._seen
 
+    def has_commission(self, exec_id: str) -> bool:
+        return exec_id in self._commissions
+
     def apply_execution(self, e: Execution) -> bool:
         """Record ``e``; False (and no change) for an exec_id already recorded."""
         if e.exec_id in self._seen:

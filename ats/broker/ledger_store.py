@@ -6,8 +6,9 @@
   disk raises ``StorageFull``.
 - ``flush_to_arctic`` (called periodically, or by the background thread) appends the
   pending records to ArcticDB library ``ledger`` in one batch per symbol (``fills``,
-  ``commissions``), prunes old versions, compacts every ``compact_every`` flushes, then
-  rewrites the journal without the flushed records.
+  ``commissions``), prunes old versions, compacts every ``compact_every`` flushes, and
+  once the journal exceeds ``rotate_bytes`` rewrites it without the flushed records
+  (flushed records left in it are skipped on reopen, by seq).
 - Each row carries the journal ``seq``; the last seq stored per symbol is the flush
   watermark, so a crash between the Arctic append and the journal rewrite only leaves
   records that are skipped on reopen.
@@ -59,6 +60,7 @@ class LedgerStore:
         *,
         arctic: Any = None,
         compact_every: int = 50,
+        rotate_bytes: int = 1 << 20,
     ) -> None:
         self.journal_dir = Path(journal_dir)
         self.journal_dir.mkdir(parents=True, exist_ok=True)
@@ -66,6 +68,7 @@ class LedgerStore:
         self._arctic = arctic if arctic is not None else arcticdb.Arctic(arctic_uri)
         self._lib = self._arctic.get_library(library, create_if_missing=True)
         self.compact_every = compact_every
+        self.rotate_bytes = rotate_bytes  #: rewrite the journal once it is this big
         self._lock = threading.Lock()  #: guards the journal file and _pending
         self._flush_lock = threading.Lock()  #: one flush at a time
         self._pending: list[dict[str, Any]] = []  #: journal records not yet in ArcticDB
@@ -119,7 +122,8 @@ class LedgerStore:
                 self.compact()
             with self._lock:
                 del self._pending[: len(batch)]
-                self._rewrite_journal()
+                if self._size >= self.rotate_bytes:
+                    self._rewrite_journal()
             return len(batch)
 
     def compact(self) -> None:
@@ -277,11 +281,17 @@ class LedgerStore:
         return self._lib.read(symbol).data
 
 
+# ArcticDB's static schema needs every append to carry the same dtypes.
+_DTYPES = {
+    "seq": "int64", "perm_id": "int64", "order_id": "int64", "client_id": "int64",
+    "con_id": "int64", "multiplier": "float64", "shares": "float64", "price": "float64",
+    "commission": "float64", "realized_pnl": "float64",
+}
+
+
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
-    if "realized_pnl" in df:
-        df["realized_pnl"] = df["realized_pnl"].astype("float64")
-    return df
+    return df.astype({k: v for k, v in _DTYPES.items() if k in df.columns})
 
 
 def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ class Execution:
         return self.shares if self.side == BOT else -self.shares
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {name: getattr(self, name) for name in self.__slots__}
         d["time"] = _utc(self.time).isoformat()
         return d
 

@@ -336,17 +336,25 @@ class Manager:
     # -- run --------------------------------------------------------------------------------
 
     def seed(self) -> None:
-        """Register the configured seed strategies on the very first start."""
-        if any(True for _ in self.registry) or self.registry.by_client_id():
+        """Register the configured seed strategies on the very first start.
+
+        Each item is a builtin name ("ltmt") or a table {name, spec, params, target_weight,
+        min_weight, max_weight, start}."""
+        if self.registry.by_client_id():
             return
         for item in self.cfg.section("manager").get("seed_strategies", []):
-            name = item if isinstance(item, str) else item["name"]
-            spec = f"strategies.{name}" if isinstance(item, str) else item["spec"]
+            item = {"name": item} if isinstance(item, str) else dict(item)
+            name = str(item["name"])
+            spec = str(item.get("spec", f"strategies.{name}"))
             try:
-                validated = _validate_spec(spec, {})
-                entry = self.registry.add(name, spec, params=validated,
-                                          target_weight=0.1, min_weight=0.05, max_weight=0.15)
-                self.registry.update(entry.name, desired="running")
+                validated = _validate_spec(spec, dict(item.get("params", {})))
+                entry = self.registry.add(
+                    name, spec, params=validated, description=str(item.get("description", "")),
+                    target_weight=float(item.get("target_weight", 0.1)),
+                    min_weight=float(item.get("min_weight", 0.05)),
+                    max_weight=float(item.get("max_weight", 0.15)))
+                if item.get("start", True):
+                    self.registry.update(entry.name, desired="running")
                 log.info("seeded strategy %s clientId=%d", name, entry.client_id)
             except (RequestError, RegistryError) as exc:
                 log.error("cannot seed strategy %s: %s", name, exc)

@@ -1,7 +1,8 @@
 """Replay bars through a strategy with simulated fills: the same driver calls the host makes.
 
 Bars of all instruments are merged by time; bars sharing a time are delivered together with
-`handle_bars` after the clock is set to their close. Market orders fill at the next bar's open
+`handle_bars` after the clock is set to their end (start + bar size; a daily bar ends at its
+session's close on the strategy's calendar). Market orders fill at the next bar's open
 (`fill_at="next_open"`) or at the current close (`fill_at="close"`); limit and stop orders fill
 when a later bar touches them. Futures use their multiplier; shorts are allowed; a future still
 held after its expiry date is settled at its last price.
@@ -22,6 +23,7 @@ from ats.sdk.bars import BAR_SIZES, COLUMNS, Bar
 from ats.sdk.instrument import Instrument
 from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
 from ats.sdk.params import Params
+from ats.sdk.schedule import sessions
 from ats.sdk.strategy import Strategy
 from ats.sdk.weights import FULL_WEIGHTS, Weights
 
@@ -258,12 +260,11 @@ def run(
     if bar_size is None:
         sizes = [s.bar_size for s in strat.specs().values()] or ["1d"]
         bar_size = min(sizes, key=lambda s: BAR_SIZES[s])
-    step = BAR_SIZES[bar_size]
 
     times, groups = _merge(bars)
     equity = np.empty(len(times))
     started = False
-    ends = pd.DatetimeIndex(times, tz="UTC") + step
+    ends = _bar_ends(times, bar_size, strat.calendar)
     for n, (group, end) in enumerate(zip(groups, ends, strict=True)):
         ts = group[0].time
         ctx.set_time(ts)
@@ -292,6 +293,20 @@ def run(
     )
     return BacktestResult(pd.Series(equity, index=index, name="equity"), fills, ctx.orders,
                           strat, ctx)
+
+
+def _bar_ends(times: np.ndarray, bar_size: str, calendar: str) -> pd.DatetimeIndex:
+    """When each bar is complete: start + size; a daily bar at its session's close."""
+    starts = pd.DatetimeIndex(times, tz="UTC")
+    ends = starts + BAR_SIZES[bar_size]
+    if bar_size != "1d" or not len(times):
+        return ends
+    cal = sessions(calendar)
+    days = starts.normalize().tz_localize(None).asi8
+    pos = np.clip(np.searchsorted(cal.dates.asi8, days), 0, len(cal.dates) - 1)
+    is_session = cal.dates.asi8[pos] == days
+    closes = np.where(is_session, cal.closes[pos], ends.asi8)
+    return pd.DatetimeIndex(closes, tz="UTC")
 
 
 def _dispatch(strat: Strategy[Any], events: list[tuple[Fill, OrderHandle]]) -> None:

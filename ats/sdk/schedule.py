@@ -144,10 +144,16 @@ class Schedule:
         """Every session at local exchange time `at`."""
         self._add(_Rule("daily", fn, self._cal.local_times(at)))
 
-    def weekly(self, fn: Callback, weekday: int = 0, at: time | None = None) -> None:
-        """First session of each week on or after `weekday`; at the open unless `at` is given."""
+    def weekly(
+        self, fn: Callback, weekday: int = 0, at: time | None = None, offset_minutes: int = 0
+    ) -> None:
+        """First session of each week on or after `weekday` (0 = Monday), at local time `at`,
+        or `offset_minutes` after that session's open when `at` is None."""
         mask = self._cal.first_of_week(weekday)
-        base = self._cal.opens if at is None else self._cal.local_times(at)
+        if at is None:
+            base = self._cal.opens + offset_minutes * _NS_PER_MIN
+        else:
+            base = self._cal.local_times(at)
         self._add(_Rule("weekly", fn, base[mask]))
 
     def month_end(self, fn: Callback, minutes_before_close: int = 15) -> None:

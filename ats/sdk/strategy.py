@@ -58,8 +58,14 @@ class Strategy(Generic[P]):
 
     # ----------------------------------------------------------------- hooks for authors
     def subscriptions(self) -> list[BarSpec]:
-        """Bars this strategy needs (one BarSpec per instrument)."""
+        """Bars this strategy needs (one BarSpec per instrument). May use
+        `ctx.futures_chain(root)` for the roots listed in `futures_symbols`."""
         return []
+
+    @property
+    def futures_symbols(self) -> tuple[str, ...]:
+        """Futures roots whose chains the host loads before calling subscriptions()."""
+        return ()
 
     def on_init(self) -> None:
         """Create state attributes here: runs in __init__, before load_state and on_start."""
@@ -163,10 +169,21 @@ class Strategy(Generic[P]):
             return None
         return float(math.trunc(pct * self.capital() / (px * inst.multiplier)))
 
-    def order_target_percent(self, inst: Instrument, pct: float) -> OrderHandle | None:
-        """Hold `pct` of capital in `inst` (negative for short)."""
+    def order_target_percent(
+        self, inst: Instrument, pct: float, *, tolerance: float = 0.0
+    ) -> OrderHandle | None:
+        """Hold `pct` of capital in `inst` (negative for short). With `tolerance`, an adjustment
+        of an existing same-side position smaller than tolerance x capital is skipped (no
+        churn); opening, closing and flipping always trade."""
         qty = self.target_quantity(inst, pct)
-        return None if qty is None else self.order_target_quantity(inst, qty)
+        if qty is None:
+            return None
+        held = self.position(inst) + self.pending(inst)
+        if tolerance > 0 and qty * held > 0:
+            px = self.price(inst) or 0.0
+            if abs(qty - held) * px * inst.multiplier < tolerance * self.capital():
+                return None
+        return self.order_target_quantity(inst, qty)
 
     def held_weight(self, inst: Instrument) -> float:
         """Signed value of position plus working orders as a fraction of account equity."""
@@ -244,7 +261,9 @@ class Strategy(Generic[P]):
     def handle_bars(self, bars: Sequence[Bar]) -> None:
         """Bars closing at the same time: update every window, run due schedules, then on_bar."""
         for b in bars:
-            w = self._windows.get(b.instrument) or self.window(b.instrument)
+            w = self._windows.get(b.instrument)
+            if w is None:
+                w = self.window(b.instrument)
             w.append(b.time.value, b.open, b.high, b.low, b.close, b.volume)
         if not self._started or self._stopped:
             return

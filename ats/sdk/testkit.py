@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ats.sdk.instrument import Future, Instrument
 from ats.sdk.schedule import sessions
 
 
@@ -67,4 +68,35 @@ def random_walk(n: int, start: float = 100.0, vol: float = 0.01, seed: int = 0,
     """A seeded geometric random walk of `n` closes."""
     rng = np.random.default_rng(seed)
     out: np.ndarray = start * np.exp(np.cumsum(rng.normal(drift, vol, n)))
+    return out
+
+
+def third_wednesday(year: int, month: int) -> pd.Timestamp:
+    first = pd.Timestamp(year=year, month=month, day=1)
+    offset = (2 - first.weekday()) % 7
+    return first + pd.Timedelta(days=offset + 14)
+
+
+def monthly_futures(
+    symbol: str,
+    index: pd.DatetimeIndex,
+    spot: Sequence[float] | np.ndarray,
+    *,
+    slope: float = 0.04,
+    multiplier: float | None = None,
+) -> dict[Instrument, pd.DataFrame]:
+    """Monthly contracts expiring on third Wednesdays, priced spot x (1 + slope x months to
+    expiry) (contango for slope > 0), each with bars up to and including its expiry date."""
+    s = np.asarray(spot, dtype=float)
+    out: dict[Instrument, pd.DataFrame] = {}
+    start, end = index[0], index[-1] + pd.Timedelta(days=120)
+    for period in pd.period_range(start.strftime("%Y-%m"), end.strftime("%Y-%m"), freq="M"):
+        exp = third_wednesday(period.year, period.month)
+        inst = Future(symbol, exp.strftime("%Y%m%d"), multiplier=multiplier)
+        days = (exp.tz_localize("UTC") - index).days.to_numpy()
+        live = (days >= 0) & (days <= 240)
+        if not live.any():
+            continue
+        px = s[live] * (1 + slope * days[live] / 30.0)
+        out[inst] = daily_bars(px, index=index[live])
     return out

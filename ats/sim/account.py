@@ -6,8 +6,9 @@ Stocks move cash by quantity * price; futures move cash only by realized P&L.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ats.sim.universe import FX_TO_USD, Instrument
 
@@ -69,7 +70,8 @@ class Account:
                 pos.avg_cost = pos.avg_price = 0.0
         if abs(qty) > 1e-9:
             new_qty = pos.qty + qty
-            pos.avg_cost = (abs(pos.qty) * pos.avg_cost + abs(qty) * price * mult + fee_open) / abs(new_qty)
+            cost = abs(pos.qty) * pos.avg_cost + abs(qty) * price * mult + fee_open
+            pos.avg_cost = cost / abs(new_qty)
             pos.avg_price = (abs(pos.qty) * pos.avg_price + abs(qty) * price) / abs(new_qty)
             pos.qty = new_qty
         pos.realized += realized

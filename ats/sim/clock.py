@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class SimClock:

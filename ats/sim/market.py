@@ -83,12 +83,12 @@ def day_index(day: dt.date) -> int:
 
 def day_of(ts: float) -> dt.date:
     """The synthetic trading day that contains instant `ts` (it closes 21:00 UTC)."""
-    return dt.datetime.fromtimestamp(ts + (24 - CLOSE_HOUR_UTC) * 3600, dt.timezone.utc).date()
+    return dt.datetime.fromtimestamp(ts + (24 - CLOSE_HOUR_UTC) * 3600, dt.UTC).date()
 
 
 def day_start(day: dt.date) -> float:
     """Epoch seconds at which `day`'s path starts (21:00 UTC the day before)."""
-    midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()
+    midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
     return midnight - (24 - CLOSE_HOUR_UTC) * 3600
 
 
@@ -171,7 +171,8 @@ class DailyModel:
         if inst.con_id == VIX_CON_ID:
             return float(self.vix[idx])
         if inst.con_id == VIX3M_CON_ID:
-            return VIX3M_MEAN + 0.55 * float(self.vix[idx] - VIX_MEAN) + float(self.vix3m_noise[idx])
+            noise = float(self.vix3m_noise[idx])
+            return VIX3M_MEAN + 0.55 * float(self.vix[idx] - VIX_MEAN) + noise
         if inst.con_id == PCR_CON_ID:
             return math.log(float(self.pcr[idx]))
         raise KeyError(inst.symbol)
@@ -182,7 +183,8 @@ class DailyModel:
         assert self._anchor_cum is not None
         if inst.con_id in self.row:
             r = self.row[inst.con_id]
-            return math.log(inst.ref_price) + self._cum[r, lo:hi] - self._anchor_cum[r]
+            out: np.ndarray = math.log(inst.ref_price) + self._cum[r, lo:hi] - self._anchor_cum[r]
+            return out
         if inst.con_id == VIX_CON_ID:
             return self.vix[lo:hi].copy()
         if inst.con_id == VIX3M_CON_ID:
@@ -194,14 +196,14 @@ class DailyModel:
 
 def _tau_days(expiry: str, ts: float) -> float:
     exp = dt.datetime.strptime(expiry, "%Y%m%d").replace(
-        hour=13, minute=30, tzinfo=dt.timezone.utc).timestamp()
+        hour=13, minute=30, tzinfo=dt.UTC).timestamp()
     return max(exp - ts, 0.0) / 86400.0
 
 
 def future_log_price(expiry: str, log_vix: float | np.ndarray, ts: float | np.ndarray,
                      ) -> float | np.ndarray:
     exp = dt.datetime.strptime(expiry, "%Y%m%d").replace(
-        hour=13, minute=30, tzinfo=dt.timezone.utc).timestamp()
+        hour=13, minute=30, tzinfo=dt.UTC).timestamp()
     tau = np.maximum(exp - np.asarray(ts, dtype=float), 0.0) / 86400.0
     out = VX_MEAN + (log_vix - VX_MEAN) * np.exp(-tau / VX_DECAY_DAYS)
     return float(out) if np.ndim(out) == 0 else out
@@ -217,15 +219,17 @@ class Market:
         self._spy = universe.by_symbol("SPY")
         self._vix = universe.by_con_id(VIX_CON_ID)
         self.overrides: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._quotes: dict[int, tuple[tuple[int, int], Quote]] = {}
 
     # ---- intraday paths -------------------------------------------------------------
-    @functools.lru_cache(maxsize=64)
+    @functools.lru_cache(maxsize=64)  # noqa: B019 -- one Market per process
     def _noise(self, day: int, stream: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, day, stream, 3])
         w = np.concatenate([[0.0], np.cumsum(rng.standard_normal(STEPS)) / math.sqrt(STEPS)])
-        return w - np.linspace(0.0, 1.0, STEPS + 1) * w[-1]
+        bridge: np.ndarray = w - np.linspace(0.0, 1.0, STEPS + 1) * w[-1]
+        return bridge
 
-    @functools.lru_cache(maxsize=512)
+    @functools.lru_cache(maxsize=512)  # noqa: B019 -- one Market per process
     def log_path(self, con_id: int, day: int) -> np.ndarray:
         """Log prices at 5 s steps over synthetic day `day`: STEPS + 1 points, the
         first at the previous close and the last at this day's close."""
@@ -252,8 +256,10 @@ class Market:
             return base + 0.07 * (-0.75 * m + 0.66 * self._noise(day, 1))
         if inst.con_id == VIX3M_CON_ID:
             vix = self.log_path(VIX_CON_ID, day)
-            return base + 0.55 * (vix - (self.daily.log_close(self._vix_inst(), day - 1) * (1 - lin)
-                                         + self.daily.log_close(self._vix_inst(), day) * lin))
+            v0 = self.daily.log_close(self._vix_inst(), day - 1)
+            v1 = self.daily.log_close(self._vix_inst(), day)
+            out: np.ndarray = base + 0.55 * (vix - (v0 * (1 - lin) + v1 * lin))
+            return out
         sd = inst.vol / math.sqrt(252)
         sector = self.daily.sectors.index(inst.sector) + 10
         noise = (inst.beta * MARKET_VOL / max(inst.vol, 1e-9)) * m + 0.3 * self._noise(day, sector)
@@ -264,7 +270,21 @@ class Market:
         assert self._vix is not None
         return self._vix
 
+    def _override_price(self, inst: Instrument, ts: float) -> float | None:
+        for size in ("1min", "1d"):
+            series = self.overrides.get((inst.symbol, size))
+            if series is not None and inst.sec_type != "FUT":
+                times, values = series
+                i = int(np.searchsorted(times, ts, side="right")) - 1
+                if i >= 0:
+                    return float(values[i, 3])
+        return None
+
     def mid(self, inst: Instrument, ts: float) -> float:
+        if self.overrides:
+            replayed = self._override_price(inst, ts)
+            if replayed is not None:
+                return replayed
         day = day_of(ts)
         path = self.log_path(inst.con_id, day_index(day))
         pos = (ts - day_start(day)) / STEP
@@ -277,6 +297,16 @@ class Market:
         return ticks * inst.min_tick / 2
 
     def quote(self, inst: Instrument, ts: float) -> Quote:
+        """The quote during the quarter second that contains `ts` (cached)."""
+        key = (inst.con_id, int(ts * 4))
+        cached = self._quotes.get(inst.con_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        q = self._quote(inst, ts)
+        self._quotes[inst.con_id] = (key, q)
+        return q
+
+    def _quote(self, inst: Instrument, ts: float) -> Quote:
         mid = self.mid(inst, ts)
         tick = inst.min_tick
         step = int(ts * 4)
@@ -344,7 +374,7 @@ class Market:
         return bars
 
     def _in_rth(self, ts: float) -> bool:
-        d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+        d = dt.datetime.fromtimestamp(ts, dt.UTC)
         minutes = d.hour * 60 + d.minute
         return 14 * 60 + 30 <= minutes < 21 * 60 and is_session(d.date())
 
@@ -406,6 +436,9 @@ class Market:
                    now: float) -> list[Bar]:
         """Daily bars for the sessions in (end_day - n_days, end_day]; today's bar is
         built from the intraday path up to `now`."""
+        series = self.overrides.get((inst.symbol, "1d"))
+        if series is not None and inst.sec_type != "FUT":
+            return _replayed_bars(series, end_day, n_days)
         hi_idx = day_index(end_day) + 1
         lo_idx = max(1, hi_idx - n_days)
         today = day_of(now)
@@ -428,7 +461,7 @@ class Market:
             day = EPOCH_DAY + dt.timedelta(days=idx)
             if not is_session(day) or day > today:
                 continue
-            t = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()
+            t = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
             if day == today:
                 q = self.quote(inst, now)
                 o, hi, lo, c = q.open, q.high, q.low, q.last
@@ -454,6 +487,17 @@ class Market:
         if what in ("HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"):
             return _volatility_bars(bars, 1.1 if what.startswith("OPTION") else 1.0)
         return bars
+
+
+def _replayed_bars(series: tuple[np.ndarray, np.ndarray], end_day: dt.date,
+                   n_days: int) -> list[Bar]:
+    times, values = series
+    end = dt.datetime(end_day.year, end_day.month, end_day.day,
+                      tzinfo=dt.UTC).timestamp() + 86400
+    mask = (times < end) & (times >= end - n_days * 86400)
+    return [Bar(float(t), float(v[0]), float(v[1]), float(v[2]), float(v[3]), float(v[4]),
+                round(float(v[:4].mean()), 4), max(0, int(v[4] / 7)))
+            for t, v in zip(times[mask], values[mask], strict=True)]
 
 
 def _volatility_bars(bars: list[Bar], factor: float) -> list[Bar]:

@@ -65,7 +65,7 @@ class Tick:
 
 
 def ib_time(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y%m%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
 
 def _contract(inst: Instrument) -> Fields:
@@ -245,7 +245,7 @@ def portfolio_value(inst: Instrument, qty: float, price: float, value: float,
 
 
 def account_time(ts: float) -> Fields:
-    return [Out.ACCT_UPDATE_TIME, 1, dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+    return [Out.ACCT_UPDATE_TIME, 1, dt.datetime.fromtimestamp(ts, dt.UTC)
             .strftime("%H:%M")]
 
 
@@ -272,7 +272,7 @@ def account_update_multi_end(req_id: int) -> Fields:
 
 
 def bar_date(bar: Bar, daily: bool, format_date: int, tz: str) -> str:
-    d = dt.datetime.fromtimestamp(bar.time, dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(bar.time, dt.UTC)
     if daily:
         return d.strftime("%Y%m%d")
     if format_date == 2:

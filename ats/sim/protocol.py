@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 HANDSHAKE_PREFIX = b"API\0"
 MAX_FRAME = 1 << 24
@@ -117,7 +118,7 @@ class Reader:
         self.pos += 1
         return v
 
-    def int(self, default: int = 0) -> int:
+    def int(self, default: builtins.int = 0) -> builtins.int:
         v = self.str()
         if v == "":
             return default
@@ -132,7 +133,7 @@ class Reader:
                 raise FieldError(f"field {self.pos - 1}: {v!r} is not an integer") from None
             return int(f)
 
-    def float(self) -> float | None:
+    def float(self) -> builtins.float | None:
         v = self.str()
         if v == "":
             return None
@@ -142,11 +143,11 @@ class Reader:
             raise FieldError(f"field {self.pos - 1}: {v!r} is not a number") from None
         return None if out >= 1.7e308 else out
 
-    def bool(self) -> bool:
+    def bool(self) -> builtins.bool:
         v = self.str()
         return v not in ("", "0", "false", "False")
 
-    def skip(self, n: int = 1) -> None:
+    def skip(self, n: builtins.int = 1) -> None:
         self.pos += n
 
     def contract(self) -> ContractSpec:

@@ -219,7 +219,7 @@ class Venue:
     def _fill(self, order: SimOrder, inst: Instrument, qty: float, price: float, now: float,
               quote: Quote) -> None:
         acc = self.accounts[order.account]
-        month = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y%m")
+        month = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m")
         mult = inst.multiplier
         commission = fill_commission(inst, order.filled, order.cum_value * mult, qty,
                                      qty * price * mult, acc.shares_this_month(month))

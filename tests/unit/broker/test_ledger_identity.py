@@ -19,7 +19,9 @@ def test_duplicate_commission_is_ignored() -> None:
     ledger = Ledger()
     f = fill("BOT", 100, 10)
     ledger.apply_execution(f)
+    assert not ledger.has_commission(f.exec_id)
     assert ledger.apply_commission(commission(f, 1.0)) is True
+    assert ledger.has_commission(f.exec_id)
     assert ledger.apply_commission(commission(f, 1.0)) is False
     assert ledger.commissions("alpha") == 1.0
 

@@ -93,7 +93,8 @@ def test_error_reply_carries_code_message_and_data(
             try:
                 with pytest.raises(RequestError) as info:
                     await req.request("add", {"a": "x"})
-                assert (info.value.code, info.value.message) == (Code.BAD_PARAMS, "a must be an int")
+                assert info.value.code == Code.BAD_PARAMS
+                assert info.value.message == "a must be an int"
                 assert info.value.data == {"param": "a"}
                 with pytest.raises(RequestError) as info:
                     await req.request("nope")
@@ -136,7 +137,8 @@ def test_concurrent_async_requests_are_matched_by_id(
             try:
                 delays = [0.2, 0.01, 0.1, 0.05, 0.0]
                 results = await asyncio.gather(
-                    *(req.request("slow", {"delay": d, "tag": f"t{i}"}) for i, d in enumerate(delays))
+                    *(req.request("slow", {"delay": d, "tag": f"t{i}"})
+                      for i, d in enumerate(delays))
                 )
                 assert results == [f"t{i}" for i in range(len(delays))]
             finally:
@@ -187,7 +189,8 @@ def test_sync_requester_against_service(
 
 GARBAGE: list[tuple[list[bytes], str]] = [
     ([b"\xc1\xc1garbage"], Code.BAD_FRAME),
-    ([encode(Envelope("req", "c", 1, 0.0, request_body("x", "add", {"a": 1})))[:-3]], Code.BAD_FRAME),
+    ([encode(Envelope("req", "c", 1, 0.0, request_body("x", "add", {"a": 1})))[:-3]],
+     Code.BAD_FRAME),
     ([b"\x00" * (MAX_FRAME_BYTES + 10)], Code.TOO_LARGE),
     ([msgpack.packb({"v": 99, "type": "req", "source": "c", "seq": 1, "ts": 0.0, "body": {}})],
      Code.BAD_VERSION),

@@ -1,0 +1,148 @@
+"""ats-ctl positions | pnl | orders | fills | halt | resume | limits | intents | reconcile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ats.cli.context import Ctl, fail, pass_ctl
+from ats.cli.output import echo_json, table
+from ats.errors import Code
+
+
+def _show(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+    if as_json:
+        echo_json(rows)
+    else:
+        click.echo(table(rows, columns))
+
+
+@click.command()
+@click.option("--strategy", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "show_flat", is_flag=True, help="Include flat positions.")
+@pass_ctl
+def positions(ctl: Ctl, strategy: str | None, as_json: bool, show_flat: bool) -> None:
+    """Per-strategy positions (the `unattributed` book holds what the system did not place)."""
+    rows = ctl.call("broker", "positions", {"strategy": strategy} if strategy else {})
+    if not show_flat:
+        rows = [r for r in rows if r.get("position")]
+    _show(rows, as_json, ["strategy", "symbol", "con_id", "position", "avg_cost", "mark",
+                          "market_value", "unrealized_pnl", "realized_pnl"])
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctl
+def pnl(ctl: Ctl, as_json: bool) -> None:
+    """Per-strategy realized and unrealized P&L, commissions, cash and equity, and the total."""
+    rows = ctl.call("broker", "pnl")
+    if not as_json and rows:
+        total: dict[str, Any] = {"strategy": "TOTAL"}
+        for key in ("realized_pnl", "unrealized_pnl", "commissions", "cash", "equity", "fills"):
+            total[key] = sum(float(r.get(key) or 0) for r in rows)
+        rows = [*rows, total]
+    _show(rows, as_json, ["strategy", "realized_pnl", "unrealized_pnl", "commissions", "cash",
+                          "equity", "fills"])
+
+
+@click.command()
+@click.option("--strategy", default=None)
+@click.option("--all", "show_all", is_flag=True, help="Include finished orders.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctl
+def orders(ctl: Ctl, strategy: str | None, show_all: bool, as_json: bool) -> None:
+    """Orders the broker has seen from every client."""
+    params: dict[str, Any] = {"all": show_all}
+    if strategy:
+        params["strategy"] = strategy
+    _show(ctl.call("broker", "orders", params), as_json,
+          ["strategy", "order_ref", "symbol", "side", "quantity", "order_type", "status",
+           "filled", "perm_id", "client_id"])
+
+
+@click.command()
+@click.option("--strategy", default=None)
+@click.option("--limit", type=int, default=50, help="Most recent N (0 = all).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctl
+def fills(ctl: Ctl, strategy: str | None, limit: int, as_json: bool) -> None:
+    """Executions in the ledger, each recorded once, with its commission."""
+    params: dict[str, Any] = {"limit": limit}
+    if strategy:
+        params["strategy"] = strategy
+    _show(ctl.call("broker", "fills", params), as_json,
+          ["time", "strategy", "symbol", "side", "shares", "price", "commission", "exec_id",
+           "order_ref"])
+
+
+@click.command()
+@click.argument("strategy", required=False)
+@click.option("--flatten", is_flag=True, help="Also close the positions with market orders.")
+@click.option("--reason", default="operator halt")
+@pass_ctl
+def halt(ctl: Ctl, strategy: str | None, flatten: bool, reason: str) -> None:
+    """Halt one strategy (cancel its orders) or, without a name, everything (global cancel)."""
+    result = ctl.call("broker", "halt", {"strategy": strategy, "flatten": flatten,
+                                         "reason": reason}, timeout=30)
+    click.echo(f"HALTED {strategy or 'all trading'}" +
+               (f"; flatten orders: {', '.join(result['flatten_orders']) or 'none'}"
+                if flatten else ""))
+
+
+@click.command()
+@click.argument("strategy", required=False)
+@pass_ctl
+def resume(ctl: Ctl, strategy: str | None) -> None:
+    """Undo a halt."""
+    ctl.call("broker", "resume", {"strategy": strategy})
+    click.echo(f"resumed {strategy or 'all trading'}")
+
+
+@click.command()
+@click.option("--strategy", default=None, help="Set this strategy's limits (default: account).")
+@click.argument("pairs", nargs=-1)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctl
+def limits(ctl: Ctl, strategy: str | None, pairs: tuple[str, ...], as_json: bool) -> None:
+    """Show risk limits, or change them at runtime: ats-ctl limits max_order_qty=500."""
+    if pairs:
+        changes: dict[str, float | None] = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                fail(Code.BAD_PARAMS, f"expected key=value, got {pair!r}")
+            try:
+                changes[key] = None if value.lower() in ("none", "") else float(value)
+            except ValueError:
+                fail(Code.BAD_PARAMS, f"{key}: {value!r} is not a number")
+        result = ctl.call("broker", "set_limits", {"strategy": strategy, "limits": changes})
+    else:
+        result = ctl.call("broker", "limits")
+    if as_json:
+        echo_json(result)
+        return
+    rows = [{"scope": "account", **result["account"]},
+            {"scope": "default", **result["default_strategy"]}]
+    rows += [{"scope": name, **lim} for name, lim in result["strategies"].items()]
+    click.echo(table(rows, ["scope", "max_order_qty", "max_order_notional", "max_position",
+                            "max_gross_exposure", "max_orders_per_minute"]))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctl
+def reconcile(ctl: Ctl, as_json: bool) -> None:
+    """Check strategy books + unattributed against the account's positions now."""
+    result = ctl.call("broker", "reconcile")
+    if as_json:
+        echo_json(result)
+        return
+    if not result["breaks"]:
+        click.echo(f"reconciled: {result['checked']} contracts, no breaks")
+    else:
+        click.echo(table(result["breaks"], ["con_id", "ledger", "account", "diff"]))
+
+
+COMMANDS = [positions, pnl, orders, fills, halt, resume, limits, reconcile]

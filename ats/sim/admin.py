@@ -1,0 +1,151 @@
+"""Fault-injection control: JSON lines over loopback TCP.
+
+Request: {"cmd": "<command>", "args": {...}}. Reply: {"ok": true, ...} or
+{"ok": false, "errno": N, "error": "..."}. Commands: drop_client(client_id),
+outage(seconds, data_lost), farm_disconnect(seconds), delay_acks(ms),
+reject_next_order(reason), nightly_restart(), status(), executions().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ats.sim.server import Server
+
+log = logging.getLogger("ats.sim.admin")
+
+
+class AdminErrno:
+    BAD_REQUEST = 1  #: not JSON, or no "cmd"
+    UNKNOWN_COMMAND = 2
+    BAD_ARGUMENTS = 3
+    NOT_FOUND = 4
+
+
+class AdminError(Exception):
+    def __init__(self, errno: int, message: str) -> None:
+        super().__init__(f"[{errno}] {message}")
+        self.errno = errno
+        self.message = message
+
+
+def _drop_client(srv: Server, client_id: int) -> dict[str, Any]:
+    if not srv.drop_client(int(client_id)):
+        raise AdminError(AdminErrno.NOT_FOUND, f"client {client_id} is not connected")
+    return {}
+
+
+def _outage(srv: Server, seconds: float, data_lost: bool = False) -> dict[str, Any]:
+    asyncio.get_running_loop().create_task(srv.run_outage(float(seconds), bool(data_lost)))
+    return {}
+
+
+def _farm_disconnect(srv: Server, seconds: float) -> dict[str, Any]:
+    asyncio.get_running_loop().create_task(srv.run_farm_disconnect(float(seconds)))
+    return {}
+
+
+def _delay_acks(srv: Server, ms: float) -> dict[str, Any]:
+    srv.ack_delay = max(float(ms), 0.0) / 1000.0
+    return {}
+
+
+def _reject_next_order(srv: Server, reason: str = "rejected by admin") -> dict[str, Any]:
+    srv.venue.reject_next = str(reason)
+    return {}
+
+
+def _nightly_restart(srv: Server) -> dict[str, Any]:
+    log.warning("nightly restart: dropping every client")
+    return {"dropped": srv.drop_all()}
+
+
+def _status(srv: Server) -> dict[str, Any]:
+    return srv.status()
+
+
+def _executions(srv: Server) -> dict[str, Any]:
+    out = []
+    for e in srv.venue.executions:
+        d = e.to_json()
+        inst = srv.venue.instrument(e.con_id)
+        d["symbol"] = inst.symbol if inst else ""
+        out.append(d)
+    return {"executions": out}
+
+
+COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
+    "drop_client": _drop_client,
+    "outage": _outage,
+    "farm_disconnect": _farm_disconnect,
+    "delay_acks": _delay_acks,
+    "reject_next_order": _reject_next_order,
+    "nightly_restart": _nightly_restart,
+    "status": _status,
+    "executions": _executions,
+}
+
+
+def execute(srv: Server, line: bytes) -> dict[str, Any]:
+    try:
+        req = json.loads(line)
+        cmd = req["cmd"]
+        args = req.get("args") or {}
+        if not isinstance(args, dict):
+            raise TypeError("args must be an object")
+    except (ValueError, KeyError, TypeError) as exc:
+        return {"ok": False, "errno": AdminErrno.BAD_REQUEST, "error": str(exc)}
+    fn = COMMANDS.get(cmd)
+    if fn is None:
+        return {"ok": False, "errno": AdminErrno.UNKNOWN_COMMAND, "error": f"unknown {cmd!r}"}
+    log.info("admin command %s %s", cmd, args)
+    try:
+        result = fn(srv, **args)
+    except AdminError as exc:
+        return {"ok": False, "errno": exc.errno, "error": exc.message}
+    except (TypeError, ValueError) as exc:
+        return {"ok": False, "errno": AdminErrno.BAD_ARGUMENTS, "error": str(exc)}
+    return {"ok": True, **result}
+
+
+async def serve(srv: Server, host: str, port: int) -> asyncio.AbstractServer:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                writer.write(json.dumps(execute(srv, line)).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, host, port, limit=1 << 20)
+
+
+class AdminClient:
+    """Blocking client: `AdminClient(host, port).call("outage", seconds=2)`."""
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+
+    def call(self, command: str, **args: Any) -> dict[str, Any]:
+        with socket.create_connection((self.host, self.port), self.timeout) as sock:
+            sock.sendall(json.dumps({"cmd": command, "args": args}).encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+        reply: dict[str, Any] = json.loads(buf)
+        if not reply.get("ok"):
+            raise AdminError(int(reply.get("errno", 0)), str(reply.get("error")))
+        return reply

@@ -1,0 +1,33 @@
+"""Fixtures: a real simulator subprocess and ib_async clients connected to it."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import pytest
+from ib_async import IB
+
+from ats.sim.process import SimProcess
+
+_client_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimProcess]:
+    with SimProcess(seed=7, extra_args=["--max-msg-rate", "50"]) as proc:
+        yield proc
+
+
+@pytest.fixture
+def ib(sim: SimProcess) -> Iterator[IB]:
+    client = IB()
+    client.connect(sim.host, sim.port, clientId=next(_client_ids), timeout=10)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture
+def new_client_id() -> Callable[[], int]:
+    """A factory of client ids not used by any other test of this session."""
+    return lambda: next(_client_ids)
