@@ -60,6 +60,11 @@ DEFAULTS: dict[str, Any] = {
         "flush_seconds": 2.0,
         "reconcile_seconds": 5.0,
     },
+    "data": {
+        # clientId of `ats-ctl data fetch` (historical downloads); distinct from every strategy.
+        "client_id": 90,
+        "library": "market_data",
+    },
     "risk": {
         "account": {
             "max_order_qty": 10_000,

@@ -17,6 +17,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=LOG_FORMAT,
                         stream=sys.stdout, force=True)
+    # The IB clients log every message at INFO; keep their warnings and errors only.
+    for name in ("ib_async", "ib_insync"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def home_arg(parser: argparse.ArgumentParser) -> None:

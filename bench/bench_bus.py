@@ -11,6 +11,7 @@ ratio bus/raw. Goals (issue 4): hop p50 within 2x raw, throughput >= 50% of raw.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing as mp
 import shutil
 import statistics
@@ -205,10 +206,8 @@ def bus_rtt(ep: str) -> list[int]:
         t0 = time.perf_counter_ns()
         req.request("echo", {})
         out.append(time.perf_counter_ns() - t0)
-    try:
+    with contextlib.suppress(RequestTimeout):
         req.request("quit", timeout=0.5)
-    except RequestTimeout:
-        pass
     req.close()
     ctx.term()
     return out

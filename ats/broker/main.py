@@ -81,7 +81,7 @@ class Broker:
         self.publisher = Publisher(self.sync_zctx, eps.publish, "broker")
         self.service = Service(self.zctx, eps.broker, "broker")
         self.manager = AsyncRequester(self.zctx, eps.manager, timeout=2.0)
-        self.positions = CloneState(self.publisher, topics.position, name="positions")
+        self.positions = CloneState(self.publisher, self._position_topic, name="positions")
         self.pnl = CloneState(self.publisher, topics.pnl, name="pnl")
         self.orders = CloneState(self.publisher, self._order_topic, name="orders")
         self.account = CloneState(self.publisher, topics.account(), name="account")
@@ -95,9 +95,14 @@ class Broker:
         log.info("ledger loaded: %d executions, %d strategies", len(executions),
                  len(self.ledger.strategies()))
 
+    # Clone keys are "<strategy>|<id>"; updates go out on the strategy's own topic.
     @staticmethod
     def _order_topic(key: str) -> str:
         return topics.order(key.split("|", 1)[0])
+
+    @staticmethod
+    def _position_topic(key: str) -> str:
+        return topics.position(key.split("|", 1)[0])
 
     # -- service ----------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ DUPLICATE_ORDER_ID = 103
 class Backoff:
     """Capped exponential backoff with full jitter."""
 
-    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
+    def __init__(self, base: float = 0.5, cap: float = 10.0) -> None:
         self.base, self.cap, self.attempt = base, cap, 0
 
     def next(self) -> float:

@@ -17,7 +17,11 @@ def load_overrides(market: Market, uri: str, library: str) -> int:
     """Load every `<SYMBOL>.<barsize>` series whose symbol is in the universe."""
     import arcticdb
 
-    lib = arcticdb.Arctic(uri).get_library(library, create_if_missing=False)
+    arctic = arcticdb.Arctic(uri)
+    if not arctic.has_library(library):
+        log.info("no %r library at %s: nothing to replay", library, uri)
+        return 0
+    lib = arctic.get_library(library)
     known = {i.symbol for i in market.universe.static()}
     n = 0
     for name in lib.list_symbols():

@@ -164,3 +164,34 @@ def test_snapshot_reports_seq_state_and_source(ctx: zmq.Context, run_dir: Path) 
         assert (snap["seq"], snap["state"], snap["source"]) == (3, {"j": None}, "owner")
     finally:
         pub.close()
+
+
+def test_replica_retries_snapshot_when_owner_comes_up_late(
+    ctx: zmq.Context, actx: zmq.asyncio.Context, hub: Endpoints  # type: ignore[type-arg]
+) -> None:
+    from bus.errors import RequestTimeout
+
+    async def main() -> None:
+        replica = CloneReplica(actx, hub.subscribe, hub.manager, ["status."], name="status",
+                               timeout=0.2, settle=0.05)
+        pub = Publisher(ctx, hub.publish, "manager")
+        svc = Service(actx, hub.manager, "manager")
+        task = None
+        try:
+            with pytest.raises(RequestTimeout):
+                await replica.start()
+            state = CloneState(pub, topics.status, name="status")
+            state.set("a", 1)
+            register_snapshot(svc, state)
+            svc.bind()
+            task = asyncio.ensure_future(svc.run())
+            await replica.start()
+            assert replica.state == {"a": 1} and replica.seq == 1
+        finally:
+            replica.close()
+            svc.stop()
+            if task is not None:
+                await asyncio.wait_for(task, 5)
+            pub.close()
+
+    asyncio.run(asyncio.wait_for(main(), 50))

@@ -274,3 +274,47 @@ def test_async_requester_times_out(actx: zmq.asyncio.Context, run_dir: Path) -> 
             req.close()
 
     run(main)
+
+
+def test_req_socket_with_empty_delimiter_is_answered(
+    ctx: zmq.Context, actx: zmq.asyncio.Context, run_dir: Path  # type: ignore[type-arg]
+) -> None:
+    async def main() -> None:
+        svc, _ = make_service(actx, endpoint(run_dir))
+        async with serving(svc):
+            req = ctx.socket(zmq.REQ)
+            req.setsockopt(zmq.LINGER, 0)
+            req.connect(svc.endpoint)
+            try:
+                req.send(encode(Envelope("req", "c", 1, 0.0, request_body("q1", "add", {"a": 4}))))
+                assert await asyncio.to_thread(req.poll, 5000)
+                assert parse_reply(req.recv()) == ("q1", 4, None)
+            finally:
+                req.close(linger=0)
+
+    run(main)
+
+
+def test_garbage_flood_leaves_no_per_message_state(
+    ctx: zmq.Context, actx: zmq.asyncio.Context, run_dir: Path  # type: ignore[type-arg]
+) -> None:
+    async def main() -> None:
+        svc, _ = make_service(actx, endpoint(run_dir))
+        async with serving(svc):
+            dealer = ctx.socket(zmq.DEALER)
+            dealer.setsockopt(zmq.LINGER, 0)
+            dealer.connect(svc.endpoint)
+            try:
+                n = 2000
+                for i in range(n):
+                    dealer.send(b"\xc1" + i.to_bytes(4, "big"))
+                for _ in range(n):
+                    assert await asyncio.to_thread(dealer.poll, 5000)
+                    dealer.recv()
+                assert svc.stats["bad_frames"] == n
+                assert len(svc._cache) == 0 and len(svc._tasks) == 0
+                assert len(svc.stats) < 10
+            finally:
+                dealer.close(linger=0)
+
+    run(main)

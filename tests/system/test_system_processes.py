@@ -1,0 +1,243 @@
+"""Issue 4 acceptance: the process skeleton under real supervisord, over real sockets."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import psutil
+import pytest
+import zmq
+from systemkit import BIN, System, wait_for
+
+from ats.cli.lifecycle import REPO_DEPLOY, supervisord_env
+from bus import topics
+from bus.subscriber import SyncSubscriber
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
+
+NAMES = ["alpha", "beta", "gamma"]
+STRATEGIES = [{"name": n, "spec": "strategies.example", "params": {"quantity": i + 1}}
+              for i, n in enumerate(NAMES)]
+
+
+@pytest.fixture(scope="module")
+def system(system_factory: Any) -> System:
+    s: System = system_factory(STRATEGIES)
+    wait_for(lambda: s.all_running(NAMES), 60, "three strategies RUNNING")
+    return s
+
+
+class HeartbeatWatch:
+    """Records the arrival time of every heartbeat, per process, from a real subscriber."""
+
+    def __init__(self, system: System) -> None:
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self._stop = threading.Event()
+        self._sub = SyncSubscriber(zmq.Context.instance(), system.cfg().endpoints.subscribe,
+                                   [topics.prefix("hb")])
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            msg = self._sub.recv(timeout=0.2)
+            if msg is not None:
+                self.times[topics.parse(msg[0])[1]].append(time.monotonic())
+
+    def __enter__(self) -> HeartbeatWatch:
+        self._thread.start()
+        time.sleep(1.5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sub.close()
+
+    def max_gap(self, name: str) -> float:
+        t = self.times[name] + [time.monotonic()]
+        return max(b - a for a, b in itertools.pairwise(t))
+
+
+def test_status_json_lists_each_strategy_with_pid_and_client_id(system: System) -> None:
+    statuses = system.json("status")
+    assert {s["name"] for s in statuses} == set(NAMES)
+    for s in statuses:
+        assert s["state"] == "RUNNING" and s["pid"] > 0
+    ids = [s["client_id"] for s in statuses]
+    assert len(set(ids)) == 3 and 0 not in ids  # unique, and never the broker's master id
+
+
+def test_strategies_connect_to_the_venue_with_their_own_client_ids(system: System) -> None:
+    from ats.sim.admin import AdminClient
+
+    cfg = system.cfg()
+    admin = AdminClient("127.0.0.1", cfg.section("sim")["admin_port"])
+    wanted = {s["client_id"] for s in system.json("status")} | {0}
+    wait_for(lambda: wanted <= set(admin.call("status")["clients"]),
+             30, "every strategy and the broker connected to the simulator")
+
+
+def test_stopping_one_strategy_leaves_the_others_untouched(system: System) -> None:
+    before = system.status()
+    system.ctl("stop", "beta")
+    after = system.status()
+    assert after["beta"]["state"] == "STOPPED" and after["beta"]["desired"] == "stopped"
+    for name in ("alpha", "gamma"):
+        assert after[name]["state"] == "RUNNING"
+        assert after[name]["pid"] == before[name]["pid"]
+    system.ctl("start", "beta")
+    assert system.status()["beta"]["state"] == "RUNNING"
+
+
+def test_kill_9_restarts_only_that_strategy_with_its_client_id(system: System) -> None:
+    before = system.status()
+    victim = before["alpha"]
+    with HeartbeatWatch(system) as hb:
+        killed_at = time.monotonic()
+        os.kill(victim["pid"], signal.SIGKILL)
+        restarted = wait_for(
+            lambda: (s := system.status()["alpha"])["state"] == "RUNNING"
+            and s["pid"] != victim["pid"] and s, 10, "alpha restarted by supervisord")
+        elapsed = time.monotonic() - killed_at
+        time.sleep(2.0)
+        after = system.status()
+    assert elapsed <= 3.0, f"alpha took {elapsed:.1f}s to be RUNNING again"
+    assert restarted["client_id"] == victim["client_id"]
+    for name in ("beta", "gamma"):
+        assert after[name]["pid"] == before[name]["pid"]
+        # liveness 3 x 1 s: a gap of 3 s or more would have marked it unresponsive
+        assert hb.max_gap(name) < 3.0, f"{name} heartbeats lapsed: {hb.max_gap(name):.2f}s"
+
+
+def test_parameter_change_reaches_the_running_strategy(system: System) -> None:
+    out = system.ctl("set", "gamma", "quantity=7").stdout
+    assert "acknowledged by the running strategy" in out
+    entry = next(e for e in system.json("list") if e["name"] == "gamma")
+    assert entry["params"]["quantity"] == 7
+    wait_for(lambda: "params changed" in system.log("strategy-gamma"), 10, "gamma's log line")
+
+
+def test_bad_parameter_is_refused_with_its_own_exit_code(system: System) -> None:
+    proc = system.ctl("set", "gamma", "quantity=-3", check=False)
+    assert proc.returncode == 7
+    assert "quantity" in proc.stderr
+    proc = system.ctl("set", "gamma", "no_such_param=1", check=False)
+    assert proc.returncode == 7
+
+
+def test_unknown_strategy_and_already_running_have_distinct_exit_codes(system: System) -> None:
+    unknown = system.ctl("start", "nope", check=False)
+    running = system.ctl("start", "alpha", check=False)
+    assert unknown.returncode == 4 and "unknown strategy 'nope'" in unknown.stderr
+    assert running.returncode == 5 and "already running" in running.stderr
+
+
+def test_unreachable_manager_is_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    env = {**os.environ, "ATS_HOME": str(home)}
+    subprocess.run([str(BIN / "ats-ctl"), "init"], env=env, check=True, capture_output=True)
+    proc = subprocess.run([str(BIN / "ats-ctl"), "status"], env=env, capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 3
+    assert "unreachable" in proc.stderr or "no reply" in proc.stderr
+
+
+def test_broken_strategy_files_are_refused(system: System, tmp_path: Path) -> None:
+    syntax = tmp_path / "broken_syntax.py"
+    syntax.write_text("def oops(:\n    pass\n")
+    no_class = tmp_path / "no_class.py"
+    no_class.write_text("X = 1\n")
+    bad_import = tmp_path / "bad_import.py"
+    bad_import.write_text("import does_not_exist_anywhere\n")
+    for path in (syntax, no_class, bad_import):
+        proc = system.ctl("add", str(path), check=False)
+        assert proc.returncode == 8, proc.stderr
+        assert "cannot load strategy" in proc.stderr
+    names = {e["name"] for e in system.json("list")}
+    assert not names & {"broken_syntax", "no_class", "bad_import"}
+
+
+def test_a_strategy_added_at_runtime_gets_a_new_client_id_and_runs(system: System) -> None:
+    system.ctl("add", "strategies.example", "--name", "delta", "-p", "quantity=2")
+    system.ctl("start", "delta")
+    status = system.status()
+    assert status["delta"]["state"] == "RUNNING"
+    assert status["delta"]["client_id"] not in {status[n]["client_id"] for n in NAMES}
+    system.ctl("remove", "delta")
+    assert "delta" not in system.status()
+
+
+def test_late_tail_subscriber_sees_current_state_at_once(system: System) -> None:
+    proc = system.ctl("tail", "--topic", "hb.", "--heartbeats", "--count", "1", timeout=30)
+    snapshot = proc.stdout.split("-- live:")[0]
+    for name in NAMES:
+        assert f"   {name}: " in snapshot and '"state":"RUNNING"' in snapshot
+
+
+def _rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+def test_garbage_frames_get_errors_and_every_process_stays_up(system: System) -> None:
+    cfg = system.cfg()
+    eps = cfg.endpoints
+    sv = system.supervisor()
+    pids = {p.name: p.pid for p in sv.all_processes() if p.state == "RUNNING"}
+    ctx = zmq.Context.instance()
+    frames = [
+        b"", b"\x00\xff garbage", b"\x93\x01\x02",  # not msgpack / truncated
+        msgpack.packb({"v": 99, "type": "req", "source": "x", "seq": 1, "ts": 0.0, "body": {}}),
+        msgpack.packb({1: 2}), msgpack.packb(msgpack.ExtType(1, b"x")),
+        b"x" * (2 << 20),  # oversized
+    ]
+    rss_before: dict[str, int] = {}
+    for service in ("manager", "broker"):
+        rss_before[service] = _rss(pids[service])
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.setsockopt(zmq.RCVTIMEO, 3000)
+        dealer.connect(getattr(eps, service))
+        for frame in frames:
+            dealer.send(frame)
+            reply = dealer.recv_multipart()
+            assert reply, f"{service} gave no reply to a bad frame"
+        for _ in range(2000):
+            dealer.send(b"\x00garbage")
+        for _ in range(2000):
+            dealer.recv_multipart()
+        dealer.close()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.connect(eps.publish)
+    time.sleep(0.3)
+    for frame in frames * 200:
+        pub.send_multipart([b"status.alpha.", frame])
+    pub.close()
+    time.sleep(2.0)
+    after = {p.name: p.pid for p in sv.all_processes() if p.state == "RUNNING"}
+    assert after == pids, "a process restarted after garbage frames"
+    for service in ("manager", "broker"):
+        grown = _rss(pids[service]) - rss_before[service]
+        assert grown < 30 * 2**20, f"{service} grew {grown / 2**20:.1f} MB"
+    assert system.all_running(NAMES)
+
+
+def test_stopped_strategy_stays_stopped_after_supervisor_reload(system: System) -> None:
+    system.ctl("stop", "gamma")
+    env = supervisord_env(system.cfg())
+    subprocess.run([str(Path(os.sys.executable).parent / "supervisorctl"), "-c",
+                    str(REPO_DEPLOY), "reload"], env=env, check=True, capture_output=True)
+    wait_for(lambda: system.all_running(["alpha", "beta"]), 90, "alpha and beta back")
+    time.sleep(3.0)  # give a wrongly revived gamma time to show up
+    status = system.status()
+    assert status["gamma"]["state"] == "STOPPED"
+    assert status["gamma"]["desired"] == "stopped"
