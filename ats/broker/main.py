@@ -308,7 +308,7 @@ class Broker:
         report = fill.commissionReport
         if report is not None and report.execId:
             c = parsing.commission(report)
-            if self.ledger.has_execution(c.exec_id) and self._commission_new(c.exec_id):
+            if self.ledger.has_execution(c.exec_id) and not self.ledger.has_commission(c.exec_id):
                 try:
                     self.store.record_commission(c)
                 except StorageFull as exc:
@@ -348,6 +348,7 @@ class Broker:
         for fill in fills:
             self.record_fill(fill)
         recovered = self.sweep()
+        await self.ib.reqPositionsAsync()
         completed = await self.ib.reqCompletedOrdersAsync(apiOnly=False)
         open_known = [self._known(t) for t in self.ib.openTrades()]
         done_known = [self._known(t) for t in completed]

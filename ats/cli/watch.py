@@ -27,9 +27,9 @@ def describe(topic: str, env: Envelope) -> str:
     stamp = dt.datetime.fromtimestamp(env.ts).strftime("%H:%M:%S.%f")[:-3]
     body = env.body
     if env.type == "clone":
-        body = {"op": body.get("op"), "key": body.get("key"), **(
-            body.get("value") if isinstance(body.get("value"), dict) else
-            {"value": body.get("value")})}
+        value = body.get("value")
+        body = {"op": body.get("op"), "key": body.get("key"),
+                **(value if isinstance(value, dict) else {"value": value})}
     return f"{stamp}  {topic:<24} {env.type:<10} {env.source}#{env.seq:<6} {_compact(body)}"
 
 

@@ -135,7 +135,7 @@ def ib_duration(start: pd.Timestamp, end: pd.Timestamp, bar_size: str) -> str:
 
 def ib_end(ts: pd.Timestamp) -> str:
     """IB endDateTime in UTC: ``YYYYMMDD-HH:MM:SS``."""
-    return utc(ts).strftime("%Y%m%d-%H:%M:%S")
+    return str(utc(ts).strftime("%Y%m%d-%H:%M:%S"))
 
 
 def keep(df: pd.DataFrame, chunk: Chunk, bar_size: str,

@@ -8,6 +8,7 @@ merge is one ArcticDB write, append or update.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,17 @@ from ats.storage.arctic import library as open_library
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 METADATA_FORMAT = 1
+
+# One Library object per process and library: each object caches the version map for ~2 s,
+# so a second object would not see the first one's writes at once.
+_libraries: dict[tuple[int, str, str], Any] = {}
+
+
+def _library(uri: str, name: str) -> Any:
+    key = (os.getpid(), uri, name)
+    if key not in _libraries:
+        _libraries[key] = open_library(uri, name)
+    return _libraries[key]
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ class BarStore:
     def __init__(self, uri: str, library: str = "market_data") -> None:
         self.uri = uri
         self.library_name = library
-        self.lib: Any = open_library(uri, library)
+        self.lib: Any = _library(uri, library)
 
     def has(self, name: str) -> bool:
         return bool(self.lib.has_symbol(name))

@@ -94,7 +94,8 @@ class Host:
         self.aggregators: dict[str, BarAggregator] = {}
         self.rt_bars: list[Any] = []
         self.trades: dict[str, Any] = {}  #: local_id -> ib Trade
-        self.seen_exec: set[str] = set()
+        self.seen_exec: set[str] = set()  #: execIds applied to the book
+        self.reported: set[str] = set()  #: execIds delivered to on_fill
         self.venue_state = "connecting"
         self.data_ok = True
         self.trading_state = "ACTIVE"
@@ -207,7 +208,10 @@ class Host:
             if key is not None:
                 positions[key] = float(qty)
         self.ctx.reset_book(positions, float(book.get("cash", 0.0)))
-        self.seen_exec |= set(book.get("exec_ids", []))
+        # The broker's ledger already holds these: neither re-booked nor re-reported.
+        self.seen_exec = set(book.get("exec_ids", []))
+        self.reported |= self.seen_exec
+        self.trading_state = str(book.get("trading_state", self.trading_state))
 
     async def _key_for_con_id(self, con_id: int) -> str | None:
         details = await self.ib.reqContractDetailsAsync(adapter.Contract(conId=con_id))
@@ -411,38 +415,65 @@ class Host:
             n += 1
         return n
 
-    def _on_exec(self, trade: Any, fill: Any) -> None:
+    def _ours(self, fill: Any) -> bool:
+        ref = orderref.parse(fill.execution.orderRef or "")
+        return ref is None or ref[0] == self.name
+
+    def _book_fill(self, fill: Any) -> None:
+        """Apply one of our executions to the book, once per execId."""
         e = fill.execution
-        if e.execId in self.seen_exec:
-            return
-        ref = orderref.parse(e.orderRef or "")
-        if ref is not None and ref[0] != self.name:
+        if e.execId in self.seen_exec or not self._ours(fill):
             return
         self.seen_exec.add(e.execId)
         key = self.con_keys.get(fill.contract.conId) or parsing.from_contract(fill.contract).key
         signed = float(e.shares) if e.side == "BOT" else -float(e.shares)
-        mult = float(fill.contract.multiplier or 1)
-        self.ctx.apply_fill(key, signed, float(e.price), mult)
+        self.ctx.apply_fill(key, signed, float(e.price), float(fill.contract.multiplier or 1))
         self.ctx.last_prices[key] = float(e.price)
 
-    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+    def _report_fill(self, fill: Any, commission: float) -> None:
+        """Charge the commission and tell the strategy, once per execId."""
         e = fill.execution
-        ref = orderref.parse(e.orderRef or "")
-        if ref is None or ref[0] != self.name:
+        if e.execId in self.reported or not self._ours(fill):
             return
-        self._on_exec(trade, fill)  # in case execDetails was missed
-        self.ctx.cash_balance -= float(report.commission)
+        self.reported.add(e.execId)
+        self.ctx.cash_balance -= commission
         key = self.con_keys.get(fill.contract.conId) or parsing.from_contract(fill.contract).key
         signed = float(e.shares) if e.side == "BOT" else -float(e.shares)
         t = pd.Timestamp(e.time)
-        fill_ = Fill(key, signed, float(e.price), float(report.commission),
+        fill_ = Fill(key, signed, float(e.price), commission,
                      t.tz_localize("UTC") if t.tzinfo is None else t, e.orderRef)
         self.publish("fill", "fill", {"exec_id": e.execId, "instrument": key, "quantity": signed,
-                                      "price": float(e.price),
-                                      "commission": float(report.commission),
+                                      "price": float(e.price), "commission": commission,
                                       "order_ref": e.orderRef})
         if self.strategy is not None:
             self._guard(self.strategy.handle_fill, fill_)
+
+    def _on_exec(self, trade: Any, fill: Any) -> None:
+        self._book_fill(fill)
+
+    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        self._book_fill(fill)
+        self._report_fill(fill, float(report.commission))
+
+    async def recover(self) -> None:
+        """After a gap (start, reconnect, 1101/1102): executions and order states missed."""
+        fills = await self.ib.reqExecutionsAsync(adapter.ExecutionFilter(clientId=self.client_id))
+        missed = 0
+        for fill in fills:
+            if fill.execution.execId not in self.seen_exec and self._ours(fill):
+                missed += 1
+            self._book_fill(fill)
+            if fill.commissionReport is not None and fill.commissionReport.execId:
+                self._report_fill(fill, float(fill.commissionReport.commission))
+        await self.ib.reqOpenOrdersAsync()
+        completed = await self.ib.reqCompletedOrdersAsync(apiOnly=True)
+        done = {t.order.orderRef: t for t in completed if t.order.orderRef}
+        for local_id, trade in list(self.trades.items()):
+            handle = self.ctx.handles.get(local_id)
+            if handle is not None:
+                self._sync_handle(handle, done.get(local_id, trade))
+        if missed:
+            log.warning("recovered %d executions missed during the gap", missed)
 
     # -- venue events -----------------------------------------------------------------------
 
@@ -456,7 +487,7 @@ class Host:
             if code == adapter.RESTORED_DATA_LOST:
                 self.unsubscribe_bars()
                 self.subscribe_bars()
-            self.spawn(self.sync_book(), "resync book")
+            self.spawn(self.recover(), "recover after outage")
         elif code in adapter.FARM_BROKEN:
             self.data_ok = False
             log.warning("market data farm down (%d): %s", code, msg)
@@ -475,6 +506,7 @@ class Host:
         await self.connect_venue()
         await self.sync_book()
         self.adopt_orders()
+        await self.recover()
         self.subscribe_bars()
 
     # -- bus --------------------------------------------------------------------------------
@@ -548,6 +580,7 @@ class Host:
         self.ib.disconnectedEvent += self._on_disconnected
         await self.sync_book()
         self.adopt_orders()
+        await self.recover()
         await self.load_chains(self.strategy)
         await self.warm_up(self.strategy)
         self.strategy.start()

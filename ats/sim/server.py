@@ -344,12 +344,17 @@ class Server:
 
     # ---- VenueSink ------------------------------------------------------------------
     def order_changed(self, order: SimOrder, inst: Instrument) -> None:
+        if self.outage:
+            return  # lost: clients recover with reqOpenOrders/reqCompletedOrders
         oo, st = M.open_order(order, inst), M.order_status(order)
         for s in self._ordered_sessions(order.client_id):
             s.send(oo)
             s.send(st)
 
     def order_filled(self, order: SimOrder, execution: SimExecution, inst: Instrument) -> None:
+        if self.outage:
+            log.info("outage: execution %s not delivered", execution.exec_id)
+            return  # lost: clients recover with reqExecutions
         msgs = [M.open_order(order, inst), M.order_status(order),
                 M.exec_details(-1, execution, inst), M.commission_report(execution)]
         for s in self._ordered_sessions(order.client_id):
@@ -474,8 +479,8 @@ class Server:
     async def _match_loop(self) -> None:
         while True:
             await asyncio.sleep(MATCH_INTERVAL)
-            if not self.outage:
-                self.venue.step()
+            # The exchange keeps trading through an outage; only the messages are lost.
+            self.venue.step()
 
     async def _account_loop(self) -> None:
         n = 0

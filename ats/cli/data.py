@@ -1,0 +1,261 @@
+"""ats-ctl data fetch | import | list | show: the ArcticDB `market_data` library.
+
+Symbols are written ``SYMBOL[:TYPE[:EXTRA]]``: ``SPY``, ``SPY:STK:ARCA``, ``VIX:IND``,
+``VXM:FUT:20261216`` (see ats/data/naming.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from ats.cli.context import Ctl, fail, pass_ctl
+from ats.cli.output import echo_json, table
+from ats.data.fetch import FetchError, FetchPlan, FetchResult, HistoricalFetcher, Step, plan
+from ats.data.importer import CsvImportError, infer_bar_size, read_csv
+from ats.data.naming import SymbolError, format_symbol, parse_symbol, storage_name
+from ats.data.pacing import TOTAL_WINDOW, HistoricalPacer
+from ats.data.ranges import parse_duration, utc
+from ats.data.store import BarStore
+from ats.errors import Code
+from ats.ib import adapter
+from ats.ib.parsing import BAR_SETTINGS
+from ats.sdk.instrument import Instrument
+
+NO_DATA = "NO_DATA"
+BAD_INPUT = "BAD_INPUT"
+PACING_FILE = "data_pacing.json"
+CONNECT_ATTEMPTS = 3
+
+bar_option = click.option("--bar", "bar_size", type=click.Choice(list(BAR_SETTINGS)),
+                          default="1d", show_default=True, help="Bar size.")
+
+
+def store_for(ctl: Ctl) -> BarStore:
+    return BarStore(ctl.cfg.arctic_uri, str(ctl.cfg.section("data")["library"]))
+
+
+def instrument(text: str) -> Instrument:
+    try:
+        return parse_symbol(text)
+    except SymbolError as exc:
+        fail(BAD_INPUT, str(exc))
+
+
+def _ts(value: pd.Timestamp | None) -> str | None:
+    if value is None:
+        return None
+    daily = value == value.normalize()
+    return str(value.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"))
+
+
+@click.group()
+def data() -> None:
+    """Stored market data: fetch through IB, import CSV, list and show."""
+
+
+# ------------------------------------------------------------------------------------ fetch
+@data.command()
+@click.argument("symbols", nargs=-1, required=True)
+@bar_option
+@click.option("--duration", default="1y", show_default=True,
+              help="How far back from --end: 10y, 6m (months), 2w, 30d.")
+@click.option("--end", default=None, help="Last date wanted, YYYY-MM-DD (default: now).")
+@click.option("--what", default="TRADES", show_default=True, help="IB whatToShow.")
+@click.option("--rth/--all-hours", default=False, help="Regular trading hours only.")
+@click.option("--client-id", type=int, default=None, help="Default: [data] client_id.")
+@pass_ctl
+def fetch(ctl: Ctl, symbols: tuple[str, ...], bar_size: str, duration: str, end: str | None,
+          what: str, rth: bool, client_id: int | None) -> None:
+    """Download SYMBOLS' bars through IB into the market_data library.
+
+    Only missing ranges are requested (from the last stored bar to now, and older than the
+    first when --duration reaches further back). Requests follow IB's historical pacing
+    rules; each answer is stored before the next request, so an interrupted fetch resumes
+    where it stopped when run again. Only completed bars are stored.
+    """
+    insts = [instrument(s) for s in symbols]
+    try:
+        offset = parse_duration(duration)
+        end_ts = utc(pd.Timestamp(end)) + pd.Timedelta(days=1) if end else None
+    except ValueError as exc:
+        fail(BAD_INPUT, str(exc))
+    now = pd.Timestamp.now(tz="UTC")
+    start = (end_ts if end_ts is not None and end_ts < now else now) - offset
+    store = store_for(ctl)
+    plans = [plan(store, i, bar_size, start, end_ts, now) for i in insts]
+    total = sum(len(p.steps) for p in plans)
+    results: list[FetchResult] = [FetchResult(p.name) for p in plans]
+    if total:
+        cfg = ctl.cfg
+        venue = cfg.venue
+        cid = client_id if client_id is not None else int(cfg.section("data")["client_id"])
+        pacing_path = cfg.state_dir / PACING_FILE
+        pacer = HistoricalPacer(clock=time.time)
+        pacer.preload(_load_pacing(pacing_path))
+        try:
+            results = asyncio.run(_fetch_all(plans, store, pacer, str(venue["host"]),
+                                             int(venue["port"]), cid, str(venue["account"]),
+                                             float(venue["connect_timeout"]), what, rth, total))
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: what was fetched is stored; run the same command "
+                       "again to resume", err=True)
+            sys.exit(130)
+        except FetchError as exc:
+            fail(NO_DATA, f"{exc}; bars fetched before it are stored")
+        except ConnectionError as exc:
+            fail(Code.DISCONNECTED, str(exc))
+        finally:
+            _save_pacing(pacing_path, pacer.sent_times())
+    rows = []
+    for p, r in zip(plans, results, strict=True):
+        info = store.info(p.name) if store.has(p.name) else None
+        rows.append({"symbol": format_symbol(p.instrument), "bar": bar_size,
+                     "requests": r.requests, "new_rows": r.rows,
+                     "rows": info.rows if info else 0,
+                     "first": _ts(info.first) if info else None,
+                     "last": _ts(info.last) if info else None})
+    if not total:
+        click.echo("up to date: nothing to fetch")
+    click.echo(table(rows, ["symbol", "bar", "requests", "new_rows", "rows", "first", "last"]))
+
+
+async def _fetch_all(plans: list[FetchPlan], store: BarStore, pacer: HistoricalPacer,
+                     host: str, port: int, client_id: int, account: str, timeout: float,
+                     what: str, rth: bool, total: int) -> list[FetchResult]:
+    ib = adapter.IB()
+
+    def give_up(attempt: int, exc: BaseException, delay: float) -> None:
+        if attempt >= CONNECT_ATTEMPTS:
+            raise ConnectionError(f"cannot connect to the venue at {host}:{port} "
+                                  f"(clientId {client_id}): {exc or type(exc).__name__}")
+
+    await adapter.connect(ib, host, port, client_id, timeout=timeout, account=account,
+                          readonly=True, on_retry=give_up)
+    try:
+        fetcher = HistoricalFetcher(ib, store, pacer, what=what, use_rth=rth)
+        results = []
+        with click.progressbar(length=total, label="fetching", show_pos=True,
+                               item_show_func=lambda s: s) as bar:
+            for p in plans:
+                def step_done(step: Step, written: int, name: str = p.name) -> None:
+                    bar.update(1, f"{name} {_ts(step.chunk.start)}")
+
+                results.append(await fetcher.run(p, step_done))
+        return results
+    finally:
+        ib.disconnect()
+
+
+def _load_pacing(path: Path) -> list[float]:
+    """Request times of earlier runs still inside IB's 10-minute window."""
+    try:
+        times = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    horizon = time.time() - TOTAL_WINDOW
+    return [float(t) for t in times if isinstance(t, int | float) and t > horizon]
+
+
+def _save_pacing(path: Path, times: list[float]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([round(t, 3) for t in times]))
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------------- import
+@data.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--symbol", default=None, help="Default: the file name up to its first dot.")
+@click.option("--bar", "bar_size", type=click.Choice(list(BAR_SETTINGS)), default=None,
+              help="Default: inferred from the spacing of the rows.")
+@pass_ctl
+def import_(ctl: Ctl, file: Path, symbol: str | None, bar_size: str | None) -> None:
+    """Import bars from FILE.csv: a date (or time) column, open, high, low, close, volume.
+
+    Rows already stored (same time) are kept and not written again.
+    """
+    try:
+        df = read_csv(file)
+    except CsvImportError as exc:
+        fail(BAD_INPUT, str(exc))
+    inst = instrument(symbol or file.name.split(".")[0])
+    size = bar_size or infer_bar_size(pd.DatetimeIndex(df.index))
+    name = storage_name(inst, size)
+    store = store_for(ctl)
+    written = store.merge(name, df)
+    info = store.info(name)
+    click.echo(f"imported {written} new bars into {name} ({len(df) - written} already stored); "
+               f"{info.rows} bars from {_ts(info.first)} to {_ts(info.last)}")
+
+
+# ------------------------------------------------------------------------------ list / show
+@data.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctl
+def list_(ctl: Ctl, as_json: bool) -> None:
+    """Stored series: symbol, bar size, rows, first and last bar."""
+    store = store_for(ctl)
+    infos = [store.info(n) for n in store.names()]
+    if as_json:
+        echo_json([i.to_dict() for i in infos])
+        return
+    rows = [{"symbol": i.symbol, "bar": i.bar, "rows": i.rows, "first": _ts(i.first),
+             "last": _ts(i.last)} for i in infos]
+    click.echo(table(rows, ["symbol", "bar", "rows", "first", "last"]))
+
+
+@data.command()
+@click.argument("symbol")
+@bar_option
+@click.option("--tail", "n", type=int, default=20, show_default=True, help="Rows to print.")
+@click.option("--plot", type=click.Path(path_type=Path), default=None,
+              help="Write a close-price chart (PNG) of the whole series.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctl
+def show(ctl: Ctl, symbol: str, bar_size: str, n: int, plot: Path | None,
+         as_json: bool) -> None:
+    """The last bars of SYMBOL, and optionally a chart of its closes."""
+    inst = instrument(symbol)
+    name = storage_name(inst, bar_size)
+    store = store_for(ctl)
+    if not store.has(name):
+        fail(NO_DATA, f"no {bar_size} bars stored for {format_symbol(inst)} "
+                      f"(try `ats-ctl data fetch {format_symbol(inst)} --bar {bar_size}`)")
+    df = store.tail(name, max(n, 0))
+    if as_json:
+        echo_json([{"time": t.isoformat(), **{c: float(v) for c, v in row.items()}}
+                   for t, row in df.iterrows()])
+    else:
+        rows: list[dict[str, Any]] = [{"time": _ts(t), **row.to_dict()} for t, row in
+                                      df.iterrows()]
+        click.echo(table(rows, ["time", "open", "high", "low", "close", "volume"]))
+    if plot is not None:
+        _plot_closes(store.read(name)["close"], f"{name} close", plot)
+        if not as_json:
+            click.echo(f"chart written to {plot}")
+
+
+def _plot_closes(closes: pd.Series, title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(closes.index, closes.to_numpy(), linewidth=1)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

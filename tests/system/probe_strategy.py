@@ -1,0 +1,44 @@
+"""A test strategy whose orders the system tests control through its params at runtime.
+
+mode "idle": nothing. "rest": keep one buy limit order resting far below the market (placed
+only when the strategy has no open order, so a restart that re-adopts it places none).
+"churn": every bar, a market order that flips between long and flat `quantity`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ats.sdk import Bar, BarSpec, Params, Stock, Strategy, param
+
+
+@dataclass(frozen=True)
+class ProbeParams(Params):
+    mode: str = param("idle", "idle | rest | churn", choices=("idle", "rest", "churn"))
+    symbol: str = param("SPY", "stock to trade")
+    quantity: int = param(10, "shares per order", min=1)
+    offset: float = param(0.2, "rest: limit price this fraction below the market")
+
+
+class Probe(Strategy[ProbeParams]):
+    params_type = ProbeParams
+    description = "system-test probe"
+
+    def subscriptions(self) -> list[BarSpec]:
+        return [BarSpec(Stock(self.params.symbol), "5s", lookback=2)]
+
+    def on_start(self) -> None:
+        self.log.info("probe started in mode %s with %d open orders", self.params.mode,
+                      len(self.open_orders()))
+
+    def on_bar(self, bar: Bar) -> None:
+        inst = Stock(self.params.symbol)
+        p = self.params
+        if p.mode == "rest" and not self.open_orders():
+            price = round(bar.close * (1 - p.offset), 2)
+            self.order(inst, p.quantity, order_type="LMT", limit=price, tif="GTC")
+        elif p.mode == "churn" and not self.open_orders():
+            self.order_target_quantity(inst, 0 if self.position(inst) > 0 else p.quantity)
+
+    def on_stop(self) -> None:
+        self.log.info("probe stopped")

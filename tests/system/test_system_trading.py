@@ -1,0 +1,247 @@
+"""Issue 5 acceptance: attribution, risk, halts, crashes and outages, over the real processes.
+
+One system: the simulator, hub, manager, broker and one `probe` strategy whose order pattern the
+tests switch at runtime with `ats-ctl set probe mode=...`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+from systemkit import System, wait_for
+
+from bus.client import Requester
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
+
+PROBE = str(Path(__file__).with_name("probe_strategy.py"))
+LOOSE = {"max_order_qty": 5000, "max_order_notional": 1e9, "max_position": 1e6,
+         "max_gross_exposure": 1e10, "max_orders_per_minute": 10000}
+
+
+@pytest.fixture(scope="module")
+def system(system_factory: Any) -> System:
+    s: System = system_factory(
+        [{"name": "probe", "spec": PROBE, "params": {"mode": "idle"}}],
+        {"risk": {"account": LOOSE, "default": LOOSE}})
+    wait_for(lambda: s.all_running(["probe"]), 60, "probe RUNNING")
+    wait_for(lambda: "probe started" in s.log("strategy-probe"), 60, "probe trading")
+    return s
+
+
+def admin(system: System) -> Any:
+    from ats.sim.admin import AdminClient
+
+    return AdminClient("127.0.0.1", system.cfg().section("sim")["admin_port"])
+
+
+def broker(system: System, method: str, **params: Any) -> Any:
+    req = Requester(zmq.Context.instance(), system.cfg().endpoints.broker, timeout=10)
+    try:
+        return req.request(method, params)
+    finally:
+        req.close()
+
+
+def sim_executions(system: System) -> list[dict[str, Any]]:
+    return list(admin(system).call("executions")["executions"])
+
+
+def ledger_fills(system: System) -> list[dict[str, Any]]:
+    return list(system.json("fills", "--limit", "0"))
+
+
+def set_mode(system: System, mode: str, **extra: Any) -> None:
+    pairs = [f"mode={mode}", *(f"{k}={v}" for k, v in extra.items())]
+    assert "acknowledged" in system.ctl("set", "probe", *pairs).stdout
+
+
+def open_probe_orders(system: System) -> list[dict[str, Any]]:
+    return list(system.json("orders", "--strategy", "probe"))
+
+
+def wait_quiet(system: System) -> None:
+    """Wait until no probe order is working and the ledger has every venue execution."""
+    wait_for(lambda: not [o for o in open_probe_orders(system) if o["status"] != "Approved"],
+             30, "probe orders done")
+    wait_for(lambda: {e["exec_id"] for e in sim_executions(system)}
+             == {f["exec_id"] for f in ledger_fills(system)}, 30, "ledger caught up")
+
+
+def assert_ledger_equals_venue(system: System) -> None:
+    venue = sim_executions(system)
+    fills = ledger_fills(system)
+    ids = [f["exec_id"] for f in fills]
+    assert len(ids) == len(set(ids)), "an execution is recorded twice"
+    assert set(ids) == {e["exec_id"] for e in venue}, "ledger and venue executions differ"
+
+
+def test_manual_order_from_another_client_lands_in_unattributed(system: System) -> None:
+    from ats.ib import adapter
+
+    ib = adapter.IB()
+    ib.connect("127.0.0.1", system.cfg().venue["port"], clientId=77)
+    try:
+        [spy] = ib.qualifyContracts(adapter.Stock("SPY", "SMART", "USD"))
+        trade = ib.placeOrder(spy, adapter.MarketOrder("BUY", 5))
+        deadline = time.monotonic() + 20
+        while not trade.isDone() and time.monotonic() < deadline:
+            ib.sleep(0.1)
+        assert trade.orderStatus.status == "Filled"
+    finally:
+        ib.disconnect()
+
+    def unattributed() -> list[dict[str, Any]]:
+        return [p for p in system.json("positions") if p["strategy"] == "unattributed"]
+
+    rows = wait_for(unattributed, 20, "the unattributed book")
+    assert rows[0]["symbol"] == "SPY" and rows[0]["position"] == 5
+    assert rows[0]["con_id"] == spy.conId
+    wait_for(lambda: system.json("reconcile")["breaks"] == [], 20, "reconciliation to hold")
+
+
+def test_risk_rejections_state_the_limit_they_broke(system: System) -> None:
+    system.ctl("limits", "--strategy", "riskcheck", "max_order_qty=100",
+               "max_order_notional=50000", "max_position=50", "max_gross_exposure=20000",
+               "max_orders_per_minute=3")
+    base = {"strategy": "riskcheck", "con_id": 756733, "symbol": "SPY", "sec_type": "STK",
+            "side": "BUY", "order_type": "MKT", "tif": "DAY", "multiplier": 1.0}
+    cases = [
+        ({"quantity": 150, "ref_price": 10.0}, "max_order_qty", "150 > limit 100"),
+        ({"quantity": 60, "ref_price": 1000.0}, "max_order_notional", "60000 > limit 50000"),
+        ({"quantity": 60, "ref_price": 100.0}, "max_position", "60 > limit 50"),
+        ({"quantity": 40, "ref_price": 600.0}, "max_gross_exposure", "> limit 20000"),
+    ]
+    for extra, limit, text in cases:
+        decision = broker(system, "approve", **base, **extra)
+        assert not decision["approved"]
+        assert decision["limit"] == limit
+        assert limit in decision["reason"] and text in decision["reason"]
+        assert "riskcheck" in decision["reason"]
+    approvals = [broker(system, "approve", **base, quantity=1, ref_price=10.0) for _ in range(4)]
+    assert [d["approved"] for d in approvals] == [True, True, True, False]
+    assert approvals[3]["limit"] == "max_orders_per_minute"
+    assert approvals[0]["order_ref"].startswith("ats:riskcheck:")
+
+
+def test_kill_9_between_approval_and_ack_gives_no_duplicate_and_readopts(
+        system: System) -> None:
+    sim = admin(system)
+    sim.call("delay_acks", ms=3000)
+    try:
+        pid = system.status()["probe"]["pid"]
+        set_mode(system, "rest")
+        approved = wait_for(lambda: [o for o in open_probe_orders(system)
+                                     if o["status"] == "Approved"], 20, "an approved intent")
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        sim.call("delay_acks", ms=0)
+    wait_for(lambda: (s := system.status()["probe"])["state"] == "RUNNING" and s["pid"] != pid,
+             20, "probe restarted")
+    time.sleep(5.0)  # several bars: time for a wrongly duplicated order to appear
+    working = [o for o in open_probe_orders(system) if o["status"] != "Approved"]
+    assert len(working) == 1, f"expected exactly one resting order, got {working}"
+    if working[0]["order_ref"] == approved[0]["order_ref"]:
+        assert "re-adopted open order " + approved[0]["order_ref"] in system.log("strategy-probe")
+    set_mode(system, "idle")
+    broker(system, "halt", strategy="probe")  # cancels the resting order
+    broker(system, "resume", strategy="probe")
+    wait_for(lambda: not [o for o in open_probe_orders(system) if o["status"] != "Approved"],
+             20, "resting order cancelled")
+
+
+def test_kill_9_broker_while_fills_arrive_loses_and_doubles_nothing(system: System) -> None:
+    set_mode(system, "churn", quantity=1500)
+    wait_for(lambda: len(sim_executions(system)) >= 10, 60, "fills flowing")
+    os.kill(system.pid_of("broker"), signal.SIGKILL)
+    time.sleep(1.0)
+    n_during = len(sim_executions(system))
+    wait_for(lambda: system.supervisor().rpc.getProcessInfo("broker")["statename"] == "RUNNING",
+             30, "broker restarted")
+    wait_for(lambda: len(sim_executions(system)) >= n_during + 10, 60, "fills after restart")
+    set_mode(system, "idle")
+    wait_quiet(system)
+    assert_ledger_equals_venue(system)
+
+
+def test_partial_fills_and_commissions_give_pnl_to_the_cent(system: System) -> None:
+    execs = [e for e in sim_executions(system) if e["order_ref"].startswith("ats:probe:")]
+    by_order = defaultdict(int)
+    for e in execs:
+        by_order[e["perm_id"]] += 1
+    assert any(n > 1 for n in by_order.values()), "no partial fills happened"
+    # independent average-cost computation from the venue's own executions
+    position = cost = realized = commissions = cash = 0.0
+    for e in sorted(execs, key=lambda e: (e["time"], e["exec_id"])):
+        qty = e["shares"] if e["side"] == "BOT" else -e["shares"]
+        commissions += e["commission"]
+        cash -= qty * e["price"] + e["commission"]
+        if position == 0 or (position > 0) == (qty > 0):
+            cost += qty * e["price"]
+            position += qty
+            continue
+        avg, side = cost / position, (1.0 if position > 0 else -1.0)
+        closing = min(abs(qty), abs(position))
+        realized += closing * (e["price"] - avg) * side
+        crossed = abs(qty) > abs(position)
+        position += qty
+        cost = position * (e["price"] if crossed else avg)
+    row = next(r for r in system.json("pnl") if r["strategy"] == "probe")
+    assert row["commissions"] == pytest.approx(commissions, abs=0.005)
+    assert row["realized_pnl"] == pytest.approx(realized, abs=0.005)
+    assert row["cash"] == pytest.approx(cash, abs=0.005)
+
+
+def test_outage_with_fills_during_it_is_recovered(system: System) -> None:
+    from ats.ib import adapter
+
+    ib = adapter.IB()
+    ib.connect("127.0.0.1", system.cfg().venue["port"], clientId=78)
+    try:
+        [spy] = ib.qualifyContracts(adapter.Stock("SPY", "SMART", "USD"))
+        [ticker] = ib.reqTickers(spy)
+        mid = ticker.marketPrice()
+        for i in (1, 2, 3, 4):
+            ib.placeOrder(spy, adapter.LimitOrder("BUY", 10, round(mid * (1 - 0.0004 * i), 2)))
+            ib.placeOrder(spy, adapter.LimitOrder("SELL", 10, round(mid * (1 + 0.0004 * i), 2)))
+        ib.sleep(0.5)
+        before = {e["exec_id"] for e in sim_executions(system)}
+        admin(system).call("outage", seconds=30, data_lost=False)
+        ib.sleep(31)
+        during = {e["exec_id"] for e in sim_executions(system)} - before
+        ib.reqGlobalCancel()
+        ib.sleep(1)
+    finally:
+        ib.disconnect()
+    assert during, "no execution happened during the outage: the test proved nothing"
+    wait_for(lambda: during <= {f["exec_id"] for f in ledger_fills(system)}, 30,
+             "executions made during the outage in the ledger")
+    assert_ledger_equals_venue(system)
+    wait_for(lambda: system.json("reconcile")["breaks"] == [], 30, "reconciliation to hold")
+
+
+def test_halt_cancels_orders_and_survives_a_restart(system: System) -> None:
+    set_mode(system, "rest")
+    wait_for(lambda: [o for o in open_probe_orders(system) if o["status"] == "Submitted"], 30,
+             "a resting order")
+    system.ctl("halt")
+    wait_for(lambda: not [o for o in open_probe_orders(system) if o["status"] == "Submitted"],
+             20, "every order cancelled by the global halt")
+    os.kill(system.pid_of("broker"), signal.SIGKILL)
+    wait_for(lambda: broker(system, "trading_state")["global"] == "HALTED", 30,
+             "the halt, read back from the restarted broker")
+    decision = broker(system, "approve", strategy="probe", con_id=756733, symbol="SPY",
+                      sec_type="STK", side="BUY", quantity=1, order_type="MKT", ref_price=1.0)
+    assert not decision["approved"] and "HALTED" in decision["reason"]
+    time.sleep(3)
+    assert not [o for o in open_probe_orders(system) if o["status"] == "Submitted"]
+    system.ctl("resume")
+    set_mode(system, "idle")
+    assert broker(system, "trading_state")["global"] == "ACTIVE"
