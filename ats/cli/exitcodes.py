@@ -26,6 +26,8 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     AtsCode.HALTED: (15, "see `ats-ctl resume`"),
     AtsCode.DISCONNECTED: (16, "the venue is unreachable"),
     "CONFIG": (17, "fix ats.toml"),
+    "NO_DATA": (18, "see `ats-ctl data list`"),
+    "BAD_INPUT": (19, ""),
 }
 
 

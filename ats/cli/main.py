@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ats import config as config_mod
-from ats.cli import config_cmd, lifecycle, strategies, watch
+from ats.cli import backtest, config_cmd, data, lifecycle, strategies, trading, watch
 from ats.cli.context import Ctl
 
 
@@ -20,20 +20,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     ctx.obj = Ctl(home=(home or config_mod.default_home()).resolve())
 
 
-for module in (lifecycle, strategies, config_cmd, watch):
+for module in (lifecycle, strategies, trading, config_cmd, watch, backtest):
     for command in module.COMMANDS:
         cli.add_command(command)
-
-try:  # commands of later issues register themselves when present
-    from ats.cli import trading
-
-    for command in trading.COMMANDS:
-        cli.add_command(command)
-except ImportError:
-    pass
-try:
-    from ats.cli import data
-
-    cli.add_command(data.data)
-except ImportError:
-    pass
+cli.add_command(data.data)

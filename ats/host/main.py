@@ -239,8 +239,7 @@ class Host:
         symbols = {s.instrument.symbol for s in strategy.subscriptions()
                    if s.instrument.sec_type == "FUT"}
         for symbol in sorted(symbols | set(getattr(strategy, "futures_symbols", ()))):
-            details = await self.ib.reqContractDetailsAsync(
-                adapter.Future(symbol, exchange="CFE"))
+            details = await self.ib.reqContractDetailsAsync(parsing.future_chain_query(symbol))
             chain = sorted((parsing.from_contract(d.contract) for d in details),
                            key=lambda i: i.expiry or "")
             self.ctx.chains[symbol] = chain

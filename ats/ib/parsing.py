@@ -24,6 +24,16 @@ BAR_SETTINGS: dict[str, tuple[str, float]] = {
 }
 
 
+#: IB lists VIX futures under symbol VIX; the SDK names them by trading class (VX, VXM).
+FUTURE_ROOTS = {"VX": "VIX", "VXM": "VIX"}
+
+
+def future_chain_query(symbol: str, exchange: str = "CFE") -> Any:
+    """A contract whose reqContractDetails lists every future of the SDK symbol `symbol`."""
+    return adapter.Future(FUTURE_ROOTS.get(symbol, symbol), exchange=exchange,
+                          tradingClass=symbol if symbol in FUTURE_ROOTS else "")
+
+
 def to_contract(inst: Instrument) -> Any:
     if inst.sec_type == "STK":
         return adapter.Stock(inst.symbol, inst.exchange, inst.currency,
@@ -31,15 +41,18 @@ def to_contract(inst: Instrument) -> Any:
     if inst.sec_type == "IND":
         return adapter.Index(inst.symbol, inst.exchange, inst.currency)
     if inst.sec_type == "FUT":
-        return adapter.Future(inst.symbol, inst.expiry or "", inst.exchange,
+        return adapter.Future(FUTURE_ROOTS.get(inst.symbol, inst.symbol), inst.expiry or "",
+                              inst.exchange,
                               multiplier=str(int(inst.multiplier)) if inst.multiplier else "",
-                              currency=inst.currency)
+                              currency=inst.currency,
+                              tradingClass=inst.symbol if inst.symbol in FUTURE_ROOTS else "")
     raise ValueError(f"unsupported sec_type {inst.sec_type!r}")
 
 
 def from_contract(c: Any) -> Instrument:
     if c.secType == "FUT":
-        return Future(c.symbol, c.lastTradeDateOrContractMonth[:8], c.exchange or "CFE",
+        symbol = c.tradingClass if c.tradingClass in FUTURE_ROOTS else c.symbol
+        return Future(symbol, c.lastTradeDateOrContractMonth[:8], c.exchange or "CFE",
                       float(c.multiplier or 1))
     if c.secType == "IND":
         return Index(c.symbol, c.exchange or "CBOE")

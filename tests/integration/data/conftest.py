@@ -8,13 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from ats.cli.backtest import backtest
 from ats.cli.main import cli
 from ats.config import Config, init_home
 from ats.sim.process import SimProcess
-
-if "backtest" not in cli.commands:  # until ats/cli/main.py registers it
-    cli.add_command(backtest)
 
 
 @pytest.fixture(scope="module")
