@@ -16,10 +16,13 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,plot]'
 	touch $@
 
-# ib_insync and ib_async both install a top-level `eventkit`, so ib_insync gets its own venv.
-$(INSYNC_VENV)/.installed:
+# ib_insync and ib_async both install a top-level `eventkit`, so ib_insync gets its own venv,
+# with what a strategy host needs (no ArcticDB), to prove it is a drop-in for ib_async.
+$(INSYNC_VENV)/.installed: setup.cfg
 	$(PY) -m venv $(INSYNC_VENV)
-	$(INSYNC_VENV)/bin/pip install -q 'ib_insync==0.9.86' 'pandas>=2.2,<3'
+	$(INSYNC_VENV)/bin/pip install -q 'ib_insync==0.9.86' 'pandas>=2.2,<3' numpy pyzmq msgpack \
+		tomli-w exchange-calendars
+	$(INSYNC_VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
 run: install

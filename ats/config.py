@@ -52,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
         "first_client_id": 101,
         # Seconds without a heartbeat before a strategy is marked unresponsive.
         "heartbeat_timeout": 3.0,
+        # Interpreter of the strategy hosts (empty: the manager's own) and their IB client
+        # library: "ib_async", or "ib_insync" from a venv that has it instead.
+        "strategy_python": "",
+        "ib_lib": "ib_async",
         # Strategies registered by `ats-ctl init` (name -> module). Edit, or use ats-ctl add.
         "seed_strategies": ["example"],
     },

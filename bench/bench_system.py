@@ -45,8 +45,9 @@ WARMUP = 10
 #: the broker paces approvals at 45/s per clientId (ats/broker/risk.py), so the round trips
 #: are spaced to stay under it; both paths get the same spacing.
 PACE_S = 0.025
-APPROVALS = 2000
-WINDOW = 50
+APPROVALS = 1000
+CLIENTS = 10  #: concurrent requesters in the approvals figure
+STALL_TIMEOUT = 2.0
 IDLE_WAIT_S = 10.0
 SYMBOL = "SPY"
 BARE_IMPORTS = "import time, ib_async, pandas, zmq; time.sleep(60)"
@@ -316,70 +317,105 @@ def echo_router(endpoint: str, ready: Any) -> None:
     ctx.term()
 
 
-async def _raw_pipelined(endpoint: str, n: int, window: int) -> float:
-    """Requests/s of a DEALER keeping ``window`` requests in flight against the echo."""
+def _approval_intent(con_id: int, i: int) -> dict[str, Any]:
+    # A distinct clientId per request: the broker's per-clientId pacing guard (45/s) would
+    # otherwise refuse nearly all of them and this would time the refusal path.
+    return {
+        "strategy": STRATEGY, "con_id": con_id, "symbol": SYMBOL, "sec_type": "STK",
+        "side": "BUY" if i % 2 == 0 else "SELL", "quantity": 1.0, "order_type": "MKT",
+        "limit_price": None, "stop_price": None, "tif": "DAY", "multiplier": 1.0,
+        "client_id": 100_000 + i, "ref_price": 0.0,
+    }
+
+
+async def _raw_concurrent(endpoint: str, n: int, clients: int) -> float:
+    """Requests/s of ``clients`` raw DEALERs, each one request at a time, against the echo."""
     ctx = zmq.asyncio.Context()
-    sock = ctx.socket(zmq.DEALER)
-    sock.connect(endpoint)
-    try:
-        body = {"method": "approve", "params": {"strategy": STRATEGY, "quantity": 1.0}}
-        await sock.send(msgpack.packb({"id": -1, **body}))
-        await sock.recv()  # connected
-        sent = received = 0
-        t0 = time.perf_counter()
-        while received < n:
-            while sent < n and sent - received < window:
-                await sock.send(msgpack.packb({"id": sent, **body}))
-                sent += 1
+    socks = [ctx.socket(zmq.DEALER) for _ in range(clients)]
+    counter = iter(range(n))
+
+    async def client(sock: zmq.asyncio.Socket) -> None:
+        for i in counter:
+            await sock.send(msgpack.packb({"id": i, "method": "approve",
+                                           "params": _approval_intent(0, i)}))
             msgpack.unpackb(await sock.recv())
-            received += 1
+
+    try:
+        for sock in socks:
+            sock.connect(endpoint)
+            await sock.send(msgpack.packb({"id": -1, "method": "ping"}))
+            await sock.recv()  # connected
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(sock) for sock in socks))
         rate = n / (time.perf_counter() - t0)
-        await sock.send(msgpack.packb({"id": -2, "method": "quit"}))
-        await sock.recv()
+        await socks[0].send(msgpack.packb({"id": -2, "method": "quit"}))
+        await socks[0].recv()
         return rate
     finally:
-        sock.close(linger=0)
+        for sock in socks:
+            sock.close(linger=0)
         ctx.term()
 
 
-async def _approvals_pipelined(cfg: Any, con_id: int, n: int, window: int) -> float:
-    """Approvals/s with ``window`` concurrent AsyncRequester calls to the broker."""
+async def _approvals_concurrent(cfg: Any, con_id: int, n: int, clients: int) -> float:
+    """Approvals/s of ``clients`` AsyncRequesters (like that many strategy hosts), each one
+    request at a time, against the broker."""
     from bus.client import AsyncRequester
 
     ctx = zmq.asyncio.Context()
-    broker = AsyncRequester(ctx, cfg.endpoints.broker, timeout=30.0)
-    sem = asyncio.Semaphore(window)
+    reqs = [AsyncRequester(ctx, cfg.endpoints.broker, timeout=10.0) for _ in range(clients)]
+    counter = iter(range(n))
     refused: list[dict[str, Any]] = []
 
-    async def one(i: int) -> None:
-        # A distinct clientId per request: the broker's per-clientId pacing guard (45/s)
-        # would otherwise refuse nearly all of them and this would time the refusal path.
-        intent = {
-            "strategy": STRATEGY, "con_id": con_id, "symbol": SYMBOL, "sec_type": "STK",
-            "side": "BUY" if i % 2 == 0 else "SELL", "quantity": 1.0, "order_type": "MKT",
-            "limit_price": None, "stop_price": None, "tif": "DAY", "multiplier": 1.0,
-            "client_id": 100_000 + i, "ref_price": 0.0,
-        }
-        async with sem:
-            decision = await broker.request("approve", intent)
-        if not decision.get("approved"):
-            refused.append(decision)
+    async def client(req: AsyncRequester) -> None:
+        for i in counter:
+            decision = await req.request("approve", _approval_intent(con_id, i))
+            if not decision.get("approved"):
+                refused.append(decision)
 
     try:
-        await one(-1)
+        for req in reqs:
+            await req.request("limits", {})  # connected
         t0 = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(n)))
+        await asyncio.gather(*(client(req) for req in reqs))
         rate = n / (time.perf_counter() - t0)
         if refused:
             raise RuntimeError(f"{len(refused)} approvals refused, e.g. {refused[0]}")
         return rate
     finally:
-        broker.close()
+        for req in reqs:
+            req.close()
         ctx.term()
 
 
-def measure_approvals(cfg: Any, con_id: int) -> tuple[float, float]:
-    """(raw echo requests/s, broker approvals/s)."""
+async def _one_requester_concurrent(cfg: Any, n: int, window: int) -> str:
+    """Whether ONE AsyncRequester with ``window`` requests in flight gets every reply."""
+    from bus.client import AsyncRequester
+    from bus.errors import RequestError
+
+    ctx = zmq.asyncio.Context()
+    req = AsyncRequester(ctx, cfg.endpoints.broker, timeout=STALL_TIMEOUT)
+    sem = asyncio.Semaphore(window)
+    answered = 0
+
+    async def one() -> None:
+        nonlocal answered
+        async with sem:
+            await req.request("limits", {})
+            answered += 1
+
+    try:
+        await req.request("limits", {})
+        results = await asyncio.gather(*(one() for _ in range(n)), return_exceptions=True)
+        failed = sum(isinstance(r, RequestError) for r in results)
+        return "ok" if not failed else f"STALLED: {failed}/{n} timed out ({answered} answered)"
+    finally:
+        req.close()
+        ctx.term()
+
+
+def measure_approvals(cfg: Any, con_id: int) -> tuple[float, float, str]:
+    """(raw echo requests/s, broker approvals/s, one-requester concurrency verdict)."""
     run_dir = Path(tempfile.mkdtemp(prefix="bench-echo-", dir="/tmp"))
     endpoint = f"ipc://{run_dir}/echo.sock"
     spawn = mp.get_context("spawn")
@@ -389,10 +425,11 @@ def measure_approvals(cfg: Any, con_id: int) -> tuple[float, float]:
     try:
         if not ready.wait(30):
             raise RuntimeError("echo router did not start")
-        raw = asyncio.run(_raw_pipelined(endpoint, APPROVALS, WINDOW))
+        raw = asyncio.run(_raw_concurrent(endpoint, APPROVALS, CLIENTS))
         echo.join(10)
-        approvals = asyncio.run(_approvals_pipelined(cfg, con_id, APPROVALS, WINDOW))
-        return raw, approvals
+        approvals = asyncio.run(_approvals_concurrent(cfg, con_id, APPROVALS, CLIENTS))
+        verdict = asyncio.run(_one_requester_concurrent(cfg, 200, CLIENTS))
+        return raw, approvals, verdict
     finally:
         if echo.is_alive():
             echo.terminate()
@@ -408,11 +445,12 @@ def _row(name: str, base: float, system: float, unit: str, note: str = "") -> st
     return f"{name:<34}{base:>12,.2f}{system:>12,.2f}{ratio:>8.2f}  {unit:<6}{note}"
 
 
-def report(rt: RoundTrips, raw_rate: float, approvals: float, idle: Memory,
+def report(rt: RoundTrips, raw_rate: float, approvals: float, verdict: str, idle: Memory,
            bare: Memory) -> None:
     ms = 1e3
     print(f"system benchmark (sim speed 1, throttles off; {ROUND_TRIPS} round trips each, "
-          f"alternating, {PACE_S * 1e3:.0f} ms apart; {APPROVALS} approvals, {WINDOW} in flight)")
+          f"alternating, {PACE_S * 1e3:.0f} ms apart; {APPROVALS} approvals from {CLIENTS} "
+          "concurrent requesters)")
     print(f"{'figure':<34}{'baseline':>12}{'system':>12}{'ratio':>8}  {'unit':<6}note")
     print(_row("order round trip p50", _pct(rt.baseline, 0.5) * ms, _pct(rt.system, 0.5) * ms,
                "ms", "goal <= 2.00"))
@@ -420,6 +458,7 @@ def report(rt: RoundTrips, raw_rate: float, approvals: float, idle: Memory,
                _pct(rt.system, 0.99) * ms, "ms"))
     print(_row("approvals per second", raw_rate, approvals, "/s", "baseline: raw DEALER/ROUTER "
                "echo"))
+    print(f"  one AsyncRequester, {CLIENTS} requests in flight: {verdict}")
     print(_row("host RSS (idle strategy)", bare.rss_mb, idle.rss_mb, "MB", "goal < 120 MB; "
                "baseline: bare import"))
     print(_row("host USS (idle strategy)", bare.uss_mb, idle.uss_mb, "MB"))
@@ -435,10 +474,15 @@ def report(rt: RoundTrips, raw_rate: float, approvals: float, idle: Memory,
           f"idle host RSS < 120 MB {'MET' if goal_mem else 'NOT MET'}")
 
 
+def _phase(t_start: float, what: str) -> None:
+    print(f"[{time.monotonic() - t_start:5.1f}s] {what}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     t_start = time.monotonic()
     system = System()
     try:
+        _phase(t_start, f"ats-ctl up (home {system.home})")
         system.ctl("up", timeout=90)
         for name in (STRATEGY, IDLE):
             system.ctl("add", "strategies.example", "--name", name, timeout=60)
@@ -448,11 +492,14 @@ def main() -> None:
                    "max_position=none", "max_gross_exposure=none")
         cfg = system.cfg()
         _wait_for(lambda: _broker_account(cfg), 30, "the broker's account (venue connected)")
+        _phase(t_start, "memory: idle strategy host vs bare imports")
         idle, bare = measure_memory(system)
+        _phase(t_start, "order round trips")
         rt = asyncio.run(measure_round_trips(cfg, client_id))
-        con_id = _spy_con_id(cfg)
-        raw_rate, approvals = measure_approvals(cfg, con_id)
-        report(rt, raw_rate, approvals, idle, bare)
+        _phase(t_start, "approvals")
+        raw_rate, approvals, verdict = measure_approvals(cfg, _spy_con_id(cfg))
+        _phase(t_start, "ats-ctl down")
+        report(rt, raw_rate, approvals, verdict, idle, bare)
     finally:
         system.down()
         print(f"(bench_system took {time.monotonic() - t_start:.1f}s including up/down)")

@@ -586,8 +586,8 @@ class Host:
         self.subscribe_bars()
         self.spawn(self.clock_loop(), "clock")
         self.publish("status", "started", {"client_id": self.client_id, "pid": os.getpid()})
-        log.info("strategy %s running (clientId %d, pid %d)", self.name, self.client_id,
-                 os.getpid())
+        log.info("strategy %s running (clientId %d, pid %d, %s %s)", self.name, self.client_id,
+                 os.getpid(), adapter.IB_LIB, adapter.ib.__version__)
         await self.stop_event.wait()
         return self.shutdown()
 
@@ -628,3 +628,7 @@ def main(argv: list[str] | None = None) -> None:
         log.error("%s", exc)
         sys.exit(EXIT_CONFIG)
     sys.exit(asyncio.run(Host(cfg, args.name).run()))
+
+
+if __name__ == "__main__":
+    main()

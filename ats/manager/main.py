@@ -116,6 +116,11 @@ class Manager:
         except RegistryError as exc:
             raise RequestError(exc.code, exc.message) from exc
 
+    def _write_section(self, name: str) -> bool:
+        mcfg = self.cfg.section("manager")
+        return sv.write_strategy_section(self.cfg.programs_dir, name, self.cfg.home,
+                                         str(mcfg["strategy_python"]), str(mcfg["ib_lib"]))
+
     # -- startup ----------------------------------------------------------------------------
 
     async def sync_programs(self) -> None:
@@ -123,7 +128,7 @@ class Manager:
         self.cfg.programs_dir.mkdir(parents=True, exist_ok=True)
         names = {e.name for e in self.registry}
         for entry in self.registry:
-            sv.write_strategy_section(self.cfg.programs_dir, entry.name, self.cfg.home)
+            self._write_section(entry.name)
         for path in self.cfg.programs_dir.glob(f"{sv.STRATEGY_PREFIX}*.conf"):
             if path.stem[len(sv.STRATEGY_PREFIX):] not in names:
                 path.unlink()
@@ -221,7 +226,7 @@ class Manager:
                                f"strategy {entry.name!r} is already running (pid {status['pid']})")
         self.registry.update(entry.name, desired="running")
         program = sv.program_name(entry.name)
-        if sv.write_strategy_section(self.cfg.programs_dir, entry.name, self.cfg.home):
+        if self._write_section(entry.name):
             await self._sv(self.supervisor.load_programs)
         await self._sv(self.supervisor.start, program, True)
         log.info("operator started %s", entry.name)
@@ -263,7 +268,7 @@ class Manager:
             )
         except RegistryError as exc:
             raise RequestError(exc.code, exc.message) from exc
-        sv.write_strategy_section(self.cfg.programs_dir, entry.name, self.cfg.home)
+        self._write_section(entry.name)
         await self._sv(self.supervisor.load_programs)
         log.info("registered %s (%s) clientId=%d", entry.name, entry.spec, entry.client_id)
         await self.refresh()

@@ -98,14 +98,14 @@ class Supervisor:
         return list(added) + list(changed), list(removed)
 
 
-def strategy_section(name: str, home: Path, bin_dir: Path | None = None) -> str:
+def strategy_section(name: str, home: Path, python: str = "", ib_lib: str = "ib_async") -> str:
     """One program section per strategy. autostart is false: the manager starts what the
     operator wants running, so supervisord never revives a strategy the operator stopped."""
-    bin_dir = bin_dir or Path(sys.executable).parent
     program = program_name(name)
     return f"""; Written by ats-manager for strategy {name!r}. Edits are overwritten.
 [program:{program}]
-command={bin_dir}/ats-strategy {name} --home {home}
+command={python or sys.executable} -m ats.host.main {name} --home {home}
+environment=ATS_IB_LIB="{ib_lib}",PYTHONUNBUFFERED="1"
 autostart=false
 autorestart=true
 startsecs=1
@@ -121,10 +121,11 @@ stdout_logfile_backups=3
 """
 
 
-def write_strategy_section(programs_dir: Path, name: str, home: Path) -> bool:
+def write_strategy_section(programs_dir: Path, name: str, home: Path, python: str = "",
+                           ib_lib: str = "ib_async") -> bool:
     """Write the section if it differs; return True when the file changed."""
     path = programs_dir / f"{program_name(name)}.conf"
-    text = strategy_section(name, home)
+    text = strategy_section(name, home, python, ib_lib)
     if path.exists() and path.read_text() == text:
         return False
     tmp = path.with_suffix(".tmp")
