@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 from pathlib import Path
 
 from ats import config
+from bus import topics
+from bus.publisher import Publisher
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -20,6 +23,19 @@ def setup_logging(level: str = "INFO") -> None:
     # The IB clients log every message at INFO; keep their warnings and errors only.
     for name in ("ib_async", "ib_insync"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class BusLogHandler(logging.Handler):
+    """Publish WARNING+ log records on log.<process> so `ats-ctl tail` shows them."""
+
+    def __init__(self, publisher: Publisher, process: str) -> None:
+        super().__init__(logging.WARNING)
+        self.publisher, self.topic = publisher, topics.log(process)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # logging must never raise into the caller
+            self.publisher.publish(self.topic, "log", {
+                "level": record.levelname, "logger": record.name, "msg": record.getMessage()})
 
 
 def home_arg(parser: argparse.ArgumentParser) -> None:

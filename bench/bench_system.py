@@ -5,7 +5,9 @@ baselines taken in the same run.
    with the returned orderRef on its own clientId, then wait for Filled on its own connection
    AND the broker's fill on ``fill.<strategy>.``) vs bare ib_async placing the same market
    order against the same simulator and waiting for Filled. The two alternate order by order.
-2. Approvals per second: pipelined ``approve`` requests vs a raw DEALER/ROUTER echo process.
+2. Approvals per second: ``approve`` from several concurrent AsyncRequesters (one request in
+   flight each, like that many strategy hosts) vs raw DEALERs against a ROUTER echo process.
+   Also probes whether ONE AsyncRequester with several requests in flight gets every reply.
 3. The broker's fill-to-bus lag: the bus fill's arrival after this process's own execDetails.
 4. Memory: RSS/USS of one idle strategy host vs a bare python importing ib_async, pandas, zmq.
 
@@ -40,14 +42,14 @@ import zmq.asyncio
 STRATEGY = "benchrt"
 IDLE = "idle"
 BASELINE_CLIENT_ID = 950
-ROUND_TRIPS = 200
+ROUND_TRIPS = 150
 WARMUP = 10
 #: the broker paces approvals at 45/s per clientId (ats/broker/risk.py), so the round trips
 #: are spaced to stay under it; both paths get the same spacing.
 PACE_S = 0.025
 APPROVALS = 1000
 CLIENTS = 10  #: concurrent requesters in the approvals figure
-STALL_TIMEOUT = 2.0
+STALL_TIMEOUT = 1.0
 IDLE_WAIT_S = 10.0
 SYMBOL = "SPY"
 BARE_IMPORTS = "import time, ib_async, pandas, zmq; time.sleep(60)"
@@ -428,7 +430,7 @@ def measure_approvals(cfg: Any, con_id: int) -> tuple[float, float, str]:
         raw = asyncio.run(_raw_concurrent(endpoint, APPROVALS, CLIENTS))
         echo.join(10)
         approvals = asyncio.run(_approvals_concurrent(cfg, con_id, APPROVALS, CLIENTS))
-        verdict = asyncio.run(_one_requester_concurrent(cfg, 200, CLIENTS))
+        verdict = asyncio.run(_one_requester_concurrent(cfg, 10 * CLIENTS, CLIENTS))
         return raw, approvals, verdict
     finally:
         if echo.is_alive():
@@ -498,8 +500,8 @@ def main() -> None:
         rt = asyncio.run(measure_round_trips(cfg, client_id))
         _phase(t_start, "approvals")
         raw_rate, approvals, verdict = measure_approvals(cfg, _spy_con_id(cfg))
-        _phase(t_start, "ats-ctl down")
         report(rt, raw_rate, approvals, verdict, idle, bare)
+        _phase(t_start, "ats-ctl down")
     finally:
         system.down()
         print(f"(bench_system took {time.monotonic() - t_start:.1f}s including up/down)")

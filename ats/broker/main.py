@@ -32,7 +32,7 @@ from ats.broker.risk import Decision, Limits, RiskEngine
 from ats.broker.tradingstate import TradingState, TradingStates
 from ats.errors import Code
 from ats.ib import adapter, parsing
-from ats.processes import home_arg, install_stop_handlers, setup_logging
+from ats.processes import BusLogHandler, home_arg, install_stop_handlers, setup_logging
 from ats.storage.arctic import open_arctic
 from bus import topics
 from bus.client import AsyncRequester
@@ -512,6 +512,7 @@ class Broker:
 
     async def run(self) -> None:
         install_stop_handlers(self.stop_event)
+        logging.getLogger().addHandler(BusLogHandler(self.publisher, "broker"))
         self.ib.execDetailsEvent += self._on_exec
         self.ib.commissionReportEvent += self._on_commission
         self.ib.openOrderEvent += self._on_order

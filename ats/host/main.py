@@ -27,10 +27,11 @@ import zmq.asyncio
 from ats import config as config_mod
 from ats.broker import orderref
 from ats.errors import Code
+from ats.host import crashloop
 from ats.host.context import LiveContext, VenueClock
 from ats.host.feed import BarAggregator
 from ats.ib import adapter, parsing
-from ats.processes import install_stop_handlers, setup_logging
+from ats.processes import BusLogHandler, install_stop_handlers, setup_logging
 from ats.sdk.instrument import Instrument
 from ats.sdk.loader import StrategyLoadError, load_strategy
 from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
@@ -49,6 +50,7 @@ log = logging.getLogger("ats.host")
 EXIT_CONFIG = 2
 EXIT_STRATEGY = 3
 EXIT_REGISTRY = 4
+EXIT_CRASH = 1
 
 IB_STATUS = {
     "PendingSubmit": OrderStatus.PENDING_SUBMIT, "ApiPending": OrderStatus.PENDING_SUBMIT,
@@ -57,19 +59,6 @@ IB_STATUS = {
     "Cancelled": OrderStatus.CANCELLED, "ApiCancelled": OrderStatus.CANCELLED,
     "Inactive": OrderStatus.REJECTED,
 }
-
-
-class BusLogHandler(logging.Handler):
-    """Publish WARNING+ log records on log.<process> so `ats-ctl tail` shows them."""
-
-    def __init__(self, publisher: Publisher, process: str) -> None:
-        super().__init__(logging.WARNING)
-        self.publisher, self.topic = publisher, topics.log(process)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(Exception):  # logging must never raise into the caller
-            self.publisher.publish(self.topic, "log", {
-                "level": record.levelname, "logger": record.name, "msg": record.getMessage()})
 
 
 class Host:
@@ -564,7 +553,8 @@ class Host:
             return EXIT_REGISTRY
         self.client_id = int(entry["client_id"])
         try:
-            self.strategy = self.build_strategy(entry)
+            # Importing a strategy can take seconds: off the loop, so heartbeats go on.
+            self.strategy = await asyncio.to_thread(self.build_strategy, entry)
         except (StrategyLoadError, ParamError) as exc:
             log.error("strategy %s cannot start: %s", self.name, exc)
             return EXIT_STRATEGY
@@ -585,11 +575,16 @@ class Host:
         self.strategy.start()
         self.subscribe_bars()
         self.spawn(self.clock_loop(), "clock")
+        self.spawn(self._healthy_after(), "crash record")
         self.publish("status", "started", {"client_id": self.client_id, "pid": os.getpid()})
         log.info("strategy %s running (clientId %d, pid %d, %s %s)", self.name, self.client_id,
                  os.getpid(), adapter.IB_LIB, adapter.ib.__version__)
         await self.stop_event.wait()
         return self.shutdown()
+
+    async def _healthy_after(self) -> None:
+        await asyncio.sleep(crashloop.HEALTHY_AFTER)
+        crashloop.CrashRecord(crashloop.record_path(self.cfg.state_dir, self.name)).clear()
 
     def shutdown(self) -> int:
         log.info("stopping %s", self.name)
@@ -627,7 +622,24 @@ def main(argv: list[str] | None = None) -> None:
     except config_mod.ConfigError as exc:
         log.error("%s", exc)
         sys.exit(EXIT_CONFIG)
-    sys.exit(asyncio.run(Host(cfg, args.name).run()))
+    try:
+        code = asyncio.run(Host(cfg, args.name).run())
+    except Exception:
+        log.exception("strategy %s crashed", args.name)
+        code = EXIT_CRASH
+    if code != 0:
+        crashes = crashloop.CrashRecord(
+            crashloop.record_path(cfg.state_dir, args.name)).record(time.time())
+        if crashes >= crashloop.LIMIT:
+            log.critical("strategy %s crashed %d times in %.0fs: crash loop; it stays stopped "
+                         "until `ats-ctl start %s`", args.name, crashes, crashloop.WINDOW,
+                         args.name)
+            sys.exit(crashloop.CRASH_LOOP_EXIT)
+        delay = crashloop.backoff(crashes)
+        log.warning("exit %d after crash %d; backing off %.0fs before the restart", code,
+                    crashes, delay)
+        time.sleep(delay)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ import zmq.asyncio
 
 from ats import config as config_mod
 from ats.errors import RESERVED_NAMES, Code
+from ats.host import crashloop
+from ats.host.crashloop import CRASH_LOOP_EXIT
 from ats.manager import supervisor as sv
 from ats.manager.registry import Entry, Registry, RegistryError
-from ats.processes import home_arg, install_stop_handlers, setup_logging
+from ats.processes import BusLogHandler, home_arg, install_stop_handlers, setup_logging
 from bus import topics
 from bus.clone import CloneState, register_snapshot
 from bus.errors import RequestError
@@ -37,6 +39,8 @@ from bus.subscriber import Subscriber
 log = logging.getLogger("ats.manager")
 T = TypeVar("T")
 PARAMS_ACK_TIMEOUT = 5.0
+#: Seconds a started host may take to send its first heartbeat.
+STARTUP_GRACE = 20.0
 
 
 def _validate_spec(spec: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -153,11 +157,16 @@ class Manager:
 
     def _status_of(self, entry: Entry, info: sv.ProcessInfo | None) -> dict[str, Any]:
         state = info.state if info else "UNKNOWN"
+        if state == "EXITED" and info is not None and info.exitstatus == CRASH_LOOP_EXIT:
+            state = "CRASH_LOOP"
         last = self.liveness.last_seen(entry.name)
-        responsive = last is not None and time.time() - last <= self.hb_timeout
-        if state == "RUNNING" and info is not None and info.uptime > self.hb_timeout \
-                and not responsive:
-            state = "UNRESPONSIVE"
+        if state == "RUNNING" and info is not None:
+            # Before its first heartbeat a host is still importing and connecting.
+            since = time.time() - last if last is not None and last >= info.start else None
+            silent = since > self.hb_timeout if since is not None \
+                else info.uptime > STARTUP_GRACE
+            if silent:
+                state = "UNRESPONSIVE"
         hb = self.hb_info.get(entry.name, {})
         return {
             "name": entry.name, "state": state, "pid": info.pid if info else 0,
@@ -221,10 +230,11 @@ class Manager:
             raise RequestError(Code.DISABLED,
                                f"strategy {entry.name!r} is disabled; `ats-ctl enable` it first")
         status = (await self.refresh())[entry.name]
-        if status["state"] in ("RUNNING", "STARTING", "UNRESPONSIVE"):
+        if status["state"] in ("RUNNING", "STARTING", "UNRESPONSIVE", "BACKOFF"):
             raise RequestError(Code.ALREADY_RUNNING,
                                f"strategy {entry.name!r} is already running (pid {status['pid']})")
         self.registry.update(entry.name, desired="running")
+        crashloop.CrashRecord(crashloop.record_path(self.cfg.state_dir, entry.name)).clear()
         program = sv.program_name(entry.name)
         if self._write_section(entry.name):
             await self._sv(self.supervisor.load_programs)
@@ -366,6 +376,7 @@ class Manager:
 
     async def run(self) -> None:
         install_stop_handlers(self._stop)
+        logging.getLogger().addHandler(BusLogHandler(self.publisher, "manager"))
         self.seed()
         heartbeater = Heartbeater(self.publisher, "manager")
         tasks = [

@@ -10,6 +10,8 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
+from ats.host.crashloop import CRASH_LOOP_EXIT
+
 STRATEGY_PREFIX = "strategy-"
 
 # supervisor.xmlrpc.Faults, kept by number so callers need not import supervisor.
@@ -107,7 +109,8 @@ def strategy_section(name: str, home: Path, python: str = "", ib_lib: str = "ib_
 command={python or sys.executable} -m ats.host.main {name} --home {home}
 environment=ATS_IB_LIB="{ib_lib}",PYTHONUNBUFFERED="1"
 autostart=false
-autorestart=true
+autorestart=unexpected
+exitcodes=0,{CRASH_LOOP_EXIT}
 startsecs=1
 startretries=5
 stopsignal=TERM

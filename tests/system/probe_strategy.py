@@ -3,6 +3,7 @@
 mode "idle": nothing. "rest": keep one buy limit order resting far below the market (placed
 only when the strategy has no open order, so a restart that re-adopts it places none).
 "churn": every bar, a market order that flips between long and flat `quantity`.
+"crash": raise in on_start (a strategy bug that kills the process at every start).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from ats.sdk import Bar, BarSpec, Params, Stock, Strategy, param
 
 @dataclass(frozen=True)
 class ProbeParams(Params):
-    mode: str = param("idle", "idle | rest | churn", choices=("idle", "rest", "churn"))
+    mode: str = param("idle", "idle | rest | churn | crash",
+                      choices=("idle", "rest", "churn", "crash"))
     symbol: str = param("SPY", "stock to trade")
     quantity: int = param(10, "shares per order", min=1)
     offset: float = param(0.2, "rest: limit price this fraction below the market")
@@ -28,6 +30,8 @@ class Probe(Strategy[ProbeParams]):
         return [BarSpec(Stock(self.params.symbol), "5s", lookback=2)]
 
     def on_start(self) -> None:
+        if self.params.mode == "crash":
+            raise RuntimeError("probe: crashing on purpose")
         self.log.info("probe started in mode %s with %d open orders", self.params.mode,
                       len(self.open_orders()))
 

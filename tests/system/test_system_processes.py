@@ -104,12 +104,14 @@ def test_kill_9_restarts_only_that_strategy_with_its_client_id(system: System) -
     with HeartbeatWatch(system) as hb:
         killed_at = time.monotonic()
         os.kill(victim["pid"], signal.SIGKILL)
-        restarted = wait_for(
-            lambda: (s := system.status()["alpha"])["state"] == "RUNNING"
-            and s["pid"] != victim["pid"] and s, 10, "alpha restarted by supervisord")
+        rpc = system.supervisor().rpc
+        wait_for(lambda: (p := rpc.getProcessInfo("strategy-alpha"))["statename"] == "RUNNING"
+                 and p["pid"] != victim["pid"], 10, "alpha restarted by supervisord",
+                 interval=0.05)
         elapsed = time.monotonic() - killed_at
         time.sleep(2.0)
         after = system.status()
+        restarted = after["alpha"]
     assert elapsed <= 3.0, f"alpha took {elapsed:.1f}s to be RUNNING again"
     assert restarted["client_id"] == victim["client_id"]
     for name in ("beta", "gamma"):
@@ -181,6 +183,40 @@ def test_late_tail_subscriber_sees_current_state_at_once(system: System) -> None
     snapshot = proc.stdout.split("-- live:")[0]
     for name in NAMES:
         assert f"   {name}: " in snapshot and '"state":"RUNNING"' in snapshot
+
+
+def test_a_late_repl_holds_the_current_state_at_once(system: System) -> None:
+    from ats.cli.live import LiveState
+
+    live = LiveState(system.cfg().endpoints).start()
+    frame = live.frame("strategies")
+    assert set(frame["name"]) >= set(NAMES)
+    assert set(frame.set_index("name").loc[NAMES, "state"]) == {"RUNNING"}
+
+
+def test_a_frozen_strategy_is_reported_unresponsive(system: System) -> None:
+    pid = system.status()["beta"]["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: system.status()["beta"]["state"] == "UNRESPONSIVE", 15,
+                 "beta UNRESPONSIVE")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: system.status()["beta"]["state"] == "RUNNING", 15, "beta RUNNING again")
+
+
+def test_a_crash_looping_strategy_is_stopped_and_the_others_run_on(system: System) -> None:
+    probe = str(Path(__file__).with_name("probe_strategy.py"))
+    system.ctl("add", probe, "--name", "crashy", "-p", "mode=crash")
+    system.ctl("start", "crashy", check=False)  # it may crash before `start` returns
+    wait_for(lambda: system.status()["crashy"]["state"] == "CRASH_LOOP", 120,
+             "crashy stopped as a crash loop")
+    assert "crash loop" in system.log("strategy-crashy")
+    assert system.all_running(NAMES)
+    system.ctl("set", "crashy", "mode=idle")
+    system.ctl("start", "crashy")
+    wait_for(lambda: system.status()["crashy"]["state"] == "RUNNING", 30, "crashy fixed")
+    system.ctl("remove", "crashy")
 
 
 def _rss(pid: int) -> int:
