@@ -172,7 +172,6 @@ class AsyncRequester:
         self._core = _Core(endpoint, identity, timeout, retries)
         self._ctx = ctx
         self._sock: zmq.asyncio.Socket | None = None
-        self._sync: zmq.Socket[Any] | None = None
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._reader: asyncio.Task[None] | None = None
         self.bad_replies = 0
@@ -181,13 +180,12 @@ class AsyncRequester:
     def endpoint(self) -> str:
         return self._core.endpoint
 
-    def _socket(self) -> tuple[zmq.asyncio.Socket, zmq.Socket[Any]]:
-        if self._sock is None or self._sync is None:
+    def _socket(self) -> zmq.asyncio.Socket:
+        if self._sock is None:
             self._sock = self._ctx.socket(zmq.DEALER)
             self._core._setup(self._sock)
-            self._sync = zmq.Socket.shadow(self._sock.underlying)
             self._reader = asyncio.ensure_future(self._read(self._sock))
-        return self._sock, self._sync
+        return self._sock
 
     async def _read(self, sock: zmq.asyncio.Socket) -> None:
         while True:
@@ -220,14 +218,16 @@ class AsyncRequester:
         data = core._encode(req_id, method, params)
         loop = asyncio.get_running_loop()
         for _ in range(attempts):
-            sock, sync = self._socket()
+            sock = self._socket()
             deadline = loop.time() + timeout
             fut: asyncio.Future[Any] = loop.create_future()
             self._pending[req_id] = fut
             try:
                 while True:
                     try:
-                        sync.send(data, flags=zmq.NOBLOCK)
+                        # Send through the asyncio socket: a send on a shadow socket would
+                        # consume the edge-triggered wake-up the pending recv() waits for.
+                        await sock.send(data, flags=zmq.NOBLOCK)
                         break
                     except zmq.Again:  # no connection yet (IMMEDIATE): wait for one
                         left = deadline - loop.time()
@@ -252,7 +252,7 @@ class AsyncRequester:
             self._reader = None
         if self._sock is not None:
             self._sock.close(linger=0)
-        self._sock = self._sync = None
+        self._sock = None
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(RequestError(Code.UNREACHABLE, "requester closed"))

@@ -294,33 +294,39 @@ class Ledger:
 
     # ---- DataFrame views ----------------------------------------------------------------
 
-    def positions_df(self, strategy: str | None = None) -> pd.DataFrame:
+    def position_rows(self, strategy: str | None = None,
+                      con_id: int | None = None) -> list[dict[str, Any]]:
+        """Plain-dict rows (cheap enough for the fill path), optionally one book's only."""
         rows = []
-        for (s, con_id), b in sorted(self._books.items()):
-            if strategy is not None and s != strategy:
+        for (s, c), b in sorted(self._books.items()):
+            if (strategy is not None and s != strategy) or (con_id is not None and c != con_id):
                 continue
             mark = self._book_mark(b)
             rows.append({
-                "strategy": s, "con_id": con_id, "symbol": b.symbol, "sec_type": b.sec_type,
+                "strategy": s, "con_id": c, "symbol": b.symbol, "sec_type": b.sec_type,
                 "position": b.position, "avg_cost": b.avg_cost, "mark": mark,
                 "market_value": b.position * mark * b.multiplier,
                 "unrealized_pnl": self._unrealized(b), "realized_pnl": b.realized,
                 "commissions": b.commissions,
             })
-        return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+        return rows
+
+    def pnl_row(self, strategy: str) -> dict[str, Any]:
+        return {
+            "strategy": strategy, "realized_pnl": self.realized_pnl(strategy),
+            "unrealized_pnl": self.unrealized_pnl(strategy),
+            "commissions": self.commissions(strategy),
+            "realized_pnl_net": self.realized_pnl(strategy, net=True),
+            "cash": self.cash(strategy), "market_value": self.market_value(strategy),
+            "equity": self.equity(strategy),
+            "fills": sum(len(b.keys) for b in self._strategy_books(strategy)),
+        }
+
+    def positions_df(self, strategy: str | None = None) -> pd.DataFrame:
+        return pd.DataFrame(self.position_rows(strategy), columns=POSITION_COLUMNS)
 
     def pnl_df(self) -> pd.DataFrame:
-        rows = []
-        for s in self.strategies():
-            books = self._strategy_books(s)
-            rows.append({
-                "strategy": s, "realized_pnl": self.realized_pnl(s),
-                "unrealized_pnl": self.unrealized_pnl(s), "commissions": self.commissions(s),
-                "realized_pnl_net": self.realized_pnl(s, net=True), "cash": self.cash(s),
-                "market_value": self.market_value(s), "equity": self.equity(s),
-                "fills": sum(len(b.keys) for b in books),
-            })
-        return pd.DataFrame(rows, columns=PNL_COLUMNS)
+        return pd.DataFrame([self.pnl_row(s) for s in self.strategies()], columns=PNL_COLUMNS)
 
     def fills_df(self) -> pd.DataFrame:
         rows = []

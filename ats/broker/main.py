@@ -160,8 +160,8 @@ class Broker:
 
     def m_book(self, p: dict[str, Any]) -> dict[str, Any]:
         strategy = str(p.get("strategy", ""))
-        positions = [[int(r.con_id), float(r.position)]
-                     for r in self.ledger.positions_df(strategy).itertuples() if r.position]
+        positions = [[r["con_id"], r["position"]]
+                     for r in self.ledger.position_rows(strategy) if r["position"]]
         exec_ids = [e.exec_id for e in self.ledger.executions()
                     if self.ledger.attribute(e) == strategy]
         return {"positions": positions, "cash": self.ledger.cash(strategy),
@@ -169,11 +169,10 @@ class Broker:
                 "trading_state": str(self.states.effective(strategy))}
 
     def m_positions(self, p: dict[str, Any]) -> list[dict[str, Any]]:
-        df = self.ledger.positions_df(p.get("strategy"))
-        return _records(df)
+        return self.ledger.position_rows(p.get("strategy"))
 
     def m_pnl(self, p: dict[str, Any]) -> list[dict[str, Any]]:
-        return _records(self.ledger.pnl_df())
+        return [self.ledger.pnl_row(s) for s in self.ledger.strategies()]
 
     def m_fills(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         df = self.ledger.fills_df()
@@ -254,28 +253,27 @@ class Broker:
         if not self.connected:
             raise RequestError(Code.DISCONNECTED, "cannot flatten while disconnected")
         refs = []
-        df = self.ledger.positions_df(strategy)
-        for r in df.itertuples():
-            if not r.position or r.strategy == UNATTRIBUTED:
+        for row in self.ledger.position_rows(strategy):
+            owner, con_id, qty = str(row["strategy"]), int(row["con_id"]), float(row["position"])
+            if not qty or owner == UNATTRIBUTED:
                 continue
-            details = await self.ib.reqContractDetailsAsync(adapter.Contract(conId=int(r.con_id)))
+            details = await self.ib.reqContractDetailsAsync(adapter.Contract(conId=con_id))
             if not details:
-                log.error("flatten: venue does not know conId %s", r.con_id)
+                log.error("flatten: venue does not know conId %s", con_id)
                 continue
-            side = "SELL" if r.position > 0 else "BUY"
+            side = "SELL" if qty > 0 else "BUY"
             intent = OrderIntent(
-                intent_id=self.intents.next_id(), strategy=str(r.strategy),
-                con_id=int(r.con_id), symbol=str(r.symbol), sec_type=str(r.sec_type),
-                side=side, quantity=abs(float(r.position)), order_type="MKT",
-                limit_price=None, stop_price=None, tif="DAY",
-                multiplier=float(details[0].contract.multiplier or 1),
-                ref_price=float(r.mark or 0.0), created=time.time())
+                intent_id=self.intents.next_id(), strategy=owner, con_id=con_id,
+                symbol=str(row["symbol"]), sec_type=str(row["sec_type"]), side=side,
+                quantity=abs(qty), order_type="MKT", limit_price=None, stop_price=None,
+                tif="DAY", multiplier=float(details[0].contract.multiplier or 1),
+                ref_price=float(row["mark"] or 0.0), created=time.time())
             self.intents.approve(intent)
             order = adapter.MarketOrder(side, intent.quantity, orderRef=intent.order_ref)
             self.ib.placeOrder(details[0].contract, order)
             refs.append(intent.order_ref)
-            log.warning("flatten %s: %s %g %s (%s)", r.strategy, side, intent.quantity, r.symbol,
-                        intent.order_ref)
+            log.warning("flatten %s: %s %g %s (%s)", owner, side, intent.quantity,
+                        row["symbol"], intent.order_ref)
         return refs
 
     def m_reconcile(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -305,6 +303,7 @@ class Broker:
                 "time": e.time.isoformat()})
             log.info("fill %s %s %s %g @ %g (%s)", e.exec_id, strategy, e.side, e.shares,
                      e.price, e.order_ref or f"clientId {e.client_id}")
+        changed = fresh
         report = fill.commissionReport
         if report is not None and report.execId:
             c = parsing.commission(report)
@@ -315,9 +314,9 @@ class Broker:
                     self._storage_failed(exc)
                     return
                 self.ledger.apply_commission(c)
-                self._publish_books(self.ledger.attribute(e))
-        elif fresh:
-            self._publish_books(self.ledger.attribute(e))
+                changed = True
+        if changed:
+            self._publish_books(self.ledger.attribute(e), e.con_id)
 
     def _commission_new(self, exec_id: str) -> bool:
         return exec_id not in self.ledger._commissions
@@ -328,12 +327,10 @@ class Broker:
         self.publisher.publish(topics.alert("broker"), "alert",
                                {"level": "CRITICAL", "message": f"ledger storage full: {exc}"})
 
-    def _publish_books(self, strategy: str) -> None:
-        for row in _records(self.ledger.positions_df(strategy)):
+    def _publish_books(self, strategy: str, con_id: int | None = None) -> None:
+        for row in self.ledger.position_rows(strategy, con_id):
             self.positions.set(f"{row['strategy']}|{row['con_id']}", row)
-        for row in _records(self.ledger.pnl_df()):
-            if row["strategy"] == strategy:
-                self.pnl.set(strategy, row)
+        self.pnl.set(strategy, self.ledger.pnl_row(strategy))
 
     def sweep(self) -> int:
         """Apply every fill this connection knows; the ledger ignores those already recorded."""

@@ -3,6 +3,7 @@
 mode "idle": nothing. "rest": keep one buy limit order resting far below the market (placed
 only when the strategy has no open order, so a restart that re-adopts it places none).
 "churn": every bar, a market order that flips between long and flat `quantity`.
+"hold": hold `quantity` shares long.
 "crash": raise in on_start (a strategy bug that kills the process at every start).
 """
 
@@ -15,8 +16,8 @@ from ats.sdk import Bar, BarSpec, Params, Stock, Strategy, param
 
 @dataclass(frozen=True)
 class ProbeParams(Params):
-    mode: str = param("idle", "idle | rest | churn | crash",
-                      choices=("idle", "rest", "churn", "crash"))
+    mode: str = param("idle", "idle | rest | churn | hold | crash",
+                      choices=("idle", "rest", "churn", "hold", "crash"))
     symbol: str = param("SPY", "stock to trade")
     quantity: int = param(10, "shares per order", min=1)
     offset: float = param(0.2, "rest: limit price this fraction below the market")
@@ -41,6 +42,8 @@ class Probe(Strategy[ProbeParams]):
         if p.mode == "rest" and not self.open_orders():
             price = round(bar.close * (1 - p.offset), 2)
             self.order(inst, p.quantity, order_type="LMT", limit=price, tif="GTC")
+        elif p.mode == "hold" and not self.open_orders():
+            self.order_target_quantity(inst, p.quantity)
         elif p.mode == "churn" and not self.open_orders():
             self.order_target_quantity(inst, 0 if self.position(inst) > 0 else p.quantity)
 

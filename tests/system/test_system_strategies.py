@@ -1,9 +1,9 @@
 """Issue 6 system proof: the ten strategies together, live on the simulator, over three sessions.
 
 The system (hub, broker, manager, simulator, ten strategy hosts) runs under real supervisord
-with the simulator at SPEED x real time, from Sunday 2026-08-30 21:30 UTC to Wednesday
-2026-09-02 after the close: about four and a half minutes of wall time. The Sunday evening
-leaves the ten hosts time to import, connect and warm up (up to a minute of wall time on a
+with the simulator at SPEED x real time, from Monday 2026-08-31 00:00 UTC to Wednesday
+2026-09-02 after the close: about four and a half minutes of wall time. The night before the
+open leaves the ten hosts time to import, connect and warm up (up to a minute of wall time on a
 loaded machine) before anything is decided. Monday 2026-08-31 is the first session of its week
 and the last session of August, so the weekly rule (cnr), the month-end rules (ltmt, sie) and
 every daily rule fire on the first session, whose decisions use only warm-up history. The test
@@ -35,6 +35,7 @@ from systemkit import System, make_home, wait_for
 
 from ats.broker import orderref
 from ats.cli.lifecycle import REPO_DEPLOY
+from ats.host.feed import BarAggregator
 from ats.sdk import Future
 from ats.sdk.indicators import pct_return, rsi, sma
 from ats.sdk.params import Params
@@ -47,17 +48,25 @@ pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
 SIM_SEED = 1
 SPEED = 1000.0
-# After 21:00 UTC the simulator's "today" is already Monday: the warm-up's last daily bar is
-# Monday's forming bar, which the host drops, and not Friday's complete one.
-START = pd.Timestamp("2026-08-30T21:30:00Z")  #: Sunday evening before the first session
+# From Monday 00:00 UTC the venue's daily history ends with Monday's forming bar, which the
+# host drops during warm-up. Started on Sunday, the host would drop Friday's complete bar.
+START = pd.Timestamp("2026-08-31T00:00:00Z")  #: Monday, before the first session
 FIRST_DECISION = pd.Timestamp("2026-08-31T18:30:00Z")  #: cnr, the earliest (see SEED)
 FIRST_SESSION_END = pd.Timestamp("2026-09-01T04:00:00Z")  #: fills before this: session 1
 END = pd.Timestamp("2026-09-02T20:20:00Z")  #: after Wednesday's close and its late fills
 
+# Load: every subscription is a stream of 5-second bars around the clock, so the sim and the
+# hosts carry (subscriptions x SPEED / 5) bars per second. Measured here with the default
+# universes (56 subscriptions): about 550 sim seconds per wall second sustained, so at SPEED
+# 1000 the hosts fell hours behind the venue clock (vow then saw its bars after its own
+# before-close flatten). The universes below are subsets of the defaults (31 subscriptions),
+# which keeps the feed current at SPEED 1000.
+#
 # minutes_before_close is staggered (5 to 55 sim minutes apart) so the daily decisions reach
 # the broker's risk check one strategy at a time: with all of them at the same minute the
 # broker, starved of CPU, answered some approvals after the host's 3 s timeout and those
 # orders were refused ("risk check unavailable").
+SECTORS5 = ["XLK", "XLE", "XLV", "XLU", "XLRE"]
 SEED: list[dict[str, Any]] = [
     {"name": "ltmt", "params": {"minutes_before_close": 50}},
     # The default 60-day z-score of the synthetic put/call ratio sits at 0.44 on 2026-08-31:
@@ -69,18 +78,22 @@ SEED: list[dict[str, Any]] = [
     {"name": "svix", "params": {"minutes_before_close": 20}},
     # No default name thrusts below its 200-day trend here; MSFT's RSI(3) 93 is below its
     # 50-day average.
-    {"name": "short_rsi_thrust", "params": {"trend_days": 50, "minutes_before_close": 35}},
+    {"name": "short_rsi_thrust", "params": {"symbols": ["MSFT", "AAPL", "PEP"],
+                                            "trend_days": 50, "minutes_before_close": 35}},
     # The synthetic VIX (15.7) is below SPX's 21-day realized vol (23) on these dates, so the
     # premium threshold is lowered to let the contango/roll-yield logic choose a contract.
-    {"name": "short_vix", "params": {"min_vrp": -10.0, "minutes_before_close": 55}},
+    {"name": "short_vix", "params": {"min_vrp": -10.0, "chain_size": 2,
+                                     "minutes_before_close": 55}},
     # Weekly at the open + 300 min (18:30 UTC) rather than + 30: the earliest decision of the
-    # run, it leaves the hosts 21 sim hours (75 s of wall time) to start.
-    {"name": "cnr", "params": {"offset_minutes": 300}},
-    {"name": "sie", "params": {"minutes_before_close": 45}},
-    {"name": "smag7", "params": {"minutes_before_close": 40}},
+    # run, it leaves the hosts 18.5 sim hours (66 s of wall time) to start.
+    {"name": "cnr", "params": {"symbols": SECTORS5, "n_long": 2, "n_short": 2,
+                               "offset_minutes": 300}},
+    {"name": "sie", "params": {"symbols": SECTORS5, "minutes_before_close": 45}},
+    {"name": "smag7", "params": {"symbols": ["AAPL", "MSFT", "AMZN", "NVDA"],
+                                 "minutes_before_close": 40}},
     # The simulator's intraday volume is flat through the session, so a volume-confirmed bar
     # only occurs in the first hour; SPY rarely strays 0.4% from VWAP then, TSLA/NVDA do.
-    {"name": "vow", "params": {"symbols": ["SPY", "TSLA", "NVDA"], "dev_pct": 0.002}},
+    {"name": "vow", "params": {"symbols": ["TSLA", "NVDA"], "dev_pct": 0.002}},
 ]
 NAMES = [str(s["name"]) for s in SEED]
 CLASSES: dict[str, Any] = {
@@ -279,6 +292,35 @@ def expected_short_vix(h: History) -> tuple[set[Pair], int | None]:
     return {("VIX", "SLD")}, con_id  # the venue reports VXM contracts under symbol VIX
 
 
+def expected_vow_first_entry() -> tuple[str, str, pd.Timestamp] | None:
+    """vow's first entry: the first session's 5-second bars, aggregated as the host does."""
+    h = History()
+    p: Any = params_of("vow")
+    first: tuple[pd.Timestamp, str, str] | None = None
+    t0 = pd.Timestamp(START.date(), tz="UTC") + pd.Timedelta(hours=12)
+    for sym in p.symbols:
+        inst = h.universe.by_symbol(sym)
+        assert inst is not None
+        agg, session, vols = BarAggregator(sym, p.bar_size), vow._Session(), []
+        for b in h.market.intraday_bars(inst, t0.timestamp(), t0.timestamp() + 8 * 3600, 5,
+                                        "TRADES"):
+            bar = agg.add(pd.Timestamp(b.time, unit="s", tz="UTC"), b.open, b.high, b.low,
+                          b.close, b.volume)
+            if bar is None:
+                continue
+            vwap = session.update(bar)
+            vols.append(bar.volume)
+            if len(vols) <= p.vol_window:
+                continue
+            side = vow.vow_entry(bar.close, vwap, bar.volume,
+                                 float(np.mean(vols[-p.vol_window - 1:-1])), p)
+            if side and (first is None or bar.time < first[0]):
+                first = (bar.time, sym, "BOT" if side > 0 else "SLD")
+            if side:
+                break
+    return None if first is None else (first[1], first[2], first[0])
+
+
 def universe_of(name: str) -> set[str]:
     if name == "short_vix":
         return {"VIX", "VXM"}  # the simulator reports VXM contracts under the symbol VIX
@@ -331,8 +373,16 @@ def test_strategies_keep_deciding_on_later_sessions(run: Run) -> None:
 
 
 def test_vow_enters_on_vwap_deviations_and_exits_the_same_session(run: Run) -> None:
+    # Also the proof that the feed keeps up with the venue clock: a host running behind sees
+    # the morning's bars only after its own before-close flatten, and never enters.
+    expected = expected_vow_first_entry()
+    assert expected is not None
+    symbol, side, bar_time = expected
     fills = fills_by_strategy(run)["vow"]
-    assert fills, "vow never traded"
+    assert fills, f"vow never traded (expected {side} {symbol} after the {bar_time} bar)"
+    first = fills[0]
+    assert (first["symbol"], first["side"]) == (symbol, side)
+    assert bar_time < pd.Timestamp(first["time"]) < bar_time + pd.Timedelta(hours=2)
     assert {f["side"] for f in fills} == {"BOT", "SLD"}
 
 

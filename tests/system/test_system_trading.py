@@ -227,6 +227,29 @@ def test_outage_with_fills_during_it_is_recovered(system: System) -> None:
     wait_for(lambda: system.json("reconcile")["breaks"] == [], 30, "reconciliation to hold")
 
 
+def test_halt_with_flatten_closes_the_strategy_position_in_its_own_book(
+        system: System) -> None:
+    def probe_position() -> float:
+        return sum(p["position"] for p in system.json("positions")
+                   if p["strategy"] == "probe" and p["symbol"] == "SPY")
+
+    set_mode(system, "hold", quantity=7)
+    wait_for(lambda: probe_position() == 7, 60, "probe long 7 SPY")
+    set_mode(system, "idle")
+    wait_quiet(system)
+    def unattributed() -> dict[int, float]:
+        return {p["con_id"]: p["position"] for p in system.json("positions")
+                if p["strategy"] == "unattributed"}
+
+    before = unattributed()
+    out = system.ctl("halt", "probe", "--flatten").stdout
+    assert "ats:probe:" in out
+    wait_for(lambda: probe_position() == 0, 30, "probe flat after the flatten")
+    assert unattributed() == before  # the flatten closes only the strategy's own book
+    system.ctl("resume", "probe")
+    assert_ledger_equals_venue(system)
+
+
 def test_halt_cancels_orders_and_survives_a_restart(system: System) -> None:
     set_mode(system, "rest")
     wait_for(lambda: [o for o in open_probe_orders(system) if o["status"] == "Submitted"], 30,

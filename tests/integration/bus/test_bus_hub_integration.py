@@ -203,3 +203,37 @@ def test_ipc_sockets_live_in_a_0700_run_dir(hub_proc: HubProc, run_dir: Path) ->
         pytest.skip("ipc only")
     assert run_dir.stat().st_mode & 0o777 == 0o700
     assert (run_dir / "bus-pub.sock").exists() and (run_dir / "bus-sub.sock").exists()
+
+
+@pytest.mark.timeout(60)
+def test_async_requester_answers_many_concurrent_requests(tmp_path: Path) -> None:
+    """A rebalance sends several approvals at once from one requester: none may be lost."""
+    import asyncio
+
+    import zmq.asyncio
+
+    from bus.client import AsyncRequester
+    from bus.service import Service
+
+    async def scenario() -> list[int]:
+        ctx = zmq.asyncio.Context()
+        endpoint = f"ipc://{tmp_path}/svc.sock"
+        service = Service(ctx, endpoint, "echo")
+        service.register("echo", lambda params: params["n"])
+        runner = asyncio.create_task(service.run())
+        req = AsyncRequester(ctx, endpoint, timeout=10.0)
+
+        async def worker(w: int) -> list[int]:
+            # replies keep arriving while other tasks send: the case that lost wake-ups
+            return [await req.request("echo", {"n": w * 100 + i}) for i in range(100)]
+
+        try:
+            results = await asyncio.gather(*(worker(w) for w in range(10)))
+            return sorted(n for r in results for n in r)
+        finally:
+            req.close()
+            service.stop()
+            await asyncio.gather(runner, return_exceptions=True)
+            ctx.destroy(linger=0)
+
+    assert asyncio.run(scenario()) == list(range(1000))
