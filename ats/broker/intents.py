@@ -122,25 +122,41 @@ class IntentLog:
             self._next_id += 1
             return n
 
-    def approve(self, intent: OrderIntent) -> IntentRecord:
-        """Durably record ``intent`` as PENDING; call before the order is sent."""
+    def approve(self, intent: OrderIntent, *, durable: bool = True) -> IntentRecord:
+        """Record ``intent`` as PENDING; call before the order is sent. With
+        ``durable=False`` the caller fsyncs later with ``flush()`` (group commit)."""
         with self._lock:
             if intent.intent_id in self._records:
                 raise ValueError(f"intent {intent.intent_id} already approved")
             now = time.time()
-            self._append({"op": "approve", "intent": intent.to_dict(), "ts": now})
+            self._append({"op": "approve", "intent": intent.to_dict(), "ts": now},
+                         sync=durable)
             rec = IntentRecord(intent, IntentStatus.PENDING, {}, now)
             self._records[intent.intent_id] = rec
             self._next_id = max(self._next_id, intent.intent_id + 1)
             return rec
 
-    def mark(self, intent_id: int, status: str, **info: Any) -> IntentRecord:
+    def flush(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.fsync(self._fd)
+
+    def ensure_above(self, intent_id: int) -> None:
+        """Never hand out ``intent_id`` or below again (ids seen at the venue after a crash
+        of the machine lost the log's tail)."""
+        with self._lock:
+            self._next_id = max(self._next_id, intent_id + 1)
+
+    def mark(self, intent_id: int, status: str, *, durable: bool = True,
+             **info: Any) -> IntentRecord:
+        """Record a status change. ``durable=False`` skips the fsync: fine for what the venue
+        can tell again (order statuses), never for an approval."""
         with self._lock:
             rec = self._records[intent_id]
             now = time.time()
             st = IntentStatus(status)
             self._append({"op": "mark", "id": intent_id, "status": str(st), "info": info,
-                          "ts": now})
+                          "ts": now}, sync=durable)
             rec.status, rec.updated = st, now
             rec.info.update(info)
             return rec
@@ -236,12 +252,12 @@ class IntentLog:
 
     # ---- internals ---------------------------------------------------------------------
 
-    def _append(self, record: dict[str, Any]) -> None:
+    def _append(self, record: dict[str, Any], sync: bool = True) -> None:
         data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view):]
-        if self.fsync:
+        if self.fsync and sync:
             os.fsync(self._fd)
 
     def _load(self) -> None:

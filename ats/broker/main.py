@@ -29,6 +29,7 @@ from ats.broker.ledger_store import LedgerStore, StorageFull
 from ats.broker.model import OrderIntent
 from ats.broker.reconcile import reconcile
 from ats.broker.risk import Decision, Limits, RiskEngine
+from ats.broker.syncer import BackgroundSync
 from ats.broker.tradingstate import TradingState, TradingStates
 from ats.errors import Code
 from ats.ib import adapter, parsing
@@ -91,6 +92,11 @@ class Broker:
         self.suspects: dict[int, int] = {}  #: con_id -> consecutive mismatches
         self.breaks: dict[int, dict[str, Any]] = {}
         self.storage_error: str | None = None
+        self._unpublished: list[tuple[str, dict[str, Any]]] = []
+        self._dirty_books: set[tuple[str, int]] = set()
+        self._commit_scheduled = False
+        self.syncer = BackgroundSync([self.store.flush, self.intents.flush],
+                                     on_error=self._storage_failed)
         self._register()
         log.info("ledger loaded: %d executions, %d strategies", len(executions),
                  len(self.ledger.strategies()))
@@ -149,7 +155,8 @@ class Broker:
                                     "quantity": intent.quantity})
             return out
         intent = dataclasses.replace(intent, intent_id=self.intents.next_id())
-        self.intents.approve(intent)
+        self.intents.approve(intent, durable=False)
+        self.syncer.request()
         self._set_order(intent.order_ref, strategy, {
             "order_ref": intent.order_ref, "strategy": strategy, "symbol": intent.symbol,
             "con_id": intent.con_id, "side": intent.side, "quantity": intent.quantity,
@@ -285,41 +292,59 @@ class Broker:
         self.orders.set(f"{strategy}|{order_ref}", row)
 
     def record_fill(self, fill: Any) -> None:
-        """Journal then apply one execution (and its commission when known). Idempotent."""
+        """Journal then apply one execution (and its commission when known). Idempotent.
+
+        Nothing is published about a fill before its journal record is written; the fsync
+        follows in the background (ats/broker/syncer.py)."""
+        exec_id = fill.execution.execId
+        report = fill.commissionReport
+        if self.ledger.has_execution(exec_id) and (
+                self.ledger.has_commission(exec_id) or report is None or not report.execId):
+            return
         e = parsing.execution(fill)
         fresh = not self.ledger.has_execution(e.exec_id)
         if fresh:
             try:
-                self.store.record_execution(e)
+                self.store.record_execution(e, sync=False)
             except StorageFull as exc:
                 self._storage_failed(exc)
                 return
             self.ledger.apply_execution(e)
             strategy = self.ledger.attribute(e)
-            self.publisher.publish(topics.fill(strategy), "fill", {
+            self._unpublished.append((topics.fill(strategy), {
                 "exec_id": e.exec_id, "strategy": strategy, "symbol": e.symbol,
                 "con_id": e.con_id, "side": e.side, "shares": e.shares, "price": e.price,
                 "order_ref": e.order_ref, "client_id": e.client_id, "perm_id": e.perm_id,
-                "time": e.time.isoformat()})
+                "time": e.time.isoformat()}))
             log.info("fill %s %s %s %g @ %g (%s)", e.exec_id, strategy, e.side, e.shares,
                      e.price, e.order_ref or f"clientId {e.client_id}")
         changed = fresh
-        report = fill.commissionReport
         if report is not None and report.execId:
             c = parsing.commission(report)
             if self.ledger.has_execution(c.exec_id) and not self.ledger.has_commission(c.exec_id):
                 try:
-                    self.store.record_commission(c)
+                    self.store.record_commission(c, sync=False)
                 except StorageFull as exc:
                     self._storage_failed(exc)
                     return
                 self.ledger.apply_commission(c)
                 changed = True
         if changed:
-            self._publish_books(self.ledger.attribute(e), e.con_id)
+            self._dirty_books.add((self.ledger.attribute(e), e.con_id))
+            if not self._commit_scheduled:
+                self._commit_scheduled = True
+                asyncio.get_running_loop().call_soon(self._commit)
 
-    def _commission_new(self, exec_id: str) -> bool:
-        return exec_id not in self.ledger._commissions
+    def _commit(self) -> None:
+        """Publish a batch's fills and changed books once, after their journal writes."""
+        self._commit_scheduled = False
+        self.syncer.request()
+        unpublished, self._unpublished = self._unpublished, []
+        for topic, body in unpublished:
+            self.publisher.publish(topic, "fill", body)
+        dirty, self._dirty_books = self._dirty_books, set()
+        for strategy, con_id in dirty:
+            self._publish_books(strategy, con_id)
 
     def _storage_failed(self, exc: BaseException) -> None:
         self.storage_error = str(exc)
@@ -349,6 +374,11 @@ class Broker:
         completed = await self.ib.reqCompletedOrdersAsync(apiOnly=False)
         open_known = [self._known(t) for t in self.ib.openTrades()]
         done_known = [self._known(t) for t in completed]
+        for ref in [k.order_ref for k in open_known + done_known] + [
+                e.order_ref for e in self.ledger.executions()]:
+            parsed = orderref.parse(ref)
+            if parsed is not None:
+                self.intents.ensure_above(parsed[1])
         resolutions = self.intents.resolve(open_known, done_known, self.ledger.executions())
         for r in resolutions:
             lvl = logging.ERROR if r.status is IntentStatus.UNRESOLVED else logging.INFO
@@ -390,7 +420,7 @@ class Broker:
             rec = self.intents.get(parsed[1])
             if rec is not None and (rec.status is not status or
                                     rec.perm_id != trade.order.permId):
-                self.intents.mark(parsed[1], status, perm_id=trade.order.permId,
+                self.intents.mark(parsed[1], status, durable=False, perm_id=trade.order.permId,
                                   order_id=trade.order.orderId, filled=float(st.filled))
 
     def _on_account_value(self, value: Any) -> None:
@@ -535,6 +565,7 @@ class Broker:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.ib.disconnect()
+        self.syncer.close()
         self.store.close(flush=True)
         self.intents.close()
         self.publisher.close()
