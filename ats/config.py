@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "sim": {
         "seed": 1,
         "speed": 1.0,
+        # The simulated clock's start, ISO 8601 (empty: now). Replays use a fixed start.
+        "start": "",
         "admin_port": 14003,
         "cash": 1_000_000.0,
         "accounts": "DU0000001",

@@ -123,13 +123,16 @@ class Broker:
 
     def m_approve(self, p: dict[str, Any]) -> dict[str, Any]:
         """Pre-trade risk. An approval is written to the intent log before it is returned."""
+        strategy = str(p.get("strategy", ""))
+        if self.states.effective(strategy) is TradingState.HALTED:
+            return Decision(False, "halted", f"trading HALTED for {strategy}",
+                            "trading_state").to_dict()
         if not self.connected:
             return Decision(False, "disconnected", "broker is disconnected from the venue: "
                             "orders refused until it reconnects", None).to_dict()
         if self.storage_error:
             return Decision(False, "storage", f"ledger storage failing ({self.storage_error}): "
                             "orders refused", None).to_dict()
-        strategy = str(p.get("strategy", ""))
         if not orderref.valid_strategy(strategy):
             raise RequestError(Code.BAD_PARAMS, f"bad strategy name {strategy!r}")
         try:

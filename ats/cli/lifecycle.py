@@ -36,6 +36,7 @@ def sim_args(cfg: config_mod.Config) -> list[str]:
         "--max-msg-rate", str(sim["max_msg_rate"]),
         "--state", str(cfg.state_dir / "gateway-sim.json"),
         "--arctic", cfg.arctic_uri,
+        *(["--start", str(sim["start"])] if sim.get("start") else []),
     ]
 
 

@@ -88,3 +88,16 @@ class BarAggregator:
         bar = Bar(self.key, pd.Timestamp(np.int64(start_ns), tz="UTC"), *self._cur)
         self._cur = None
         return bar
+
+
+def is_forming(start: pd.Timestamp, bar_size: str, now: pd.Timestamp,
+               calendar: str = "XNYS") -> bool:
+    """Whether the bar that began at `start` is still open at `now` (so history's last bar
+    must be rebuilt live rather than kept). A daily bar is stamped with its session date."""
+    if bar_size != "1d":
+        return bool(start + BAR_SIZES[bar_size] > now)
+    cal = sessions(calendar)
+    date = (start.tz_convert(None) if start.tzinfo is not None else start).normalize()
+    if date not in cal.dates:
+        return False  # not a session date: nothing of it is still forming
+    return bool(now.value < cal.closes[cal.dates.get_loc(date)])

@@ -29,7 +29,7 @@ from ats.broker import orderref
 from ats.errors import Code
 from ats.host import crashloop
 from ats.host.context import LiveContext, VenueClock
-from ats.host.feed import BarAggregator
+from ats.host.feed import BarAggregator, is_forming
 from ats.ib import adapter, parsing
 from ats.processes import BusLogHandler, install_stop_handlers, setup_logging
 from ats.sdk.instrument import Instrument
@@ -247,8 +247,10 @@ class Host:
                     useRTH=False, formatDate=2)
                 df = parsing.bars_to_df(bars)
                 if len(df):
-                    # The last historical bar may still be forming: it is rebuilt live.
-                    strategy.warm_up(spec.instrument.key, df.iloc[:-1])
+                    if is_forming(df.index[-1], spec.bar_size, self.clock.now(),
+                                  strategy.calendar):
+                        df = df.iloc[:-1]  # rebuilt live from real-time bars
+                    strategy.warm_up(spec.instrument.key, df)
                     self.ctx.last_prices[spec.instrument.key] = float(df["close"].iloc[-1])
                     self.clock.latest_bar = None
             self.aggregators[spec.instrument.key] = BarAggregator(spec.instrument.key,
@@ -331,7 +333,7 @@ class Host:
             or 0.0,
         }
         try:
-            decision = await self.broker.request("approve", intent, timeout=3.0)
+            decision = await self.broker.request("approve", intent, timeout=5.0)
         except RequestError as exc:
             # Fail closed: without the broker's approval nothing leaves.
             self.ctx.reject(handle, f"risk check unavailable ({exc.code}): {exc.message}")

@@ -34,7 +34,6 @@ import pytest
 from systemkit import System, make_home, wait_for
 
 from ats.broker import orderref
-from ats.cli.lifecycle import REPO_DEPLOY
 from ats.host.feed import BarAggregator
 from ats.sdk import Future
 from ats.sdk.indicators import pct_return, rsi, sma
@@ -122,24 +121,15 @@ def params_of(name: str) -> Params:
     return p
 
 
-def sim_supervisord_conf(home: Any) -> None:
-    """ATS_HOME/supervisord.conf overrides the shipped one: pin the simulator's start time."""
-    text = REPO_DEPLOY.read_text()
-    cmd = "command=%(ENV_ATS_BIN)s/ats-gateway-sim %(ENV_ATS_SIM_ARGS)s"
-    assert cmd in text
-    stamp = START.strftime("%Y-%m-%dT%H:%M:%SZ")
-    (home / "supervisord.conf").write_text(text.replace(cmd, f"{cmd} --start {stamp}"))
-
-
 def sim_time(admin: AdminClient) -> pd.Timestamp:
     return pd.Timestamp(admin.call("status")["sim_time"])
 
 
 @pytest.fixture(scope="module")
 def run() -> Iterator[Run]:
-    home = make_home(SEED, {"sim": {"speed": SPEED, "seed": SIM_SEED},
+    home = make_home(SEED, {"sim": {"speed": SPEED, "seed": SIM_SEED,
+                                    "start": START.strftime("%Y-%m-%dT%H:%M:%SZ")},
                             "broker": {"reconcile_seconds": 5.0, "equity_sample_seconds": 5.0}})
-    sim_supervisord_conf(home)
     system = System(home)
     result = Run(system)
     t0 = time.monotonic()
