@@ -58,8 +58,15 @@ DEFAULTS: dict[str, Any] = {
         # library: "ib_async", or "ib_insync" from a venv that has it instead.
         "strategy_python": "",
         "ib_lib": "ib_async",
-        # Strategies registered by `ats-ctl init` (name -> module). Edit, or use ats-ctl add.
-        "seed_strategies": ["example"],
+        # Registered and started on the manager's first start: a shipped name, or a table
+        # {name, spec, params, target_weight, min_weight, max_weight, start}.
+        "seed_strategies": [
+            *({"name": n, "target_weight": 0.09, "min_weight": 0.07, "max_weight": 0.11}
+              for n in ("ltmt", "pea_oss", "s2", "svix", "short_rsi_thrust", "short_vix",
+                        "cnr", "sie", "smag7", "vow")),
+            {"name": "example", "target_weight": 0.02, "min_weight": 0.01,
+             "max_weight": 0.03},
+        ],
     },
     "broker": {
         "equity_sample_seconds": 5.0,
