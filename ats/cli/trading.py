@@ -36,15 +36,32 @@ def positions(ctl: Ctl, strategy: str | None, as_json: bool, show_flat: bool) ->
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctl
 def pnl(ctl: Ctl, as_json: bool) -> None:
-    """Per-strategy realized and unrealized P&L, commissions, cash and equity, and the total."""
+    """Per-strategy P&L, their TOTAL, and the venue's ACCOUNT figures, which it must match.
+
+    total_pnl = realized (net of commissions) + unrealized. IB folds commissions into its
+    average cost, so compare TOTAL with ACCOUNT on total_pnl."""
     rows = ctl.call("broker", "pnl")
-    if not as_json and rows:
+    for r in rows:
+        r["total_pnl"] = float(r["realized_pnl_net"]) + float(r["unrealized_pnl"])
+    if as_json:
+        echo_json(rows)
+        return
+    if rows:
         total: dict[str, Any] = {"strategy": "TOTAL"}
-        for key in ("realized_pnl", "unrealized_pnl", "commissions", "cash", "equity", "fills"):
+        for key in ("realized_pnl_net", "unrealized_pnl", "total_pnl", "commissions"):
             total[key] = sum(float(r.get(key) or 0) for r in rows)
-        rows = [*rows, total]
-    _show(rows, as_json, ["strategy", "realized_pnl", "unrealized_pnl", "commissions", "cash",
-                          "equity", "fills"])
+        total["fills"] = sum(int(r.get("fills") or 0) for r in rows)
+        rows.append(total)
+    account = {v["tag"]: float(v["value"]) for v in ctl.call("broker", "account").values()
+               if v["currency"] in ("USD", "BASE")}
+    if "RealizedPnL" in account and "UnrealizedPnL" in account:
+        rows.append({"strategy": "ACCOUNT (venue)", "realized_pnl_net": account["RealizedPnL"],
+                     "unrealized_pnl": account["UnrealizedPnL"],
+                     "total_pnl": account["RealizedPnL"] + account["UnrealizedPnL"]})
+    click.echo(table(rows, ["strategy", "realized_pnl_net", "unrealized_pnl", "total_pnl",
+                            "commissions", "fills"],
+                     ["STRATEGY", "REALIZED (NET)", "UNREALIZED", "TOTAL P&L", "COMMISSIONS",
+                      "FILLS"]))
 
 
 @click.command()
