@@ -8,7 +8,9 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ats import config
 from bus import topics
@@ -42,6 +44,21 @@ def home_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", type=Path, default=None,
                         help="ATS_HOME folder (default: $ATS_HOME or ./var)")
     parser.add_argument("--log-level", default="INFO")
+
+
+def service_main(prog: str, description: str | None,
+                 build: Callable[[config.Config], Any], argv: list[str] | None) -> None:
+    """The entry point of a long-running ats process: --home, logging, config, run()."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    home_arg(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        cfg = config.load(args.home)
+    except config.ConfigError as exc:
+        logging.getLogger(prog).error("%s", exc)
+        raise SystemExit(2) from exc
+    asyncio.run(build(cfg).run())
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:

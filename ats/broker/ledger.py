@@ -345,6 +345,12 @@ class Ledger:
     def equity_df(self) -> pd.DataFrame:
         return pd.DataFrame(self._equity_rows, columns=EQUITY_COLUMNS)
 
+    def drain_equity(self) -> pd.DataFrame:
+        """The samples taken since the last drain (for persisting), forgetting them here."""
+        df = self.equity_df()
+        self._equity_rows = []
+        return df
+
     # ---- internals ----------------------------------------------------------------------
 
     def _book(self, strategy: str, e: Execution) -> _Book:

@@ -9,7 +9,6 @@ in-flight intent of the write-ahead log to what the venue knows.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
@@ -18,6 +17,7 @@ import os
 import time
 from typing import Any
 
+import pandas as pd
 import zmq
 import zmq.asyncio
 
@@ -33,7 +33,7 @@ from ats.broker.syncer import BackgroundSync
 from ats.broker.tradingstate import TradingState, TradingStates
 from ats.errors import Code
 from ats.ib import adapter, parsing
-from ats.processes import BusLogHandler, home_arg, install_stop_handlers, setup_logging
+from ats.processes import BusLogHandler, install_stop_handlers, service_main
 from ats.storage.arctic import open_arctic
 from bus import topics
 from bus.client import AsyncRequester
@@ -48,6 +48,8 @@ log = logging.getLogger("ats.broker")
 #: A position difference must persist this many consecutive checks to count as a break:
 #: a fill and the position update that follows it arrive as separate messages.
 BREAK_CONFIRMATIONS = 2
+#: How often equity-curve samples go to ArcticDB (one batched append each time).
+EQUITY_WRITE_SECONDS = 30.0
 
 
 def _num(x: Any) -> float | None:
@@ -114,7 +116,8 @@ class Broker:
 
     def _register(self) -> None:
         for name in ("approve", "book", "positions", "pnl", "fills", "orders", "halt", "resume",
-                     "trading_state", "limits", "set_limits", "reconcile", "intents", "account"):
+                     "trading_state", "limits", "set_limits", "reconcile", "intents", "account",
+                     "equity"):
             self.service.register(name, getattr(self, f"m_{name}"))
         for method, clone in (("snapshot_positions", self.positions), ("snapshot_pnl", self.pnl),
                               ("snapshot_orders", self.orders),
@@ -199,6 +202,20 @@ class Broker:
             rows = [r for r in rows if r.get("status") not in ("Filled", "Cancelled",
                                                                "ApiCancelled", "Inactive")]
         return rows
+
+    async def m_equity(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        """The equity curve: persisted samples plus those not yet written, at most `points`
+        per strategy (evenly thinned)."""
+        stored = await asyncio.to_thread(self.store.read_equity_df)
+        frames = [d for d in (stored, self.ledger.equity_df()) if len(d)]
+        if not frames:
+            return []
+        df = pd.concat(frames)
+        if p.get("strategy"):
+            df = df[df["strategy"] == p["strategy"]]
+        points = int(p.get("points", 500))
+        parts = [g.iloc[:: max(1, len(g) // points)] for _, g in df.groupby("strategy")]
+        return _records(pd.concat(parts)) if parts else []
 
     def m_account(self, p: dict[str, Any]) -> dict[str, Any]:
         return dict(self.account.state)
@@ -516,6 +533,7 @@ class Broker:
 
     async def periodic(self) -> None:
         last_equity = last_reconcile = last_clients = 0.0
+        last_equity_write = time.monotonic()
         while not self.stop_event.is_set():
             now = time.monotonic()
             try:
@@ -532,10 +550,19 @@ class Broker:
                     self.ledger.sample_equity(time.time())
                     for strategy in self.ledger.strategies():
                         self._publish_books(strategy)
+                if now - last_equity_write > EQUITY_WRITE_SECONDS:
+                    last_equity_write = now
+                    await self.persist_equity()
             except Exception:
                 log.exception("periodic work failed")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), 0.5)
+
+    async def persist_equity(self) -> None:
+        """Append the equity samples taken since the last call to ArcticDB, off the loop."""
+        df = self.ledger.drain_equity()
+        if len(df):
+            await asyncio.to_thread(self.store.write_equity, df)
 
     def _flush_failed(self, exc: BaseException) -> None:
         log.error("ArcticDB flush failed (the local journal keeps every record): %s", exc)
@@ -568,6 +595,7 @@ class Broker:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.ib.disconnect()
+        await self.persist_equity()
         self.syncer.close()
         self.store.close(flush=True)
         self.intents.close()
@@ -597,13 +625,4 @@ def _records(df: Any) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ats-broker", description=__doc__)
-    home_arg(parser)
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    try:
-        cfg = config_mod.load(args.home)
-    except config_mod.ConfigError as exc:
-        log.error("%s", exc)
-        raise SystemExit(2) from exc
-    asyncio.run(Broker(cfg).run())
+    service_main("ats-broker", __doc__, Broker, argv)

@@ -34,8 +34,10 @@ def positions(ctl: Ctl, strategy: str | None, as_json: bool, show_flat: bool) ->
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Also draw each strategy's P&L over time into this PNG.")
 @pass_ctl
-def pnl(ctl: Ctl, as_json: bool) -> None:
+def pnl(ctl: Ctl, as_json: bool, plot: str | None) -> None:
     """Per-strategy P&L, their TOTAL, and the venue's ACCOUNT figures, which it must match.
 
     total_pnl = realized (net of commissions) + unrealized. IB folds commissions into its
@@ -62,6 +64,32 @@ def pnl(ctl: Ctl, as_json: bool) -> None:
                             "commissions", "fills"],
                      ["STRATEGY", "REALIZED (NET)", "UNREALIZED", "TOTAL P&L", "COMMISSIONS",
                       "FILLS"]))
+    if plot:
+        _plot_equity(ctl.call("broker", "equity", {"points": 1000}, timeout=30), plot)
+        click.echo(f"equity curves written to {plot}")
+
+
+def _plot_equity(samples: list[dict[str, Any]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    fig, ax = plt.subplots(figsize=(10, 5))
+    if samples:
+        df = pd.DataFrame(samples)
+        df["ts"] = pd.to_datetime(df["ts"], utc=True)
+        # Strategies start with no cash of their own: their equity is their P&L.
+        for name, group in df.groupby("strategy"):
+            ax.plot(group["ts"], group["equity"], label=str(name))
+        ax.legend(loc="upper left", fontsize="small")
+    ax.set_title("P&L by strategy")
+    ax.set_ylabel("USD")
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 @click.command()

@@ -91,7 +91,6 @@ class Host:
         self.stop_event = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.state_file = cfg.state_dir / f"strategy-{name}.json"
-        self.fatal: BaseException | None = None
 
     # -- helpers ----------------------------------------------------------------------------
 

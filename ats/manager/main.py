@@ -8,7 +8,6 @@ so a late subscriber asks for the snapshot and then applies newer updates.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -27,7 +26,7 @@ from ats.host import crashloop
 from ats.host.crashloop import CRASH_LOOP_EXIT
 from ats.manager import supervisor as sv
 from ats.manager.registry import Entry, Registry, RegistryError
-from ats.processes import BusLogHandler, home_arg, install_stop_handlers, setup_logging
+from ats.processes import BusLogHandler, install_stop_handlers, service_main
 from bus import topics
 from bus.clone import CloneState, register_snapshot
 from bus.errors import RequestError
@@ -404,13 +403,4 @@ class Manager:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ats-manager", description=__doc__)
-    home_arg(parser)
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    try:
-        cfg = config_mod.load(args.home)
-    except config_mod.ConfigError as exc:
-        log.error("%s", exc)
-        raise SystemExit(2) from exc
-    asyncio.run(Manager(cfg).run())
+    service_main("ats-manager", __doc__, Manager, argv)

@@ -199,6 +199,23 @@ def test_partial_fills_and_commissions_give_pnl_to_the_cent(system: System) -> N
     assert row["cash"] == pytest.approx(cash, abs=0.005)
 
 
+def test_pnl_sums_to_the_account_and_plots_the_equity_curve(
+        system: System, tmp_path: Path) -> None:
+    wait_quiet(system)
+    out = system.ctl("pnl").stdout
+    total = next(line for line in out.splitlines() if line.startswith("TOTAL"))
+    account = next(line for line in out.splitlines() if line.startswith("ACCOUNT"))
+    # TOTAL P&L column: the strategies' books plus unattributed equal the venue's account
+    # (which reports rounded to the cent, and marks a moment apart)
+    ours, venue = (float(x.replace(",", "")) for x in (total.split()[3], account.split()[4]))
+    assert ours == pytest.approx(venue, abs=0.05)
+    samples = broker(system, "equity", strategy="probe")
+    assert samples and {s["strategy"] for s in samples} == {"probe"}
+    png = tmp_path / "pnl.png"
+    system.ctl("pnl", "--plot", str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_outage_with_fills_during_it_is_recovered(system: System) -> None:
     from ats.ib import adapter
 
