@@ -48,6 +48,9 @@ log = logging.getLogger("ats.broker")
 #: A position difference must persist this many consecutive checks to count as a break:
 #: a fill and the position update that follows it arrive as separate messages.
 BREAK_CONFIRMATIONS = 2
+DONE_ORDER_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
+#: Finished orders kept in the live orders view (and its snapshots).
+KEEP_DONE_ORDERS = 2000
 #: How often equity-curve samples go to ArcticDB (one batched append each time).
 EQUITY_WRITE_SECONDS = 30.0
 
@@ -97,6 +100,7 @@ class Broker:
         self._unpublished: list[tuple[str, dict[str, Any]]] = []
         self._dirty_books: set[tuple[str, int]] = set()
         self._commit_scheduled = False
+        self._done_orders: dict[str, None] = {}  #: finished order keys, oldest first
         self.syncer = BackgroundSync([self.store.flush, self.intents.flush],
                                      on_error=self._storage_failed)
         self._register()
@@ -199,8 +203,7 @@ class Broker:
         if p.get("strategy"):
             rows = [r for r in rows if r.get("strategy") == p["strategy"]]
         if not p.get("all"):
-            rows = [r for r in rows if r.get("status") not in ("Filled", "Cancelled",
-                                                               "ApiCancelled", "Inactive")]
+            rows = [r for r in rows if r.get("status") not in DONE_ORDER_STATUSES]
         return rows
 
     async def m_equity(self, p: dict[str, Any]) -> list[dict[str, Any]]:
@@ -309,7 +312,15 @@ class Broker:
     # -- ledger input -----------------------------------------------------------------------
 
     def _set_order(self, order_ref: str, strategy: str, row: dict[str, Any]) -> None:
-        self.orders.set(f"{strategy}|{order_ref}", row)
+        key = f"{strategy}|{order_ref}"
+        self.orders.set(key, row)
+        if row["status"] in DONE_ORDER_STATUSES and key not in self._done_orders:
+            # Finished orders stay visible for a while; the ledger keeps their fills for good.
+            self._done_orders[key] = None
+            while len(self._done_orders) > KEEP_DONE_ORDERS:
+                oldest = next(iter(self._done_orders))
+                del self._done_orders[oldest]
+                self.orders.delete(oldest)
 
     def record_fill(self, fill: Any) -> None:
         """Journal then apply one execution (and its commission when known). Idempotent.
