@@ -88,6 +88,7 @@ class Host:
         self.venue_state = "connecting"
         self.data_ok = True
         self.trading_state = "ACTIVE"
+        self.book_synced = False  #: positions seeded from the broker's ledger
         self.stop_event = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.state_file = cfg.state_dir / f"strategy-{name}.json"
@@ -187,6 +188,8 @@ class Host:
         except RequestError as exc:
             log.warning("broker unavailable for the book (%s); orders stay refused until it "
                         "answers", exc.message)
+            self.book_synced = False
+            self.spawn(self._retry_sync_book(), "retry book")
             return
         positions: dict[str, float] = {}
         for con_id, qty in book.get("positions", []):
@@ -200,6 +203,12 @@ class Host:
         self.seen_exec = set(book.get("exec_ids", []))
         self.reported |= self.seen_exec
         self.trading_state = str(book.get("trading_state", self.trading_state))
+        self.book_synced = True
+
+    async def _retry_sync_book(self) -> None:
+        await asyncio.sleep(2.0)
+        if not self.book_synced and not self.stop_event.is_set():
+            await self.sync_book()
 
     async def _key_for_con_id(self, con_id: int) -> str | None:
         details = await self.ib.reqContractDetailsAsync(adapter.Contract(conId=con_id))
@@ -307,6 +316,8 @@ class Host:
     def refusal(self, req: OrderRequest) -> str | None:
         if self.venue_state != "connected":
             return f"venue {self.venue_state}: new orders are refused until reconnected"
+        if not self.book_synced:
+            return "book not yet loaded from the broker: orders refused until it answers"
         if not self.data_ok:
             return "market data farm down: not trading on stale prices"
         if self.trading_state == "HALTED":
