@@ -38,6 +38,10 @@ class IntentStatus(StrEnum):
     UNRESOLVED = "UNRESOLVED"  #: fate unknown after recovery; never resent automatically
 
 
+#: Seconds an approved order may take to show up at the venue before it is given up on
+#: (the strategy host waits this long for an order that was in flight at its restart).
+IN_FLIGHT_GRACE = 60.0
+
 OPEN_STATUSES = frozenset({IntentStatus.PENDING, IntentStatus.SUBMITTED})
 DONE_STATUSES = frozenset({IntentStatus.FILLED, IntentStatus.CANCELLED, IntentStatus.REJECTED})
 

@@ -23,7 +23,7 @@ import zmq.asyncio
 
 from ats import config as config_mod
 from ats.broker import orderref
-from ats.broker.intents import IntentLog, IntentStatus, KnownOrder
+from ats.broker.intents import IN_FLIGHT_GRACE, IntentLog, IntentStatus, KnownOrder
 from ats.broker.ledger import UNATTRIBUTED, Ledger
 from ats.broker.ledger_store import LedgerStore, StorageFull
 from ats.broker.model import OrderIntent
@@ -181,8 +181,14 @@ class Broker:
                      for r in self.ledger.position_rows(strategy) if r["position"]]
         exec_ids = [e.exec_id for e in self.ledger.executions()
                     if self.ledger.attribute(e) == strategy]
+        # Approved but not yet seen at the venue: the host treats them as in flight, so its
+        # strategy does not place them again while they may still arrive.
+        now = time.time()
+        in_flight = [rec.intent.to_dict() for rec in self.intents.unresolved()
+                     if rec.intent.strategy == strategy and rec.status is IntentStatus.PENDING
+                     and now - rec.intent.created <= IN_FLIGHT_GRACE]
         return {"positions": positions, "cash": self.ledger.cash(strategy),
-                "exec_ids": exec_ids,
+                "exec_ids": exec_ids, "in_flight": in_flight,
                 "trading_state": str(self.states.effective(strategy))}
 
     def m_positions(self, p: dict[str, Any]) -> list[dict[str, Any]]:

@@ -79,7 +79,7 @@ def _plot_equity(samples: list[dict[str, Any]], path: str) -> None:
     fig, ax = plt.subplots(figsize=(10, 5))
     if samples:
         df = pd.DataFrame(samples)
-        df["ts"] = pd.to_datetime(df["ts"], utc=True)
+        df["ts"] = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
         # Strategies start with no cash of their own: their equity is their P&L.
         for name, group in df.groupby("strategy"):
             ax.plot(group["ts"], group["equity"], label=str(name))

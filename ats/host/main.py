@@ -26,6 +26,7 @@ import zmq.asyncio
 
 from ats import config as config_mod
 from ats.broker import orderref
+from ats.broker.intents import IN_FLIGHT_GRACE
 from ats.errors import Code
 from ats.host import crashloop
 from ats.host.context import LiveContext, VenueClock
@@ -203,6 +204,7 @@ class Host:
         self.seen_exec = set(book.get("exec_ids", []))
         self.reported |= self.seen_exec
         self.trading_state = str(book.get("trading_state", self.trading_state))
+        await self.expect_in_flight(list(book.get("in_flight", [])))
         self.book_synced = True
 
     async def _retry_sync_book(self) -> None:
@@ -294,12 +296,15 @@ class Host:
     def adopt_orders(self) -> None:
         """Take back this clientId's open orders after a restart; never resend them."""
         for trade in self.ib.openTrades():
-            ref = orderref.parse(trade.order.orderRef or "")
-            if ref is None or ref[0] != self.name:
-                continue
-            local_id = trade.order.orderRef
-            if local_id in self.trades:
-                continue
+            self._adopt(trade)
+
+    def _adopt(self, trade: Any) -> None:
+        ref = orderref.parse(trade.order.orderRef or "")
+        local_id = trade.order.orderRef
+        if ref is None or ref[0] != self.name or local_id in self.trades:
+            return
+        handle = self.ctx.handles.get(local_id)
+        if handle is None:
             inst = parsing.from_contract(trade.contract)
             qty = trade.order.totalQuantity * (1 if trade.order.action == "BUY" else -1)
             req = OrderRequest(inst, qty, trade.order.orderType,
@@ -307,9 +312,44 @@ class Host:
                                trade.order.tif or "DAY")
             handle = OrderHandle(local_id=local_id, request=req, status=OrderStatus.SUBMITTED)
             self.ctx.handles[local_id] = handle
-            self._track(handle, trade)
-            self._sync_handle(handle, trade)
-            log.info("re-adopted open order %s (%s %+g)", local_id, inst.key, qty)
+        self._track(handle, trade)
+        self._sync_handle(handle, trade)
+        log.info("re-adopted open order %s (%s %+g)", local_id,
+                 handle.request.instrument.key, handle.request.quantity)
+
+    def _on_open_order(self, trade: Any) -> None:
+        """An order of ours the venue reports: adopt it if it was in flight at a restart."""
+        if trade.order.orderRef in self.ctx.handles and trade.order.orderRef not in self.trades:
+            self._adopt(trade)
+
+    async def expect_in_flight(self, intents: list[dict[str, Any]]) -> None:
+        """Approved intents not yet seen at the venue when this process started: they may
+        still arrive, so the strategy sees them as UNRESOLVED open orders rather than placing
+        them again. One that never arrives within the grace is given up, never resent."""
+        for intent in intents:
+            ref = orderref.make(self.name, int(intent["intent_id"]))
+            if ref in self.ctx.handles:
+                continue
+            key = self.con_keys.get(int(intent["con_id"])) or await self._key_for_con_id(
+                int(intent["con_id"]))
+            if key is None:
+                continue
+            sign = 1.0 if intent["side"] == "BUY" else -1.0
+            req = OrderRequest(self.instruments[key], sign * float(intent["quantity"]),
+                               intent["order_type"], intent.get("limit_price"),
+                               intent.get("stop_price"), intent.get("tif") or "DAY")
+            self.ctx.handles[ref] = OrderHandle(local_id=ref, request=req,
+                                                status=OrderStatus.UNRESOLVED)
+            log.warning("order %s was in flight at the restart: waiting for the venue", ref)
+            age = time.time() - float(intent["created"])
+            self.spawn(self._give_up(ref, max(0.0, IN_FLIGHT_GRACE - age)), f"in flight {ref}")
+
+    async def _give_up(self, ref: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        handle = self.ctx.handles.get(ref)
+        if handle is not None and handle.status == OrderStatus.UNRESOLVED \
+                and ref not in self.trades:
+            self.ctx.reject(handle, "in-flight order never reached the venue; not resent")
 
     # -- orders -----------------------------------------------------------------------------
 
@@ -574,6 +614,7 @@ class Host:
         self.ib.errorEvent += self._on_error
         self.ib.execDetailsEvent += self._on_exec
         self.ib.commissionReportEvent += self._on_commission
+        self.ib.openOrderEvent += self._on_open_order
         try:
             await self.connect_venue()
         except asyncio.CancelledError:
