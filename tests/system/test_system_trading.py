@@ -153,7 +153,9 @@ def test_orders_fail_closed_while_the_broker_is_down(system: System) -> None:
 def test_kill_9_between_approval_and_ack_gives_no_duplicate_and_readopts(
         system: System) -> None:
     sim = admin(system)
-    sim.call("delay_acks", ms=3000)
+    # The venue takes the order only 8 s after it arrives: the strategy is killed, restarted
+    # and running again while its approved order is still in flight.
+    sim.call("delay_acks", ms=8000)
     try:
         pid = system.status()["probe"]["pid"]
         set_mode(system, "rest")
@@ -162,13 +164,17 @@ def test_kill_9_between_approval_and_ack_gives_no_duplicate_and_readopts(
         os.kill(pid, signal.SIGKILL)
     finally:
         sim.call("delay_acks", ms=0)
+    ref = approved[0]["order_ref"]
     wait_for(lambda: (s := system.status()["probe"])["state"] == "RUNNING" and s["pid"] != pid,
              20, "probe restarted")
-    time.sleep(5.0)  # several bars: time for a wrongly duplicated order to appear
+    log = "strategy-probe"
+    wait_for(lambda: f"order {ref} was in flight at the restart" in system.log(log), 20,
+             "the restarted probe to hold the in-flight order")
+    wait_for(lambda: f"re-adopted open order {ref}" in system.log(log), 30,
+             "the in-flight order adopted when the venue took it")
+    time.sleep(3.0)  # several bars: time for a wrongly duplicated order to appear
     working = [o for o in open_probe_orders(system) if o["status"] != "Approved"]
-    assert len(working) == 1, f"expected exactly one resting order, got {working}"
-    if working[0]["order_ref"] == approved[0]["order_ref"]:
-        assert "re-adopted open order " + approved[0]["order_ref"] in system.log("strategy-probe")
+    assert [o["order_ref"] for o in working] == [ref], f"expected only {ref}, got {working}"
     set_mode(system, "idle")
     broker(system, "halt", strategy="probe")  # cancels the resting order
     broker(system, "resume", strategy="probe")
