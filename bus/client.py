@@ -43,6 +43,15 @@ class _Core:
                      request_body(req_id, method, params))
         )
 
+    def _prepare(self, method: str, params: dict[str, Any] | None, timeout: float | None,
+                 retries: int | None) -> tuple[str, bytes, float, int]:
+        """One request's id, frame, per-attempt timeout and attempt count (a retry resends
+        the same id, so the service answers it from its reply cache)."""
+        req_id = self._next_id()
+        return (req_id, self._encode(req_id, method, params),
+                self.timeout if timeout is None else timeout,
+                1 + (self.retries if retries is None else retries))
+
     def _setup(self, sock: zmq.Socket[Any]) -> None:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.IMMEDIATE, 1)
@@ -124,10 +133,7 @@ class Requester:
     ) -> Any:
         """Call ``method``; return its result or raise RequestError / RequestTimeout."""
         core = self._core
-        timeout = core.timeout if timeout is None else timeout
-        attempts = 1 + (core.retries if retries is None else retries)
-        req_id = core._next_id()
-        data = core._encode(req_id, method, params)
+        req_id, data, timeout, attempts = core._prepare(method, params, timeout, retries)
         for _ in range(attempts):
             sock = self._socket()
             deadline = time.monotonic() + timeout
@@ -212,10 +218,7 @@ class AsyncRequester:
         retries: int | None = None,
     ) -> Any:
         core = self._core
-        timeout = core.timeout if timeout is None else timeout
-        attempts = 1 + (core.retries if retries is None else retries)
-        req_id = core._next_id()
-        data = core._encode(req_id, method, params)
+        req_id, data, timeout, attempts = core._prepare(method, params, timeout, retries)
         loop = asyncio.get_running_loop()
         for _ in range(attempts):
             sock = self._socket()

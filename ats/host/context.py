@@ -122,7 +122,7 @@ class LiveContext:
     def apply_fill(self, key: str, signed_qty: float, price: float, multiplier: float) -> None:
         self.positions_by_key[key] = self.positions_by_key.get(key, 0.0) + signed_qty
         self.cash_balance -= signed_qty * price * multiplier
-        self.last_prices.setdefault(key, price)
+        self.last_prices[key] = price
 
     def reset_book(self, positions: dict[str, float], cash: float) -> None:
         self.positions_by_key = dict(positions)

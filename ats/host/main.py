@@ -262,7 +262,6 @@ class Host:
                         df = df.iloc[:-1]  # rebuilt live from real-time bars
                     strategy.warm_up(spec.instrument.key, df)
                     self.ctx.last_prices[spec.instrument.key] = float(df["close"].iloc[-1])
-                    self.clock.latest_bar = None
             self.aggregators[spec.instrument.key] = BarAggregator(spec.instrument.key,
                                                                    spec.bar_size)
 
@@ -459,16 +458,20 @@ class Host:
         ref = orderref.parse(fill.execution.orderRef or "")
         return ref is None or ref[0] == self.name
 
+    def _key_and_quantity(self, fill: Any) -> tuple[str, float]:
+        """The fill's instrument key and signed quantity (+ bought, - sold)."""
+        key = self.con_keys.get(fill.contract.conId) or parsing.from_contract(fill.contract).key
+        e = fill.execution
+        return key, float(e.shares) if e.side == "BOT" else -float(e.shares)
+
     def _book_fill(self, fill: Any) -> None:
         """Apply one of our executions to the book, once per execId."""
         e = fill.execution
         if e.execId in self.seen_exec or not self._ours(fill):
             return
         self.seen_exec.add(e.execId)
-        key = self.con_keys.get(fill.contract.conId) or parsing.from_contract(fill.contract).key
-        signed = float(e.shares) if e.side == "BOT" else -float(e.shares)
+        key, signed = self._key_and_quantity(fill)
         self.ctx.apply_fill(key, signed, float(e.price), float(fill.contract.multiplier or 1))
-        self.ctx.last_prices[key] = float(e.price)
 
     def _report_fill(self, fill: Any, commission: float) -> None:
         """Charge the commission and tell the strategy, once per execId."""
@@ -477,8 +480,7 @@ class Host:
             return
         self.reported.add(e.execId)
         self.ctx.cash_balance -= commission
-        key = self.con_keys.get(fill.contract.conId) or parsing.from_contract(fill.contract).key
-        signed = float(e.shares) if e.side == "BOT" else -float(e.shares)
+        key, signed = self._key_and_quantity(fill)
         t = pd.Timestamp(e.time)
         fill_ = Fill(key, signed, float(e.price), commission,
                      t.tz_localize("UTC") if t.tzinfo is None else t, e.orderRef)
