@@ -1,4 +1,4 @@
-# ats: make run | make test | make bench | make lint | make clean
+# ats: make run | make test | make test-clock | make bench | make lint | make clean
 PY          ?= python3
 VENV        ?= .venv
 INSYNC_VENV ?= .venv-insync
@@ -6,7 +6,15 @@ BIN         := $(VENV)/bin
 ATS_HOME    ?= $(CURDIR)/var
 export ATS_HOME
 
-.PHONY: install run test bench lint clean
+# Test modules run in two processes, each module whole in one (they share a system per module).
+PYTEST_ARGS ?= -n 2 --dist loadfile
+# The tests that read a clock, and the instants they are run at with every clock faked: a
+# Saturday, Christmas Day, the afternoon of a half day (day after Thanksgiving), 03:00 UTC on
+# a weekday. The system tests pin the simulator's clock and are run under faketime by hand.
+CLOCK_TESTS ?= tests/unit tests/integration
+CLOCK_TIMES ?= "2026-11-28 12:00" "2026-12-25 15:00" "2026-11-27 19:00" "2026-12-02 03:00"
+
+.PHONY: install run test test-clock bench lint clean
 
 install: $(BIN)/.installed
 
@@ -30,7 +38,14 @@ run: install
 	$(BIN)/ats-ctl up --foreground
 
 test: install $(INSYNC_VENV)/.installed
-	ATS_INSYNC_PYTHON=$(CURDIR)/$(INSYNC_VENV)/bin/python $(BIN)/pytest -q
+	ATS_INSYNC_PYTHON=$(CURDIR)/$(INSYNC_VENV)/bin/python $(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-clock: install $(INSYNC_VENV)/.installed
+	@command -v faketime >/dev/null || (apt-get update -qq && apt-get install -y -qq faketime)
+	@for when in $(CLOCK_TIMES); do \
+		ATS_INSYNC_PYTHON=$(CURDIR)/$(INSYNC_VENV)/bin/python \
+			tests/at-time "$$when" $(BIN)/pytest -q $(PYTEST_ARGS) $(CLOCK_TESTS) || exit 1; \
+	done
 
 bench: install
 	$(BIN)/python -m bench

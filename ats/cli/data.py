@@ -10,6 +10,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,8 @@ def data() -> None:
 @bar_option
 @click.option("--duration", default="1y", show_default=True,
               help="How far back from --end: 10y, 6m (months), 2w, 30d.")
-@click.option("--end", default=None, help="Last date wanted, YYYY-MM-DD (default: now).")
+@click.option("--end", default=None,
+              help="Last date wanted, YYYY-MM-DD (default: the venue's current time).")
 @click.option("--what", default="TRADES", show_default=True, help="IB whatToShow.")
 @click.option("--rth/--all-hours", default=False, help="Regular trading hours only.")
 @click.option("--client-id", type=int, default=None, help="Default: [data] client_id.")
@@ -87,33 +89,32 @@ def fetch(ctl: Ctl, symbols: tuple[str, ...], bar_size: str, duration: str, end:
         end_ts = utc(pd.Timestamp(end)) + pd.Timedelta(days=1) if end else None
     except ValueError as exc:
         fail(BAD_INPUT, str(exc))
-    now = pd.Timestamp.now(tz="UTC")
-    start = (end_ts if end_ts is not None and end_ts < now else now) - offset
     store = store_for(ctl)
-    plans = [plan(store, i, bar_size, start, end_ts, now) for i in insts]
-    total = sum(len(p.steps) for p in plans)
-    results: list[FetchResult] = [FetchResult(p.name) for p in plans]
-    if total:
-        cfg = ctl.cfg
-        venue = cfg.venue
-        cid = client_id if client_id is not None else int(cfg.section("data")["client_id"])
-        pacing_path = cfg.state_dir / PACING_FILE
-        pacer = HistoricalPacer(clock=time.time)
-        pacer.preload(_load_pacing(pacing_path))
-        try:
-            results = asyncio.run(_fetch_all(plans, store, pacer, str(venue["host"]),
-                                             int(venue["port"]), cid, str(venue["account"]),
-                                             float(venue["connect_timeout"]), what, rth, total))
-        except KeyboardInterrupt:
-            click.echo("\ninterrupted: what was fetched is stored; run the same command "
-                       "again to resume", err=True)
-            sys.exit(130)
-        except FetchError as exc:
-            fail(NO_DATA, f"{exc}; bars fetched before it are stored")
-        except ConnectionError as exc:
-            fail(Code.DISCONNECTED, str(exc))
-        finally:
-            _save_pacing(pacing_path, pacer.sent_times())
+
+    def plans_at(now: pd.Timestamp) -> list[FetchPlan]:
+        start = (end_ts if end_ts is not None and end_ts < now else now) - offset
+        return [plan(store, i, bar_size, start, end_ts, now) for i in insts]
+
+    cfg = ctl.cfg
+    venue = cfg.venue
+    cid = client_id if client_id is not None else int(cfg.section("data")["client_id"])
+    pacing_path = cfg.state_dir / PACING_FILE
+    pacer = HistoricalPacer(clock=time.time)
+    pacer.preload(_load_pacing(pacing_path))
+    try:
+        plans, results = asyncio.run(_fetch_all(
+            plans_at, store, pacer, str(venue["host"]), int(venue["port"]), cid,
+            str(venue["account"]), float(venue["connect_timeout"]), what, rth))
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: what was fetched is stored; run the same command "
+                   "again to resume", err=True)
+        sys.exit(130)
+    except FetchError as exc:
+        fail(NO_DATA, f"{exc}; bars fetched before it are stored")
+    except ConnectionError as exc:
+        fail(Code.DISCONNECTED, str(exc))
+    finally:
+        _save_pacing(pacing_path, pacer.sent_times())
     rows = []
     for p, r in zip(plans, results, strict=True):
         info = store.info(p.name) if store.has(p.name) else None
@@ -122,14 +123,17 @@ def fetch(ctl: Ctl, symbols: tuple[str, ...], bar_size: str, duration: str, end:
                      "rows": info.rows if info else 0,
                      "first": _ts(info.first) if info else None,
                      "last": _ts(info.last) if info else None})
-    if not total:
+    if not any(p.steps for p in plans):
         click.echo("up to date: nothing to fetch")
     click.echo(table(rows, ["symbol", "bar", "requests", "new_rows", "rows", "first", "last"]))
 
 
-async def _fetch_all(plans: list[FetchPlan], store: BarStore, pacer: HistoricalPacer,
-                     host: str, port: int, client_id: int, account: str, timeout: float,
-                     what: str, rth: bool, total: int) -> list[FetchResult]:
+async def _fetch_all(plans_at: Callable[[pd.Timestamp], list[FetchPlan]], store: BarStore,
+                     pacer: HistoricalPacer, host: str, port: int, client_id: int,
+                     account: str, timeout: float, what: str, rth: bool,
+                     ) -> tuple[list[FetchPlan], list[FetchResult]]:
+    """Plan at the venue's time (a replaying simulator's clock is not the wall clock), then
+    fetch."""
     ib = adapter.IB()
 
     def give_up(attempt: int, exc: BaseException, delay: float) -> None:
@@ -140,6 +144,10 @@ async def _fetch_all(plans: list[FetchPlan], store: BarStore, pacer: HistoricalP
     await adapter.connect(ib, host, port, client_id, timeout=timeout, account=account,
                           readonly=True, on_retry=give_up)
     try:
+        plans = plans_at(utc(pd.Timestamp(await ib.reqCurrentTimeAsync())))
+        total = sum(len(p.steps) for p in plans)
+        if not total:
+            return plans, [FetchResult(p.name) for p in plans]
         fetcher = HistoricalFetcher(ib, store, pacer, what=what, use_rth=rth)
         results = []
         with click.progressbar(length=total, label="fetching", show_pos=True,
@@ -149,7 +157,7 @@ async def _fetch_all(plans: list[FetchPlan], store: BarStore, pacer: HistoricalP
                     bar.update(1, f"{name} {_ts(step.chunk.start)}")
 
                 results.append(await fetcher.run(p, step_done))
-        return results
+        return plans, results
     finally:
         ib.disconnect()
 

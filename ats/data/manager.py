@@ -61,7 +61,8 @@ class DataManager:
         if self.ib is None:
             raise RuntimeError("DataManager has no IB connection to fetch with")
         fetcher = HistoricalFetcher(self.ib, self.store(), self.pacer)
-        return await fetcher.run(plan(self.store(), instrument, bar_size, start, end))
+        now = utc(pd.Timestamp(await self.ib.reqCurrentTimeAsync()))  # the venue's clock
+        return await fetcher.run(plan(self.store(), instrument, bar_size, start, end, now))
 
     def _read(self, instrument: Instrument, bar_size: str, start: object,
               end: object) -> pd.DataFrame:

@@ -2,8 +2,8 @@
 
 Request: {"cmd": "<command>", "args": {...}}. Reply: {"ok": true, ...} or
 {"ok": false, "errno": N, "error": "..."}. Commands: drop_client(client_id),
-outage(seconds, data_lost), farm_disconnect(seconds), delay_acks(ms),
-reject_next_order(reason), nightly_restart(), status(), executions().
+outage(seconds, data_lost), farm_disconnect(seconds), delay_acks(ms), hold_acks(),
+release_acks(), reject_next_order(reason), nightly_restart(), status(), executions().
 """
 
 from __future__ import annotations
@@ -56,6 +56,18 @@ def _delay_acks(srv: Server, ms: float) -> dict[str, Any]:
     return {}
 
 
+def _hold_acks(srv: Server) -> dict[str, Any]:
+    """Take no order or cancel until release_acks: an order stays in flight for as long as a
+    test needs, however slow the machine."""
+    if srv.held_acks is None:
+        srv.held_acks = []
+    return {}
+
+
+def _release_acks(srv: Server) -> dict[str, Any]:
+    return {"released": srv.release_acks()}
+
+
 def _reject_next_order(srv: Server, reason: str = "rejected by admin") -> dict[str, Any]:
     srv.venue.reject_next = str(reason)
     return {}
@@ -85,6 +97,8 @@ COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
     "outage": _outage,
     "farm_disconnect": _farm_disconnect,
     "delay_acks": _delay_acks,
+    "hold_acks": _hold_acks,
+    "release_acks": _release_acks,
     "reject_next_order": _reject_next_order,
     "nightly_restart": _nightly_restart,
     "status": _status,

@@ -21,9 +21,11 @@ class SimProcess:
 
     def __init__(self, seed: int = 1, speed: float = 1.0, state_file: str | Path | None = None,
                  extra_args: list[str] | None = None, host: str = "127.0.0.1",
-                 startup_timeout: float = 30.0, log_file: str | Path | None = None) -> None:
+                 startup_timeout: float = 30.0, log_file: str | Path | None = None,
+                 start: str | None = None) -> None:
         self.seed = seed
         self.speed = speed
+        self.start_time = start  #: ISO 8601 sim start; None starts at the wall clock
         self.state_file = Path(state_file) if state_file else None
         self.extra_args = list(extra_args or [])
         self.host = host
@@ -44,6 +46,8 @@ class SimProcess:
                 "--seed", str(self.seed), "--speed", str(self.speed)]
         if self.state_file is not None:
             args += ["--state", str(self.state_file)]
+        if self.start_time is not None:
+            args += ["--start", self.start_time]
         args += self.extra_args
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})

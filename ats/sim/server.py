@@ -237,21 +237,42 @@ class Server:
         self.outage = False
         self.farm_down = False
         self.ack_delay = 0.0
+        self.held_acks: list[Callable[[], None]] | None = None  #: None: not holding
         self._server: asyncio.AbstractServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.venue.sink = self
         if config.state_path is not None:
             self._load_state(config.state_path)
 
+    def acknowledge(self, action: Callable[[], None]) -> None:
+        """Let the venue take an order or a cancel: now, after the admin's delay, or when the
+        admin releases the held ones."""
+        if self.held_acks is not None:
+            self.held_acks.append(action)
+        elif self.ack_delay > 0:
+            asyncio.get_running_loop().call_later(self.ack_delay, action)
+        else:
+            action()
+
+    def release_acks(self) -> int:
+        held, self.held_acks = self.held_acks or [], None
+        for action in held:
+            action()
+        return len(held)
+
     def _load_state(self, path: Path) -> None:
         data = state_file.load(path)
         if data is None:
             return
         self.venue.load_json(data)
-        if self.config.start is None and data.get("sim_time"):
-            saved = dt.datetime.fromtimestamp(float(data["sim_time"]), dt.UTC)
-            self.clock = SimClock(max(saved, dt.datetime.now(dt.UTC))
-                                  if self.config.speed == 1.0 else saved, self.config.speed)
+        if data.get("sim_time"):
+            # Time never runs backwards across a restart: resume from the saved instant, or
+            # from the start (pinned, or the wall clock at speed 1) when that is later.
+            resume = dt.datetime.fromtimestamp(float(data["sim_time"]), dt.UTC)
+            floor = self.config.start
+            if floor is None and self.config.speed == 1.0:
+                floor = dt.datetime.now(dt.UTC)
+            self.clock = SimClock(max(resume, floor) if floor else resume, self.config.speed)
             self.venue.clock = self.clock
         log.info("state loaded from %s: %d orders, %d executions", path,
                  len(self.venue.orders), len(self.venue.executions))
@@ -621,6 +642,7 @@ class Server:
             "executions": len(self.venue.executions),
             "sim_time": self.clock.now().isoformat(),
             "outage": self.outage,
+            "held_acks": len(self.held_acks or []),
         }
 
 
@@ -691,21 +713,15 @@ def _place_order(srv: Server, s: Session, r: Reader) -> None:
     order = SimOrder(s.client_id, order_id, 0, account, inst.con_id, action, qty, order_type,
                      lmt, aux, tif, order_ref=order_ref, oca_group=oca,
                      outside_rth=outside_rth, parent_id=parent_id)
-    if srv.ack_delay > 0:
-        asyncio.get_running_loop().call_later(srv.ack_delay, srv.venue.place, order, inst)
-    else:
-        srv.venue.place(order, inst)
+    srv.acknowledge(lambda: srv.venue.place(order, inst))
 
 
 def _cancel_order(srv: Server, s: Session, r: Reader) -> None:
     r.skip()
     order_id = r.int()
     assert s.client_id is not None
-    if srv.ack_delay > 0:
-        asyncio.get_running_loop().call_later(srv.ack_delay, srv.venue.cancel, s.client_id,
-                                              order_id)
-    else:
-        srv.venue.cancel(s.client_id, order_id)
+    client_id = s.client_id
+    srv.acknowledge(lambda: srv.venue.cancel(client_id, order_id))
 
 
 def _send_open_orders(srv: Server, s: Session, everyone: bool) -> None:

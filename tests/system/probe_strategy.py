@@ -1,7 +1,8 @@
 """A test strategy whose orders the system tests control through its params at runtime.
 
 mode "idle": nothing. "rest": keep one buy limit order resting far below the market (placed
-only when the strategy has no open order, so a restart that re-adopts it places none).
+only when the strategy has no open order, so a restart that re-adopts it places none); every
+10th bar it logs how many open orders it holds, which tests read as proof that bars went by.
 "churn": every bar, a market order that flips between long and flat `quantity`.
 "hold": hold `quantity` shares long.
 "crash": raise in on_start (a strategy bug that kills the process at every start).
@@ -30,6 +31,9 @@ class Probe(Strategy[ProbeParams]):
     def subscriptions(self) -> list[BarSpec]:
         return [BarSpec(Stock(self.params.symbol), "5s", lookback=2)]
 
+    def on_init(self) -> None:
+        self.rest_bars = 0
+
     def on_start(self) -> None:
         if self.params.mode == "crash":
             raise RuntimeError("probe: crashing on purpose")
@@ -39,9 +43,14 @@ class Probe(Strategy[ProbeParams]):
     def on_bar(self, bar: Bar) -> None:
         inst = Stock(self.params.symbol)
         p = self.params
-        if p.mode == "rest" and not self.open_orders():
-            price = round(bar.close * (1 - p.offset), 2)
-            self.order(inst, p.quantity, order_type="LMT", limit=price, tif="GTC")
+        if p.mode == "rest":
+            self.rest_bars += 1
+            if self.rest_bars % 10 == 0:
+                self.log.info("probe rest: %d open orders after %d bars",
+                              len(self.open_orders()), self.rest_bars)
+            if not self.open_orders():
+                price = round(bar.close * (1 - p.offset), 2)
+                self.order(inst, p.quantity, order_type="LMT", limit=price, tif="GTC")
         elif p.mode == "hold" and not self.open_orders():
             self.order_target_quantity(inst, p.quantity)
         elif p.mode == "churn" and not self.open_orders():

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from pinned import SESSION
 
 BIN = Path(sys.executable).parent
 
@@ -86,7 +87,7 @@ def make_home(strategies: list[dict[str, Any]], extra: dict[str, Any] | None = N
     port = free_port()
     data: dict[str, Any] = {
         "venue": {"kind": "sim", "port": port},
-        "sim": {"admin_port": free_port(), "speed": 60.0},
+        "sim": {"admin_port": free_port(), "speed": 60.0, "start": SESSION},
         "manager": {"seed_strategies": strategies},
         "broker": {"reconcile_seconds": 1.0, "equity_sample_seconds": 1.0},
     }

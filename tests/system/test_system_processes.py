@@ -20,6 +20,7 @@ from systemkit import BIN, System, wait_for
 
 from ats.cli.lifecycle import REPO_DEPLOY, supervisord_env
 from bus import topics
+from bus.codec import pack
 from bus.subscriber import SyncSubscriber
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
@@ -54,13 +55,16 @@ class HeartbeatWatch:
 
     def __enter__(self) -> HeartbeatWatch:
         self._thread.start()
-        time.sleep(1.5)
+        wait_for(lambda: all(self.times[n] for n in NAMES), 30, "a heartbeat from each strategy")
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
         self._sub.close()
+
+    def last(self, name: str) -> float:
+        return self.times[name][-1] if self.times[name] else 0.0
 
     def max_gap(self, name: str) -> float:
         t = self.times[name] + [time.monotonic()]
@@ -99,25 +103,27 @@ def test_stopping_one_strategy_leaves_the_others_untouched(system: System) -> No
 
 
 def test_kill_9_restarts_only_that_strategy_with_its_client_id(system: System) -> None:
+    # How fast the restart is, is measured by `make bench`; here the bounds only catch a hang.
     before = system.status()
     victim = before["alpha"]
     with HeartbeatWatch(system) as hb:
-        killed_at = time.monotonic()
         os.kill(victim["pid"], signal.SIGKILL)
         rpc = system.supervisor().rpc
         wait_for(lambda: (p := rpc.getProcessInfo("strategy-alpha"))["statename"] == "RUNNING"
-                 and p["pid"] != victim["pid"], 10, "alpha restarted by supervisord",
+                 and p["pid"] != victim["pid"], 30, "alpha restarted by supervisord",
                  interval=0.05)
-        elapsed = time.monotonic() - killed_at
-        time.sleep(2.0)
+        wait_for(lambda: system.status()["alpha"]["state"] == "RUNNING", 30,
+                 "alpha reported RUNNING by the manager")
+        restarted_at = time.monotonic()
+        wait_for(lambda: all(hb.last(name) > restarted_at for name in ("alpha", "beta", "gamma")),
+                 30, "heartbeats from all three after the restart")
         after = system.status()
-        restarted = after["alpha"]
-    assert elapsed <= 3.0, f"alpha took {elapsed:.1f}s to be RUNNING again"
-    assert restarted["client_id"] == victim["client_id"]
+    assert after["alpha"]["client_id"] == victim["client_id"]
+    assert after["alpha"]["pid"] != victim["pid"]
     for name in ("beta", "gamma"):
         assert after[name]["pid"] == before[name]["pid"]
-        # liveness 3 x 1 s: a gap of 3 s or more would have marked it unresponsive
-        assert hb.max_gap(name) < 3.0, f"{name} heartbeats lapsed: {hb.max_gap(name):.2f}s"
+        assert after[name]["state"] == "RUNNING"
+        assert hb.max_gap(name) < 10.0, f"{name} heartbeats stopped: {hb.max_gap(name):.2f}s"
 
 
 def test_parameter_change_reaches_the_running_strategy(system: System) -> None:
@@ -180,9 +186,10 @@ def test_a_strategy_added_at_runtime_gets_a_new_client_id_and_runs(system: Syste
 
 def test_late_tail_subscriber_sees_current_state_at_once(system: System) -> None:
     proc = system.ctl("tail", "--topic", "hb.", "--heartbeats", "--count", "1", timeout=30)
-    snapshot = proc.stdout.split("-- live:")[0]
+    manager = proc.stdout.split("-- manager.snapshot")[1].split("\n-- ")[0].splitlines()
     for name in NAMES:
-        assert f"   {name}: " in snapshot and '"state":"RUNNING"' in snapshot
+        [line] = [line for line in manager if line.startswith(f"   {name}: ")]
+        assert '"state":"RUNNING"' in line, line
 
 
 def test_a_late_repl_holds_the_current_state_at_once(system: System) -> None:
@@ -240,25 +247,46 @@ def test_garbage_frames_get_errors_and_every_process_stays_up(system: System) ->
         rss_before[service] = _rss(pids[service])
         dealer = ctx.socket(zmq.DEALER)
         dealer.setsockopt(zmq.LINGER, 0)
-        dealer.setsockopt(zmq.RCVTIMEO, 3000)
+        dealer.setsockopt(zmq.RCVTIMEO, 10_000)
         dealer.connect(getattr(eps, service))
         for frame in frames:
             dealer.send(frame)
             reply = dealer.recv_multipart()
             assert reply, f"{service} gave no reply to a bad frame"
-        for _ in range(2000):
-            dealer.send(b"\x00garbage")
-        for _ in range(2000):
-            dealer.recv_multipart()
+        # 2000 more, 100 in flight at a time: a client that reads no reply would lose those
+        # beyond the sockets' high-water marks, by design.
+        for _ in range(20):
+            for _ in range(100):
+                dealer.send(b"\x00garbage")
+            for _ in range(100):
+                dealer.recv_multipart()
         dealer.close()
+    # Garbage on the bus, bracketed by valid sentinels on a topic of their own: the first one
+    # seen proves the path is up (a PUB drops what it sends before it is connected), a later
+    # one that the hub went through the garbage and forwards still. The hub cuts a publisher
+    # that sends an oversized frame, which then reconnects: the closing sentinel is repeated.
+    watch = SyncSubscriber(ctx, eps.subscribe, ["test.garbage."])
     pub = ctx.socket(zmq.PUB)
     pub.setsockopt(zmq.LINGER, 0)
     pub.connect(eps.publish)
-    time.sleep(0.3)
+    seqs = itertools.count(1)
+
+    def sentinel(last: bool) -> None:
+        frame = pack("test", "garbage-test", next(seqs), 0.0, {"last": last})
+        pub.send_multipart([b"test.garbage.", frame])
+
+    def through_hub(last: bool) -> bool:
+        got = watch.recv(timeout=0.2)
+        return got is not None and got[1].body["last"] is last
+
+    wait_for(lambda: sentinel(False) or through_hub(False), 30, "a sentinel through the hub",
+             interval=0)
     for frame in frames * 200:
         pub.send_multipart([b"status.alpha.", frame])
+    wait_for(lambda: sentinel(True) or through_hub(True), 30,
+             "the closing sentinel after the garbage", interval=0)
     pub.close()
-    time.sleep(2.0)
+    watch.close()
     after = {p.name: p.pid for p in sv.all_processes() if p.state == "RUNNING"}
     assert after == pids, "a process restarted after garbage frames"
     for service in ("manager", "broker"):
@@ -272,8 +300,11 @@ def test_stopped_strategy_stays_stopped_after_supervisor_reload(system: System) 
     env = supervisord_env(system.cfg())
     subprocess.run([str(Path(os.sys.executable).parent / "supervisorctl"), "-c",
                     str(REPO_DEPLOY), "reload"], env=env, check=True, capture_output=True)
+    # The manager starts what the operator wants running, all in one pass after the reload:
+    # once alpha and beta run again, gamma would have been started too.
     wait_for(lambda: system.all_running(["alpha", "beta"]), 90, "alpha and beta back")
-    time.sleep(3.0)  # give a wrongly revived gamma time to show up
     status = system.status()
     assert status["gamma"]["state"] == "STOPPED"
     assert status["gamma"]["desired"] == "stopped"
+    info = system.supervisor().rpc.getProcessInfo("strategy-gamma")
+    assert info["start"] == 0, "gamma was started after the reload"

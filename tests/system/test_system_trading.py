@@ -153,28 +153,32 @@ def test_orders_fail_closed_while_the_broker_is_down(system: System) -> None:
 def test_kill_9_between_approval_and_ack_gives_no_duplicate_and_readopts(
         system: System) -> None:
     sim = admin(system)
-    # The venue takes the order only 8 s after it arrives: the strategy is killed, restarted
-    # and running again while its approved order is still in flight.
-    sim.call("delay_acks", ms=8000)
+    log = "strategy-probe"
+    # The venue takes no order until the test releases it: the strategy is killed, restarted
+    # and running again while its approved order is still in flight, however slow the machine.
+    sim.call("hold_acks")
     try:
         pid = system.status()["probe"]["pid"]
         set_mode(system, "rest")
         approved = wait_for(lambda: [o for o in open_probe_orders(system)
                                      if o["status"] == "Approved"], 20, "an approved intent")
+        ref = approved[0]["order_ref"]
         os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: (s := system.status()["probe"])["state"] == "RUNNING"
+                 and s["pid"] != pid, 60, "probe restarted")
+        wait_for(lambda: f"order {ref} was in flight at the restart" in system.log(log), 60,
+                 "the restarted probe to hold the in-flight order")
     finally:
-        sim.call("delay_acks", ms=0)
-    ref = approved[0]["order_ref"]
-    wait_for(lambda: (s := system.status()["probe"])["state"] == "RUNNING" and s["pid"] != pid,
-             20, "probe restarted")
-    log = "strategy-probe"
-    wait_for(lambda: f"order {ref} was in flight at the restart" in system.log(log), 20,
-             "the restarted probe to hold the in-flight order")
+        released = sim.call("release_acks")["released"]
+    assert released >= 1, "the venue held no order: the test proved nothing"
     wait_for(lambda: f"re-adopted open order {ref}" in system.log(log), 30,
              "the in-flight order adopted when the venue took it")
-    time.sleep(3.0)  # several bars: time for a wrongly duplicated order to appear
+    adopted = system.log(log).index(f"re-adopted open order {ref}")
+    wait_for(lambda: system.log(log)[adopted:].count("probe rest: 1 open orders") >= 2, 60,
+             "the probe deciding on 20 more bars while it holds the adopted order")
     working = [o for o in open_probe_orders(system) if o["status"] != "Approved"]
     assert [o["order_ref"] for o in working] == [ref], f"expected only {ref}, got {working}"
+    assert "probe rest: 2 open orders" not in system.log(log)[adopted:]
     set_mode(system, "idle")
     broker(system, "halt", strategy="probe")  # cancels the resting order
     broker(system, "resume", strategy="probe")
@@ -186,7 +190,6 @@ def test_kill_9_broker_while_fills_arrive_loses_and_doubles_nothing(system: Syst
     set_mode(system, "churn", quantity=1500)
     wait_for(lambda: len(sim_executions(system)) >= 10, 60, "fills flowing")
     os.kill(system.pid_of("broker"), signal.SIGKILL)
-    time.sleep(1.0)
     n_during = len(sim_executions(system))
     wait_for(lambda: system.supervisor().rpc.getProcessInfo("broker")["statename"] == "RUNNING",
              30, "broker restarted")
@@ -197,11 +200,19 @@ def test_kill_9_broker_while_fills_arrive_loses_and_doubles_nothing(system: Syst
 
 
 def test_partial_fills_and_commissions_give_pnl_to_the_cent(system: System) -> None:
+    def probe_orders_with_partial_fills() -> list[int]:
+        by_order: dict[int, int] = defaultdict(int)
+        for e in sim_executions(system):
+            if e["order_ref"].startswith("ats:probe:"):
+                by_order[e["perm_id"]] += 1
+        return [perm for perm, n in by_order.items() if n > 1]
+
+    # The quoted size is at most 3000 shares: a larger order fills in several executions.
+    set_mode(system, "churn", quantity=3500)
+    wait_for(probe_orders_with_partial_fills, 60, "a probe order filled in several parts")
+    set_mode(system, "idle")
+    wait_quiet(system)
     execs = [e for e in sim_executions(system) if e["order_ref"].startswith("ats:probe:")]
-    by_order = defaultdict(int)
-    for e in execs:
-        by_order[e["perm_id"]] += 1
-    assert any(n > 1 for n in by_order.values()), "no partial fills happened"
     # independent average-cost computation from the venue's own executions
     position = cost = realized = commissions = cash = 0.0
     for e in sorted(execs, key=lambda e: (e["time"], e["exec_id"])):
@@ -245,25 +256,30 @@ def test_pnl_sums_to_the_account_and_plots_the_equity_curve(
 def test_outage_with_fills_during_it_is_recovered(system: System) -> None:
     from ats.ib import adapter
 
+    sim = admin(system)
     ib = adapter.IB()
     ib.connect("127.0.0.1", system.cfg().venue["port"], clientId=78)
     try:
         [spy] = ib.qualifyContracts(adapter.Stock("SPY", "SMART", "USD"))
-        [ticker] = ib.reqTickers(spy)
-        mid = ticker.marketPrice()
-        for i in (1, 2, 3, 4):
-            ib.placeOrder(spy, adapter.LimitOrder("BUY", 10, round(mid * (1 - 0.0004 * i), 2)))
-            ib.placeOrder(spy, adapter.LimitOrder("SELL", 10, round(mid * (1 + 0.0004 * i), 2)))
-        ib.sleep(0.5)
-        before = {e["exec_id"] for e in sim_executions(system)}
-        admin(system).call("outage", seconds=30, data_lost=False)
-        ib.sleep(31)
-        during = {e["exec_id"] for e in sim_executions(system)} - before
-        ib.reqGlobalCancel()
-        ib.sleep(1)
+        # Market orders the venue holds, then takes while the connection is down: they fill
+        # during the outage whatever the prices of the day.
+        sim.call("hold_acks")
+        try:
+            ib.placeOrder(spy, adapter.MarketOrder("BUY", 10))
+            ib.placeOrder(spy, adapter.MarketOrder("SELL", 10))
+            wait_for(lambda: sim.call("status")["held_acks"] == 2, 20,
+                     "both orders at the venue, held")
+            before = {e["exec_id"] for e in sim_executions(system)}
+            sim.call("outage", seconds=10, data_lost=False)
+            wait_for(lambda: sim.call("status")["outage"], 10, "the outage under way")
+        finally:
+            sim.call("release_acks")
+        during = wait_for(lambda: {e["exec_id"] for e in sim_executions(system)} - before, 10,
+                          "executions at the venue during the outage")
+        assert sim.call("status")["outage"], "the outage ended before the fills"
+        wait_for(lambda: not sim.call("status")["outage"], 30, "the outage over")
     finally:
         ib.disconnect()
-    assert during, "no execution happened during the outage: the test proved nothing"
     wait_for(lambda: during <= {f["exec_id"] for f in ledger_fills(system)}, 30,
              "executions made during the outage in the ledger")
     assert_ledger_equals_venue(system)
@@ -300,13 +316,17 @@ def test_halt_cancels_orders_and_survives_a_restart(system: System) -> None:
     system.ctl("halt")
     wait_for(lambda: not [o for o in open_probe_orders(system) if o["status"] == "Submitted"],
              20, "every order cancelled by the global halt")
+    mark = len(system.log("strategy-probe"))
     os.kill(system.pid_of("broker"), signal.SIGKILL)
     wait_for(lambda: broker(system, "trading_state")["global"] == "HALTED", 30,
              "the halt, read back from the restarted broker")
     decision = broker(system, "approve", strategy="probe", con_id=756733, symbol="SPY",
                       sec_type="STK", side="BUY", quantity=1, order_type="MKT", ref_price=1.0)
     assert not decision["approved"] and "HALTED" in decision["reason"]
-    time.sleep(3)
+    # The probe keeps trying on every bar: its orders are refused by the restarted broker.
+    wait_for(lambda: any("refused" in line and "HALTED" in line
+                         for line in system.log("strategy-probe")[mark:].splitlines()), 30,
+             "the probe's order refused by the restarted broker")
     assert not [o for o in open_probe_orders(system) if o["status"] == "Submitted"]
     system.ctl("resume")
     set_mode(system, "idle")

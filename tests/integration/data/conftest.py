@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from pinned import SESSION
 
 from ats.cli.main import cli
 from ats.config import Config, init_home
@@ -15,7 +16,7 @@ from ats.sim.process import SimProcess
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimProcess]:
-    with SimProcess(seed=11) as proc:
+    with SimProcess(seed=11, start=SESSION) as proc:
         yield proc
 
 

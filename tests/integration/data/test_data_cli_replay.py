@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import Result
+from pinned import SESSION, SESSION_TS
 
 from ats.config import Config
 from ats.data.store import BarStore
@@ -20,8 +21,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def write_csv(path: Path, days: int = 30, base: float = 50.0) -> pd.DataFrame:
-    today = pd.Timestamp.now(tz="UTC").normalize()
-    idx = pd.bdate_range(end=today - pd.Timedelta(days=1), periods=days, tz="UTC")
+    idx = pd.bdate_range(end=SESSION_TS.normalize() - pd.Timedelta(days=1), periods=days)
     close = base + np.arange(days, dtype=float)
     df = pd.DataFrame({"open": close - 0.5, "high": close + 1, "low": close - 1,
                        "close": close, "volume": np.full(days, 1e6)}, index=idx)
@@ -85,7 +85,7 @@ def test_backtest_of_ltmt_over_fetched_data_yields_an_equity_curve(
     assert chart.read_bytes()[:4] == b"\x89PNG"
 
     later = ctl("backtest", "ltmt", "--start",
-                (pd.Timestamp.now() - pd.DateOffset(years=1)).strftime("%Y-%m-%d"),
+                (SESSION_TS - pd.DateOffset(years=1)).strftime("%Y-%m-%d"),
                 "--param", "ma_months=6", "--cash", "50000")
     assert later.exit_code == 0, later.output
     assert "final_equity" in later.output
@@ -101,7 +101,7 @@ def test_the_simulator_replays_imported_bars(ctl: Callable[..., Result], home: C
     df = write_csv(tmp_path / "SPY.csv", days=20, base=123.0)
     assert ctl("data", "import", str(tmp_path / "SPY.csv")).exit_code == 0
     assert len(BarStore(home.arctic_uri).read("SPY.1d")) == 20
-    with SimProcess(seed=3, extra_args=["--arctic", home.arctic_uri]) as replay:
+    with SimProcess(seed=3, start=SESSION, extra_args=["--arctic", home.arctic_uri]) as replay:
         ib = adapter.IB()
         ib.connect(replay.host, replay.port, clientId=1, timeout=10)
         try:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 from click.testing import Result
+from pinned import SESSION_TS
 
 from ats.config import Config
 from ats.data import DataManager
@@ -37,7 +38,7 @@ def test_fetch_stores_two_years_of_daily_bars(ctl: Callable[..., Result],
     assert str(pd.DatetimeIndex(df.index).tz) == "UTC"
     assert df.index.is_unique and df.index.is_monotonic_increasing
     assert (df["high"] >= df["low"]).all()
-    assert df.index[-1] < pd.Timestamp.now(tz="UTC").normalize()  # only completed bars
+    assert df.index[-1] < SESSION_TS.normalize()  # only completed bars: not today's
 
 
 def test_a_second_fetch_writes_nothing_new(ctl: Callable[..., Result], home: Config) -> None:
@@ -52,7 +53,7 @@ def test_a_second_fetch_writes_nothing_new(ctl: Callable[..., Result], home: Con
 
 def test_a_fetch_with_a_fixed_end_is_up_to_date_on_the_second_run(
         ctl: Callable[..., Result], home: Config) -> None:
-    end = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=30)).strftime("%Y-%m-%d")
+    end = (SESSION_TS - pd.Timedelta(days=30)).strftime("%Y-%m-%d")
     assert ctl("data", "fetch", "SPY", "--duration", "1y", "--end", end).exit_code == 0
     again = ctl("data", "fetch", "SPY", "--duration", "1y", "--end", end)
     assert "up to date" in again.output
@@ -88,6 +89,7 @@ def _fetch(sim: SimProcess, store: BarStore, start: pd.Timestamp,
                 if stop_after is not None and done >= stop_after:
                     raise KeyboardInterrupt
 
+            now = pd.Timestamp(await ib.reqCurrentTimeAsync())
             p = plan(store, Stock("SPY"), "1d", start, now=now)
             fetcher = HistoricalFetcher(ib, store, HistoricalPacer())
             await fetcher.run(p, on_step)
@@ -95,13 +97,12 @@ def _fetch(sim: SimProcess, store: BarStore, start: pd.Timestamp,
         finally:
             ib.disconnect()
 
-    now = pd.Timestamp.now(tz="UTC")
     return asyncio.run(go())
 
 
 def test_an_interrupted_fetch_resumes_without_gaps_or_duplicates(
         sim: SimProcess, home: Config, tmp_path: object) -> None:
-    start = pd.Timestamp.now(tz="UTC") - pd.DateOffset(years=3)
+    start = SESSION_TS - pd.DateOffset(years=3)
     interrupted = BarStore(home.arctic_uri, "resumed")
     with pytest.raises(KeyboardInterrupt):
         _fetch(sim, interrupted, start, stop_after=1)
@@ -123,7 +124,7 @@ def test_data_manager_serves_from_storage_and_fetches_only_what_is_missing(
     try:
         pacer = HistoricalPacer()
         dm = DataManager(home.arctic_uri, ib=ib, pacer=pacer)
-        start = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=200)
+        start = SESSION_TS - pd.Timedelta(days=200)
         df = dm.history(Stock("QQQ"), "1d", start)
         assert 120 <= len(df) <= 145
         sent = len(pacer.sent_times())

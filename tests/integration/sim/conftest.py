@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from ib_async import IB
+from pinned import SESSION
 
 from ats.sim.process import SimProcess
 
@@ -15,7 +16,7 @@ _client_ids = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimProcess]:
-    with SimProcess(seed=7, extra_args=["--max-msg-rate", "50"]) as proc:
+    with SimProcess(seed=7, start=SESSION, extra_args=["--max-msg-rate", "50"]) as proc:
         yield proc
 
 

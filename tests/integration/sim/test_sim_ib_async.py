@@ -21,6 +21,7 @@ from ib_async import (
     StopOrder,
     util,
 )
+from pinned import SESSION
 
 from ats.sim.process import SimProcess
 
@@ -168,6 +169,19 @@ def test_reused_order_id_gets_103(ib: IB) -> None:
     assert _wait(ib, lambda: 103 in errors)
 
 
+def test_held_acks_keep_an_order_in_flight_until_released(sim: SimProcess, ib: IB) -> None:
+    spy = Stock("SPY", "SMART", "USD")
+    ib.qualifyContracts(spy)
+    sim.admin.call("hold_acks")
+    try:
+        trade = ib.placeOrder(spy, MarketOrder("BUY", 1))
+        assert _wait(ib, lambda: sim.admin.call("status")["held_acks"] == 1)
+        assert trade.orderStatus.status == "PendingSubmit"
+    finally:
+        assert sim.admin.call("release_acks")["released"] == 1
+    assert _wait(ib, lambda: trade.orderStatus.status == "Filled")
+
+
 def test_rejection_of_bad_quantity_is_201(ib: IB) -> None:
     spy = Stock("SPY", "SMART", "USD")
     ib.qualifyContracts(spy)
@@ -267,7 +281,7 @@ def test_reject_next_order_by_admin(sim: SimProcess, ib: IB) -> None:
 
 def test_restart_with_state_keeps_orders_positions_and_cash(tmp_path) -> None:  # type: ignore[no-untyped-def]
     state = tmp_path / "sim.json"
-    with SimProcess(seed=3, state_file=state) as sim:
+    with SimProcess(seed=3, state_file=state, start=SESSION) as sim:
         ib = IB()
         ib.connect(sim.host, sim.port, clientId=5)
         wmt = Stock("WMT", "SMART", "USD")
@@ -294,16 +308,37 @@ def test_restart_with_state_keeps_orders_positions_and_cash(tmp_path) -> None:  
             ib.disconnect()
 
 
-def test_pnl_and_account_summary(ib: IB) -> None:
-    acct = ib.managedAccounts()[0]
-    pnl = ib.reqPnL(acct)
-    assert _wait(ib, lambda: pnl.realizedPnL == pnl.realizedPnL and pnl.unrealizedPnL is not None)
-    summary = ib.accountSummary(acct)
-    assert any(v.tag == "NetLiquidation" for v in summary)
+def test_pnl_stream_agrees_with_the_fills_and_the_account_summary() -> None:
+    with SimProcess(seed=5, start=SESSION) as sim:  # an account of its own: P&L starts at 0
+        ib = IB()
+        ib.connect(sim.host, sim.port, clientId=1)
+        try:
+            acct = ib.managedAccounts()[0]
+            pnl = ib.reqPnL(acct)
+            assert _wait(ib, lambda: pnl.dailyPnL == 0.0)
+            ko = Stock("KO", "SMART", "USD")
+            ib.qualifyContracts(ko)
+            buy = ib.placeOrder(ko, MarketOrder("BUY", 100))
+            assert _wait(ib, lambda: buy.isDone())
+            sell = ib.placeOrder(ko, MarketOrder("SELL", 40))
+            assert _wait(ib, lambda: sell.isDone() and all(f.commissionReport.commission
+                                                           for f in sell.fills))
+            realized = sum(f.commissionReport.realizedPNL for f in sell.fills)
+            assert realized != 0.0
+            assert _wait(ib, lambda: pnl.realizedPnL == pytest.approx(realized, abs=0.011))
+            # one update, one mark: the day's change in net liquidation is realized + unrealized
+            assert pnl.unrealizedPnL != 0.0
+            assert pnl.dailyPnL == pytest.approx(pnl.realizedPnL + pnl.unrealizedPnL, abs=0.021)
+            summary = {v.tag: float(v.value) for v in ib.accountSummary(acct)
+                       if v.tag in ("NetLiquidation", "TotalCashValue", "GrossPositionValue")}
+            assert summary["NetLiquidation"] == pytest.approx(
+                summary["TotalCashValue"] + summary["GrossPositionValue"], abs=0.011)
+        finally:
+            ib.disconnect()
 
 
 def test_real_time_bars_and_keep_up_to_date(sim: SimProcess) -> None:
-    with SimProcess(seed=2, speed=20.0) as fast:
+    with SimProcess(seed=2, speed=20.0, start=SESSION) as fast:
         ib = IB()
         ib.connect(fast.host, fast.port, clientId=1)
         try:

@@ -105,3 +105,25 @@ def test_rules_fire_in_time_order():
 def test_every_needs_a_positive_interval():
     with pytest.raises(ValueError):
         Schedule().every(lambda: None)
+
+
+def test_nothing_fires_on_a_holiday_or_a_weekend():
+    s = Schedule()
+    opens = recorder(s.at_open)
+    closes = recorder(s.before_close, minutes=15)
+    s.start(ts("2026-12-24 23:00"))  # after Christmas Eve's early close
+    for hour in range(0, 72, 3):  # Christmas Day (Friday), Saturday, Sunday
+        s.advance(ts("2026-12-25 00:00") + pd.Timedelta(hours=hour))
+    assert opens == [] and closes == []
+    s.advance(ts("2026-12-28 14:30"))  # Monday's open
+    assert opens == [1] and closes == []
+
+
+def test_the_day_after_thanksgiving_2026_closes_early():
+    s = Schedule()
+    calls = recorder(s.before_close, minutes=15)
+    s.start(ts("2026-11-27 14:00"))  # closes 13:00 EST = 18:00 UTC
+    s.advance(ts("2026-11-27 17:44"))
+    assert calls == []
+    s.advance(ts("2026-11-27 17:45"))
+    assert calls == [1]
