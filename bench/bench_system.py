@@ -10,6 +10,8 @@ baselines taken in the same run.
    Also probes whether ONE AsyncRequester with several requests in flight gets every reply.
 3. The broker's fill-to-bus lag: the bus fill's arrival after this process's own execDetails.
 4. Memory: RSS/USS of one idle strategy host vs a bare python importing ib_async, pandas, zmq.
+5. Crash recovery: kill -9 of the idle strategy host until the manager reports it RUNNING again
+   with a new pid, vs the operator's cold `ats-ctl start` of the same host until RUNNING.
 
 The system is always stopped and its temp home removed, even on failure.
 """
@@ -51,6 +53,7 @@ APPROVALS = 1000
 CLIENTS = 10  #: concurrent requesters in the approvals figure
 STALL_TIMEOUT = 1.0
 IDLE_WAIT_S = 10.0
+RESTARTS = 3
 SYMBOL = "SPY"
 BARE_IMPORTS = "import time, ib_async, pandas, zmq; time.sleep(60)"
 
@@ -168,6 +171,24 @@ def measure_memory(system: System) -> tuple[Memory, Memory]:
         bare.kill()
         bare.wait()
         system.ctl("stop", IDLE, timeout=60)
+
+
+def measure_restart(system: System) -> tuple[list[float], list[float]]:
+    """(cold starts, kill -9 recoveries) of the idle host, in seconds until RUNNING."""
+    cold: list[float] = []
+    crash: list[float] = []
+    for _ in range(RESTARTS):
+        t0 = time.monotonic()
+        system.ctl("start", IDLE, timeout=60)
+        pid = _wait_for(lambda: _running_pid(system, IDLE), 60, f"{IDLE} RUNNING")
+        cold.append(time.monotonic() - t0)
+        t0 = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        _wait_for(lambda old=pid: (p := _running_pid(system, IDLE)) and p != old, 60,
+                  f"{IDLE} RUNNING again")
+        crash.append(time.monotonic() - t0)
+        system.ctl("stop", IDLE, timeout=60)  # the next start clears the crash record
+    return cold, crash
 
 
 def _running_pid(system: System, name: str) -> int | None:
@@ -448,7 +469,7 @@ def _row(name: str, base: float, system: float, unit: str, note: str = "") -> st
 
 
 def report(rt: RoundTrips, raw_rate: float, approvals: float, verdict: str, idle: Memory,
-           bare: Memory) -> None:
+           bare: Memory, cold: list[float], crash: list[float]) -> None:
     ms = 1e3
     print(f"system benchmark (sim speed 1, throttles off; {ROUND_TRIPS} round trips each, "
           f"alternating, {PACE_S * 1e3:.0f} ms apart; {APPROVALS} approvals from {CLIENTS} "
@@ -464,6 +485,8 @@ def report(rt: RoundTrips, raw_rate: float, approvals: float, verdict: str, idle
     print(_row("host RSS (idle strategy)", bare.rss_mb, idle.rss_mb, "MB", "goal < 120 MB; "
                "baseline: bare import"))
     print(_row("host USS (idle strategy)", bare.uss_mb, idle.uss_mb, "MB"))
+    print(_row("kill -9 -> RUNNING again (median)", _pct(cold, 0.5), _pct(crash, 0.5), "s",
+               f"baseline: cold `ats-ctl start`; {RESTARTS} each"))
     print("system-path parts (no baseline):")
     print(f"  approve request     p50 {_pct(rt.approve, 0.5) * ms:7.2f} ms   "
           f"p99 {_pct(rt.approve, 0.99) * ms:7.2f} ms")
@@ -496,11 +519,13 @@ def main() -> None:
         _wait_for(lambda: _broker_account(cfg), 30, "the broker's account (venue connected)")
         _phase(t_start, "memory: idle strategy host vs bare imports")
         idle, bare = measure_memory(system)
+        _phase(t_start, "crash recovery: kill -9 vs cold start")
+        cold, crash = measure_restart(system)
         _phase(t_start, "order round trips")
         rt = asyncio.run(measure_round_trips(cfg, client_id))
         _phase(t_start, "approvals")
         raw_rate, approvals, verdict = measure_approvals(cfg, _spy_con_id(cfg))
-        report(rt, raw_rate, approvals, verdict, idle, bare)
+        report(rt, raw_rate, approvals, verdict, idle, bare, cold, crash)
         _phase(t_start, "ats-ctl down")
     finally:
         system.down()

@@ -1,4 +1,5 @@
-"""Helpers for the bus integration tests: free ports and a hub subprocess."""
+"""Helpers for the bus integration tests: free ports, a hub subprocess, and waits on
+conditions (a probe handshake, a sentinel) instead of fixed sleeps."""
 
 from __future__ import annotations
 
@@ -7,10 +8,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bus.codec import Envelope
 from bus.endpoints import Endpoints
+from bus.subscriber import SyncSubscriber
+
+#: topic of the handshake probes; subscribers in these tests subscribe to it
+PROBE = "test.probe."
+#: generous bound for every condition wait; a healthy run returns as soon as it holds
+WAIT = 30.0
+
+Message = tuple[str, Envelope]
 
 
 def free_port() -> int:
@@ -62,3 +73,36 @@ def stop_hub(proc: subprocess.Popen[bytes]) -> int:
             proc.kill()
             proc.wait(5)
     return proc.returncode
+
+
+def handshake(send_probe: Callable[[], None], sub: SyncSubscriber, source: str,
+              timeout: float = WAIT) -> None:
+    """Call ``send_probe`` until ``sub`` receives a probe from ``source``. From then on the
+    publisher's connection to the hub is up and carries ``sub``'s subscriptions, so nothing
+    it sends is lost to the slow joiner. Probes still in flight are skipped by ``recv_until``.
+    """
+    end = time.monotonic() + timeout
+    while True:
+        send_probe()
+        msg = sub.recv(0.05)
+        if msg is not None and msg[0] == PROBE and msg[1].source == source:
+            return
+        assert time.monotonic() < end, f"no probe from {source!r} came through the hub"
+
+
+def recv_until(sub: SyncSubscriber, is_last: Callable[[Message], bool],
+               timeout: float = WAIT) -> list[Message]:
+    """Receive until a message satisfies ``is_last`` (a sentinel sent after the traffic
+    under test); return the messages before it, probes left out."""
+    got: list[Message] = []
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        assert left > 0, f"the sentinel never arrived ({len(got)} messages before the wait ran out)"
+        msg = sub.recv(left)
+        if msg is None:
+            continue
+        if is_last(msg):
+            return got
+        if msg[0] != PROBE:
+            got.append(msg)

@@ -4,7 +4,7 @@ import contextlib
 
 import msgpack
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bus.codec import MAX_FRAME_BYTES, PROTOCOL_VERSION, Envelope, decode, encode
@@ -43,6 +43,7 @@ json_like = st.recursive(
 )
 
 
+@settings(deadline=None)  # no per-example time limit: a loaded machine must not fail it
 @given(st.dictionaries(st.text(max_size=10), json_like, max_size=8))
 def test_round_trip_of_any_plain_body(body: dict[str, object]) -> None:
     assert decode(encode(env(**{}).__class__("t", "s", 1, 2.0, body))).body == body
@@ -136,6 +137,7 @@ def test_huge_declared_lengths_are_refused_without_allocating() -> None:
     assert_code(b"\xdb\xff\xff\xff\xff", Code.BAD_FRAME)  # str32
 
 
+@settings(deadline=None)  # no per-example time limit: a loaded machine must not fail it
 @given(st.binary(max_size=200))
 def test_random_bytes_never_raise_anything_but_codec_error(data: bytes) -> None:
     with contextlib.suppress(CodecError):

@@ -1,18 +1,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from pathlib import Path
+import time
 
 import pytest
 import zmq
 import zmq.asyncio
 
 from bus import topics
+from bus.codec import Envelope
 from bus.endpoints import Endpoints
 from bus.heartbeat import HEARTBEAT_INTERVAL, HEARTBEAT_LIVENESS, Heartbeater, LivenessTracker
 from bus.publisher import Publisher
-from bus.subscriber import Subscriber
+from bus.subscriber import Subscriber, SyncSubscriber
+
+#: generous bound for every wait; a healthy run returns as soon as the condition holds
+WAIT = 10.0
 
 
 def test_defaults_follow_paranoid_pirate() -> None:
@@ -42,7 +47,7 @@ def test_expired_lists_only_silent_processes() -> None:
 
 
 @pytest.mark.timeout(30)
-def test_heartbeater_publishes_pid_uptime_and_info(
+def test_heartbeater_run_keeps_publishing_pid_uptime_and_info(
     ctx: zmq.Context, actx: zmq.asyncio.Context, hub: Endpoints  # type: ignore[type-arg]
 ) -> None:
     async def main() -> None:
@@ -50,36 +55,48 @@ def test_heartbeater_publishes_pid_uptime_and_info(
         pub = Publisher(ctx, hub.publish, "strat_a")
         hb = Heartbeater(pub, "strat_a", info=lambda: {"state": "RUNNING"}, interval=0.05)
         task = asyncio.ensure_future(hb.run())
-        tracker = LivenessTracker(interval=0.05)
         try:
-            got = []
-            while len(got) < 3:
-                msg = await sub.recv(timeout=10)
-                assert msg is not None
+            got: list[tuple[str, Envelope]] = []
+            while len(got) < 3:  # beats sent before the subscription was live are lost
+                msg = await sub.recv(timeout=WAIT)
+                assert msg is not None, f"only {len(got)} heartbeats arrived"
                 got.append(msg)
-                tracker.beat(msg[1].source)
             topic, env = got[-1]
-            assert topic == topics.hb("strat_a") and env.type == "hb"
+            assert topic == topics.hb("strat_a") and env.type == "hb" and env.source == "strat_a"
             assert env.body["pid"] == os.getpid() and env.body["state"] == "RUNNING"
             assert env.body["uptime"] >= 0
-            assert [e.seq for _, e in got] == sorted(e.seq for _, e in got)
-            assert tracker.alive("strat_a") and sub.gaps == []
+            first = got[0][1].seq
+            assert [e.seq for _, e in got] == [first, first + 1, first + 2]
+            assert sub.gaps == []
         finally:
             hb.stop()
-            await asyncio.wait_for(task, 5)
+            await asyncio.wait_for(task, WAIT)
             sub.close()
             pub.close()
 
     asyncio.run(main())
 
 
-def test_failing_info_still_sends_a_bare_heartbeat(ctx: zmq.Context, run_dir: Path) -> None:  # type: ignore[type-arg]
+def test_failing_info_still_sends_a_bare_heartbeat(
+    ctx: zmq.Context, hub: Endpoints, caplog: pytest.LogCaptureFixture  # type: ignore[type-arg]
+) -> None:
     def info() -> dict[str, object]:
         raise RuntimeError("no info")
 
-    pub = Publisher(ctx, "inproc://nowhere", "p")
+    sub = SyncSubscriber(ctx, hub.subscribe, [topics.prefix("hb")])
+    pub = Publisher(ctx, hub.publish, "p")
     try:
         hb = Heartbeater(pub, "p", info=info)
-        assert hb.beat() == 1 and hb.beat() == 2
+        deadline = time.monotonic() + WAIT
+        with caplog.at_level(logging.ERROR, logger="bus.heartbeat"):
+            # beat until one arrives: beats sent before the subscription was live are lost
+            while (msg := sub.recv(0.05)) is None:
+                assert time.monotonic() < deadline, "no heartbeat arrived"
+                hb.beat()
+        topic, env = msg
+        assert topic == topics.hb("p") and env.type == "hb" and env.source == "p"
+        assert set(env.body) == {"pid", "uptime"} and env.body["pid"] == os.getpid()
+        assert any("info() failed" in r.message for r in caplog.records)
     finally:
+        sub.close()
         pub.close()

@@ -7,7 +7,7 @@ import zmq
 from bus import topics
 from bus.codec import Envelope, encode
 from bus.publisher import Publisher
-from bus.subscriber import SyncSubscriber
+from bus.subscriber import Gap, SyncSubscriber
 
 
 def test_seq_is_per_topic_starting_at_one(ctx: zmq.Context) -> None:  # type: ignore[type-arg]
@@ -42,17 +42,19 @@ def test_full_queue_drops_and_counts_instead_of_blocking(ctx: zmq.Context) -> No
 
 
 def test_subscriber_reports_gap_from_dropped_messages(ctx: zmq.Context) -> None:  # type: ignore[type-arg]
-    gaps = []
+    gaps: list[Gap] = []
     sub = SyncSubscriber(ctx, "inproc://gappy", [""], on_gap=gaps.append)
-    raw = ctx.socket(zmq.PUB)
+    raw = ctx.socket(zmq.XPUB)
     raw.setsockopt(zmq.LINGER, 0)
     try:
         raw.bind("inproc://gappy")
-        time.sleep(0.05)
+        # XPUB hands us the subscription: from then on nothing we send is dropped
+        assert raw.poll(10_000), "the subscription never reached the publisher"
+        assert raw.recv() == b"\x01"
         for seq in (1, 2, 5, 6, 1):  # 3-4 lost, then the publisher restarts at 1
             raw.send_multipart([b"log.p.", encode(Envelope("log", "p", seq, 0.0, {}))])
-        got = [sub.recv(5) for _ in range(5)]
-        assert all(g is not None for g in got)
+        got = [sub.recv(10) for _ in range(5)]
+        assert [g[1].seq for g in got if g is not None] == [1, 2, 5, 6, 1]
         assert [(g.source, g.expected, g.got, g.topic) for g in gaps] == [("p", 3, 5, "log.p.")]
         assert sub.gaps == gaps
     finally:

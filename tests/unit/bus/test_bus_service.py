@@ -20,6 +20,10 @@ from bus.service import Service, request_body
 
 pytestmark = pytest.mark.timeout(60)
 
+#: generous bound for every wait a healthy run passes at once (replies, polls)
+WAIT = 10.0
+WAIT_MS = int(WAIT * 1000)
+
 
 def endpoint(run_dir: Path) -> str:
     ensure_private_dir(run_dir)
@@ -34,7 +38,7 @@ async def serving(svc: Service) -> AsyncIterator[Service]:
         yield svc
     finally:
         svc.stop()
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, WAIT)
 
 
 def make_service(actx: zmq.asyncio.Context, ep: str) -> tuple[Service, dict[str, int]]:
@@ -65,14 +69,14 @@ def make_service(actx: zmq.asyncio.Context, ep: str) -> tuple[Service, dict[str,
 
 
 def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(coro_fn(), 30))  # type: ignore[arg-type]
+    asyncio.run(asyncio.wait_for(coro_fn(), 50))  # type: ignore[arg-type]
 
 
 def test_ok_reply_and_builtin_ping(actx: zmq.asyncio.Context, run_dir: Path) -> None:
     async def main() -> None:
         svc, _ = make_service(actx, endpoint(run_dir))
         async with serving(svc):
-            req = AsyncRequester(actx, svc.endpoint)
+            req = AsyncRequester(actx, svc.endpoint, timeout=WAIT)
             try:
                 assert await req.request("add", {"a": 2, "b": 3}) == 5
                 pong = await req.request("ping")
@@ -89,7 +93,7 @@ def test_error_reply_carries_code_message_and_data(
     async def main() -> None:
         svc, _ = make_service(actx, endpoint(run_dir))
         async with serving(svc):
-            req = AsyncRequester(actx, svc.endpoint)
+            req = AsyncRequester(actx, svc.endpoint, timeout=WAIT)
             try:
                 with pytest.raises(RequestError) as info:
                     await req.request("add", {"a": "x"})
@@ -112,7 +116,7 @@ def test_handler_exception_is_internal_and_loop_survives(
     async def main() -> None:
         svc, _ = make_service(actx, endpoint(run_dir))
         async with serving(svc):
-            req = AsyncRequester(actx, svc.endpoint)
+            req = AsyncRequester(actx, svc.endpoint, timeout=WAIT)
             try:
                 with pytest.raises(RequestError) as info:
                     await req.request("boom")
@@ -133,7 +137,7 @@ def test_concurrent_async_requests_are_matched_by_id(
     async def main() -> None:
         svc, _ = make_service(actx, endpoint(run_dir))
         async with serving(svc):
-            req = AsyncRequester(actx, svc.endpoint)
+            req = AsyncRequester(actx, svc.endpoint, timeout=WAIT)
             try:
                 delays = [0.2, 0.01, 0.1, 0.05, 0.0]
                 results = await asyncio.gather(
@@ -161,7 +165,7 @@ def test_repeated_request_id_gets_stored_reply_without_rerun(
                 replies = []
                 for _ in range(3):
                     dealer.send(data)
-                    assert await asyncio.to_thread(dealer.poll, 5000)
+                    assert await asyncio.to_thread(dealer.poll, WAIT_MS)
                     replies.append(parse_reply(dealer.recv()))
                 assert replies == [("r-1", 1, None)] * 3
                 assert calls["add"] == 1
@@ -178,7 +182,7 @@ def test_sync_requester_against_service(
     async def main() -> None:
         svc, _ = make_service(actx, endpoint(run_dir))
         async with serving(svc):
-            with Requester(ctx, svc.endpoint, timeout=5) as req:
+            with Requester(ctx, svc.endpoint, timeout=WAIT) as req:
                 assert await asyncio.to_thread(req.request, "add", {"a": 40, "b": 2}) == 42
                 with pytest.raises(RequestError) as info:
                     await asyncio.to_thread(req.request, "nope")
@@ -215,13 +219,13 @@ def test_garbage_frames_get_error_reply_and_service_stays_up(
             dealer.connect(svc.endpoint)
             try:
                 dealer.send_multipart(frames)
-                assert await asyncio.to_thread(dealer.poll, 5000)
+                assert await asyncio.to_thread(dealer.poll, WAIT_MS)
                 reply = decode(dealer.recv())
                 assert reply.type == "rep" and reply.body["ok"] is False
                 assert reply.body["error"]["code"] == code
             finally:
                 dealer.close(linger=0)
-            req = AsyncRequester(actx, svc.endpoint)
+            req = AsyncRequester(actx, svc.endpoint, timeout=WAIT)
             try:
                 assert await req.request("add", {"a": 7}) == 7
             finally:
@@ -236,7 +240,7 @@ def test_reply_cache_is_bounded(
     async def main() -> None:
         svc = Service(actx, endpoint(run_dir), "small", cache_size=5)
         async with serving(svc):
-            req = AsyncRequester(actx, svc.endpoint)
+            req = AsyncRequester(actx, svc.endpoint, timeout=WAIT)
             try:
                 for _ in range(20):
                     await req.request("ping")
@@ -259,7 +263,7 @@ def test_requester_times_out_naming_the_endpoint_and_recovers(
         async def main() -> None:
             svc, _ = make_service(actx, ep)
             async with serving(svc):
-                assert await asyncio.to_thread(req.request, "add", {"a": 1}, 5.0) == 1
+                assert await asyncio.to_thread(req.request, "add", {"a": 1}, WAIT) == 1
 
         run(main)
 
@@ -287,7 +291,7 @@ def test_req_socket_with_empty_delimiter_is_answered(
             req.connect(svc.endpoint)
             try:
                 req.send(encode(Envelope("req", "c", 1, 0.0, request_body("q1", "add", {"a": 4}))))
-                assert await asyncio.to_thread(req.poll, 5000)
+                assert await asyncio.to_thread(req.poll, WAIT_MS)
                 assert parse_reply(req.recv()) == ("q1", 4, None)
             finally:
                 req.close(linger=0)
@@ -309,7 +313,7 @@ def test_garbage_flood_leaves_no_per_message_state(
                 for i in range(n):
                     dealer.send(b"\xc1" + i.to_bytes(4, "big"))
                 for _ in range(n):
-                    assert await asyncio.to_thread(dealer.poll, 5000)
+                    assert await asyncio.to_thread(dealer.poll, WAIT_MS)
                     dealer.recv()
                 assert svc.stats["bad_frames"] == n
                 assert len(svc._cache) == 0 and len(svc._tasks) == 0
