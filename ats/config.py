@@ -17,7 +17,7 @@ from typing import Any
 
 import tomli_w
 
-from bus.endpoints import Endpoints
+from bus.endpoints import PORT_OFFSETS, Endpoints, is_loopback
 
 CONFIG_FILE = "ats.toml"
 
@@ -188,9 +188,16 @@ def _validate(data: Mapping[str, Any]) -> None:
         raise ConfigError(f"[venue] port must be an integer 1..65535, got {port!r}")
     if not isinstance(venue["master_client_id"], int):
         raise ConfigError("[venue] master_client_id must be an integer")
-    if data["bus"]["transport"] not in ("ipc", "tcp"):
-        raise ConfigError(
-            f"[bus] transport must be 'ipc' or 'tcp', got {data['bus']['transport']!r}")
+    bus = data["bus"]
+    if bus["transport"] not in ("ipc", "tcp"):
+        raise ConfigError(f"[bus] transport must be 'ipc' or 'tcp', got {bus['transport']!r}")
+    if bus["transport"] == "tcp":
+        base_port = bus["base_port"]
+        if not isinstance(base_port, int) or not 0 < base_port <= 65535 - len(PORT_OFFSETS):
+            raise ConfigError(f"[bus] base_port must be an integer 1..{65535 - len(PORT_OFFSETS)}"
+                              f", got {base_port!r}")
+        if not bus.get("allow_remote", False) and not is_loopback(str(bus["host"])):
+            raise ConfigError(f"[bus] host must be a loopback address, got {bus['host']!r}")
 
 
 def load(home: Path | None = None) -> Config:
