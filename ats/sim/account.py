@@ -1,6 +1,7 @@
 """Cash, positions and P&L of one account, updated fill by fill.
 
-avgCost follows IB: price * multiplier plus the opening commission per unit.
+avgCost follows IB: price * multiplier plus the opening commission per unit for a long, less it
+for a short.
 Stocks move cash by quantity * price; futures move cash only by realized P&L.
 """
 
@@ -70,8 +71,10 @@ class Account:
                 pos.avg_cost = pos.avg_price = 0.0
         if abs(qty) > 1e-9:
             new_qty = pos.qty + qty
-            cost = abs(pos.qty) * pos.avg_cost + abs(qty) * price * mult + fee_open
-            pos.avg_cost = cost / abs(new_qty)
+            # Signed: a long's basis is price plus its commission per unit, a short's is the
+            # price less it (the short sale's proceeds, net).
+            cost = pos.qty * pos.avg_cost + qty * price * mult + fee_open
+            pos.avg_cost = cost / new_qty
             pos.avg_price = (abs(pos.qty) * pos.avg_price + abs(qty) * price) / abs(new_qty)
             pos.qty = new_qty
         pos.realized += realized
