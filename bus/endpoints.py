@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import stat
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -39,6 +40,28 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def listening(endpoint: str, timeout: float = 0.5) -> bool:
+    """True when something accepts connections at an ``ipc://`` or ``tcp://`` endpoint.
+
+    ZeroMQ connects lazily and would wait out a request's whole timeout for a service that is
+    not there; a plain connect answers at once (a stale ipc file is refused)."""
+    scheme, _, address = endpoint.partition("://")
+    try:
+        if scheme == "ipc":
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(address)
+        elif scheme == "tcp":
+            host, _, port = address.rpartition(":")
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                pass
+        else:
+            raise BusError(f"cannot probe endpoint {endpoint!r}")
+    except OSError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import zmq
 from ats import config as config_mod
 from ats.cli.exitcodes import exit_code_for, hint_for
 from bus.client import Requester
-from bus.errors import RequestError
+from bus.endpoints import listening
+from bus.errors import Code, RequestError
 
 
 def fail(code: str, message: str) -> NoReturn:
@@ -40,6 +41,8 @@ class Ctl:
     def call(self, service: str, method: str, params: dict[str, Any] | None = None,
              timeout: float = 10.0) -> Any:
         endpoint = getattr(self.cfg.endpoints, service)
+        if not listening(endpoint):
+            fail(Code.UNREACHABLE, f"the {service} is unreachable: nothing listens on {endpoint}")
         if self._zctx is None:
             self._zctx = zmq.Context()
         req = Requester(self._zctx, endpoint, timeout=timeout)

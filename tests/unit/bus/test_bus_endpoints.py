@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 from pathlib import Path
 
 import pytest
+import zmq
 
-from bus.endpoints import Endpoints
+from bus.endpoints import Endpoints, listening
 from bus.errors import BusError
 
 
@@ -63,3 +65,25 @@ def test_to_mapping_round_trips(run_dir: Path) -> None:
     for eps in (Endpoints.ipc(run_dir), Endpoints.tcp(base_port=7200)):
         assert Endpoints.from_mapping(eps.to_mapping(), run_dir) == eps
     assert Endpoints.tcp().to_mapping()["transport"] == "tcp"
+
+
+def test_listening_tells_a_bound_endpoint_from_a_missing_or_stale_one(tmp_path: Path) -> None:
+    ctx = zmq.Context()
+    path = tmp_path / "svc.sock"
+    assert not listening(f"ipc://{path}")  # no file
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nothing listens: as after a kill -9
+    assert path.exists() and not listening(f"ipc://{path}")
+    path.unlink()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    try:
+        router.bind(f"ipc://{path}")
+        assert listening(f"ipc://{path}")
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        assert listening(f"tcp://127.0.0.1:{port}")
+    finally:
+        router.close()
+        ctx.term()  # the listener is closed when term returns
+    assert not listening(f"tcp://127.0.0.1:{port}")
