@@ -32,6 +32,10 @@ class Ctl:
     @property
     def cfg(self) -> config_mod.Config:
         if self._cfg is None:
+            if not (self.home / config_mod.CONFIG_FILE).exists():
+                # Loading would create the run folder: a typo in ATS_HOME must not leave one.
+                fail("NOT_INITIALISED", f"{self.home} holds no {config_mod.CONFIG_FILE}: it is "
+                     "not an initialised ATS_HOME")
             try:
                 self._cfg = config_mod.load(self.home)
             except config_mod.ConfigError as exc:

@@ -28,6 +28,7 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     "CONFIG": (17, "fix ats.toml"),
     "NO_DATA": (18, "see `ats-ctl data list`"),
     "BAD_INPUT": (19, ""),
+    "NOT_INITIALISED": (20, "run `ats-ctl init` (or `make run`)"),
 }
 
 

@@ -225,3 +225,19 @@ def test_non_loopback_bus_host_exits_17_naming_the_key_and_value(home: Path) -> 
     assert result.exit_code == 17, result.output
     line = one_error_line(result)
     assert "[bus] host must be a loopback address" in line and "'192.0.2.7'" in line
+
+
+def test_a_command_on_an_uninitialised_home_exits_20_and_creates_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "typo"
+    for args in (("status",), ("positions",), ("config",)):
+        result = ctl(home, *args)
+        assert result.exit_code == 20, result.output
+        assert "not an initialised ATS_HOME" in one_error_line(result)
+        assert "ats-ctl init" in one_error_line(result)
+    assert not home.exists()
+
+
+def test_a_stopped_system_fails_at_once_with_exit_3(home: Path) -> None:
+    result = ctl(home, "positions")  # nothing listens on the broker's socket
+    assert result.exit_code == 3
+    assert "the broker is unreachable" in one_error_line(result)
