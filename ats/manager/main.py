@@ -80,6 +80,7 @@ class Manager:
                                      prefixes=(topics.prefix("hb"), topics.prefix("params")))
         self.statuses = CloneState(self.publisher, topics.status, name="strategies")
         self.liveness = LivenessTracker()
+        self.started_at = time.time()  #: when this manager began to listen for heartbeats
         self.hb_info: dict[str, dict[str, Any]] = {}
         self.supervisor = sv.Supervisor(cfg.supervisor_socket)
         self._sv_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor")
@@ -160,10 +161,13 @@ class Manager:
             state = "CRASH_LOOP"
         last = self.liveness.last_seen(entry.name)
         if state == "RUNNING" and info is not None:
-            # Before its first heartbeat a host is still importing and connecting.
-            since = time.time() - last if last is not None and last >= info.start else None
-            silent = since > self.hb_timeout if since is not None \
-                else info.uptime > STARTUP_GRACE
+            now = time.time()
+            if last is not None and last >= info.start:
+                silent = now - last > self.hb_timeout
+            else:
+                # No beat heard from this run of the host yet: it may still be importing and
+                # connecting, or this manager has only just started to listen.
+                silent = info.uptime > STARTUP_GRACE and now - self.started_at > self.hb_timeout
             if silent:
                 state = "UNRESPONSIVE"
         hb = self.hb_info.get(entry.name, {})
