@@ -131,8 +131,9 @@ class Broker:
     def m_approve(self, p: dict[str, Any]) -> dict[str, Any]:
         """Pre-trade risk. An approval is written to the intent log before it is returned."""
         strategy = str(p.get("strategy", ""))
-        if self.states.effective(strategy) is TradingState.HALTED:
-            return Decision(False, "halted", f"trading HALTED for {strategy}",
+        state, whose = self.states.binding(strategy)
+        if state is TradingState.HALTED:
+            return Decision(False, "halted", f"trading HALTED for {whose}",
                             "trading_state").to_dict()
         if not self.connected:
             return Decision(False, "disconnected", "broker is disconnected from the venue: "

@@ -31,7 +31,7 @@ class BookView(Protocol):
 
 
 class StateView(Protocol):
-    def effective(self, strategy: str, con_id: int | None = None) -> TradingState: ...
+    def binding(self, strategy: str, con_id: int | None = None) -> tuple[TradingState, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +137,14 @@ class RiskEngine:
         strategy, con_id = intent.strategy, intent.con_id
         delta = intent.signed_quantity
         pos = book.position(strategy, con_id)
-        effective = state.effective(strategy, con_id)
+        effective, whose = state.binding(strategy, con_id)
         if effective is TradingState.HALTED:
-            return Decision(False, "halted", f"trading HALTED for {strategy}", "trading_state")
+            return Decision(False, "halted", f"trading HALTED for {whose}", "trading_state")
         if effective is TradingState.REDUCING and not _reduces(pos, pos + delta):
             return Decision(
                 False, "reducing",
-                f"trading REDUCING for {strategy}: order {_n(delta)} on position {_n(pos)} "
-                f"does not reduce it (con_id {con_id})",
+                f"trading REDUCING for {whose}: order {_n(delta)} on position {_n(pos)} "
+                f"of {strategy} does not reduce it (con_id {con_id})",
                 "trading_state",
             )
         acct_pos = book.account_position(con_id)

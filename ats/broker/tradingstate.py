@@ -23,10 +23,6 @@ class TradingState(StrEnum):
 _RANK = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 
 
-def most_restrictive(*states: TradingState) -> TradingState:
-    return max(states, key=_RANK.__getitem__, default=TradingState.ACTIVE)
-
-
 class TradingStates:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
@@ -72,10 +68,16 @@ class TradingStates:
         return TradingState.REDUCING if con_id in self.instruments else TradingState.ACTIVE
 
     def effective(self, strategy: str, con_id: int | None = None) -> TradingState:
-        states = [self.global_state, self.strategy_state(strategy)]
-        if con_id is not None:
-            states.append(self.instrument_state(con_id))
-        return most_restrictive(*states)
+        return self.binding(strategy, con_id)[0]
+
+    def binding(self, strategy: str, con_id: int | None = None) -> tuple[TradingState, str]:
+        """The most restrictive state for an order and whose it is: "the account", "strategy
+        NAME" or "con_id N (reason)"; the account's wins a tie."""
+        scopes = [(self.global_state, "the account"),
+                  (self.strategy_state(strategy), f"strategy {strategy}")]
+        if con_id is not None and con_id in self.instruments:
+            scopes.append((TradingState.REDUCING, f"con_id {con_id} ({self.instruments[con_id]})"))
+        return max(scopes, key=lambda scope: _RANK[scope[0]])
 
     # ---- persistence -------------------------------------------------------------------
 

@@ -156,3 +156,18 @@ def test_limits_mapping_round_trip_and_validation() -> None:
         Limits.from_mapping({"max_qty": 1})
     with pytest.raises(ValueError):
         Limits.from_mapping({"max_order_qty": -1})
+
+
+def test_a_refusal_names_whose_halt_or_reduction_it_is() -> None:
+    states = TradingStates()
+    states.set_global(TradingState.HALTED)
+    d = engine().check(intent(), Ledger(), states, NOW)
+    assert not d.approved and d.reason == "trading HALTED for the account"
+    states.set_global(TradingState.ACTIVE)
+    states.set_strategy("alpha", TradingState.HALTED)
+    assert engine().check(intent(), Ledger(), states, NOW).reason == \
+        "trading HALTED for strategy alpha"
+    states.set_strategy("alpha", TradingState.ACTIVE)
+    states.set_instrument_reducing(intent().con_id, "break: ledger 10 != account 0")
+    reason = engine().check(intent(), Ledger(), states, NOW).reason
+    assert reason.startswith(f"trading REDUCING for con_id {intent().con_id} (break: ledger")
