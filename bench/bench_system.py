@@ -512,7 +512,7 @@ def main() -> None:
         for name in (STRATEGY, IDLE):
             system.ctl("add", "strategies.example", "--name", name, timeout=60)
         client_id = system.client_id(STRATEGY)
-        system.ctl("limits", "max_orders_per_minute=100000")
+        system.ctl("limits", "--account", "max_orders_per_minute=100000")
         system.ctl("limits", "--strategy", STRATEGY, "max_orders_per_minute=100000",
                    "max_position=none", "max_gross_exposure=none")
         cfg = system.cfg()

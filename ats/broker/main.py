@@ -22,7 +22,7 @@ import zmq
 import zmq.asyncio
 
 from ats import config as config_mod
-from ats.broker import orderref
+from ats.broker import limits_store, orderref
 from ats.broker.intents import IN_FLIGHT_GRACE, IntentLog, IntentStatus, KnownOrder
 from ats.broker.ledger import UNATTRIBUTED, Ledger
 from ats.broker.ledger_store import LedgerStore, StorageFull
@@ -38,6 +38,7 @@ from ats.storage.arctic import open_arctic
 from bus import topics
 from bus.client import AsyncRequester
 from bus.clone import CloneState, register_snapshot
+from bus.errors import Code as BusCode
 from bus.errors import RequestError
 from bus.heartbeat import Heartbeater
 from bus.publisher import Publisher
@@ -81,6 +82,12 @@ class Broker:
         risk = cfg.section("risk")
         self.risk = RiskEngine(Limits.from_mapping(risk["account"]),
                                default_strategy_limits=Limits.from_mapping(risk["default"]))
+        self.limits_path = state / "risk-limits.json"
+        self.changed_limits = limits_store.load(self.limits_path)
+        for scope, limits in self.changed_limits.items():
+            self.risk.set_limits(scope, limits)
+            log.info("risk limits of %s as set at runtime: %s", scope or "the account",
+                     limits.to_mapping())
         self.zctx = zmq.asyncio.Context()
         self.sync_zctx = zmq.Context()
         eps = cfg.endpoints
@@ -249,6 +256,12 @@ class Broker:
             limits = Limits.from_mapping({**current, **dict(p.get("limits") or {})})
         except ValueError as exc:
             raise RequestError(Code.BAD_PARAMS, str(exc)) from exc
+        try:
+            limits_store.save(self.limits_path, {**self.changed_limits, strategy: limits})
+        except OSError as exc:
+            raise RequestError(BusCode.INTERNAL, f"limits not changed: cannot keep them in "
+                               f"{self.limits_path}: {exc}") from exc
+        self.changed_limits[strategy] = limits
         self.risk.set_limits(strategy, limits)
         log.warning("risk limits of %s set to %s", strategy or "the account", limits.to_mapping())
         return self.risk.snapshot()

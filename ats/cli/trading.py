@@ -146,13 +146,20 @@ def resume(ctl: Ctl, strategy: str | None) -> None:
 
 
 @click.command()
-@click.option("--strategy", default=None, help="Set this strategy's limits (default: account).")
+@click.option("--strategy", default=None, help="Change this strategy's limits.")
+@click.option("--account", is_flag=True, help="Change the account-wide limits.")
 @click.argument("pairs", nargs=-1)
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctl
-def limits(ctl: Ctl, strategy: str | None, pairs: tuple[str, ...], as_json: bool) -> None:
-    """Show risk limits, or change them at runtime: ats-ctl limits max_order_qty=500."""
+def limits(ctl: Ctl, strategy: str | None, account: bool, pairs: tuple[str, ...],
+           as_json: bool) -> None:
+    """Show risk limits, or change them at runtime (kept across restarts):
+    ats-ctl limits --strategy s2 max_order_qty=500; ats-ctl limits --account ..."""
     if pairs:
+        if account == (strategy is not None):
+            fail(Code.BAD_PARAMS, "say whose limits to change: --strategy NAME or --account")
+        if strategy is not None:
+            ctl.call("manager", "get", {"name": strategy})  # an unknown name exits 4
         changes: dict[str, float | None] = {}
         for pair in pairs:
             key, sep, value = pair.partition("=")

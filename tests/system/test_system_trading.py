@@ -108,9 +108,10 @@ def test_manual_order_from_another_client_lands_in_unattributed(system: System) 
 
 
 def test_risk_rejections_state_the_limit_they_broke(system: System) -> None:
-    system.ctl("limits", "--strategy", "riskcheck", "max_order_qty=100",
-               "max_order_notional=50000", "max_position=50", "max_gross_exposure=20000",
-               "max_orders_per_minute=3")
+    # riskcheck is no registered strategy (ats-ctl would refuse it): the broker is asked.
+    broker(system, "set_limits", strategy="riskcheck", limits={
+        "max_order_qty": 100, "max_order_notional": 50000, "max_position": 50,
+        "max_gross_exposure": 20000, "max_orders_per_minute": 3})
     base = {"strategy": "riskcheck", "con_id": 756733, "symbol": "SPY", "sec_type": "STK",
             "side": "BUY", "order_type": "MKT", "tif": "DAY", "multiplier": 1.0}
     cases = [

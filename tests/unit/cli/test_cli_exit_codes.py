@@ -241,3 +241,18 @@ def test_a_stopped_system_fails_at_once_with_exit_3(home: Path) -> None:
     result = ctl(home, "positions")  # nothing listens on the broker's socket
     assert result.exit_code == 3
     assert "the broker is unreachable" in one_error_line(result)
+
+
+def test_changing_limits_needs_to_say_whose(home: Path) -> None:
+    result = ctl(home, "limits", "max_order_qty=5")
+    assert result.exit_code == 7
+    assert "--strategy NAME or --account" in one_error_line(result)
+    result = ctl(home, "limits", "--account", "--strategy", "x", "max_order_qty=5")
+    assert result.exit_code == 7
+
+
+def test_limits_of_an_unknown_strategy_exit_4(home: Path) -> None:
+    with ManagerService(config.load(home)):
+        result = ctl(home, "limits", "--strategy", "nope", "max_order_qty=5")
+    assert result.exit_code == 4
+    assert "nope" in one_error_line(result)
