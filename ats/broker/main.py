@@ -23,7 +23,13 @@ import zmq.asyncio
 
 from ats import config as config_mod
 from ats.broker import limits_store, orderref
-from ats.broker.intents import IN_FLIGHT_GRACE, IntentLog, IntentStatus, KnownOrder
+from ats.broker.intents import (
+    IN_FLIGHT_GRACE,
+    OPEN_STATUSES,
+    IntentLog,
+    IntentStatus,
+    KnownOrder,
+)
 from ats.broker.ledger import UNATTRIBUTED, Ledger
 from ats.broker.ledger_store import LedgerStore, StorageFull
 from ats.broker.model import OrderIntent
@@ -49,7 +55,7 @@ log = logging.getLogger("ats.broker")
 #: A position difference must persist this many consecutive checks to count as a break:
 #: a fill and the position update that follows it arrive as separate messages.
 BREAK_CONFIRMATIONS = 2
-DONE_ORDER_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
+DONE_ORDER_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", "Rejected"})
 #: Finished orders kept in the live orders view (and its snapshots).
 KEEP_DONE_ORDERS = 2000
 #: How often equity-curve samples go to ArcticDB (one batched append each time).
@@ -128,7 +134,7 @@ class Broker:
     def _register(self) -> None:
         for name in ("approve", "book", "positions", "pnl", "fills", "orders", "halt", "resume",
                      "trading_state", "limits", "set_limits", "reconcile", "intents", "account",
-                     "equity"):
+                     "equity", "order_rejected"):
             self.service.register(name, getattr(self, f"m_{name}"))
         for method, clone in (("snapshot_positions", self.positions), ("snapshot_pnl", self.pnl),
                               ("snapshot_orders", self.orders),
@@ -182,6 +188,23 @@ class Broker:
             "perm_id": 0, "client_id": client_id})
         out.update(intent_id=intent.intent_id, order_ref=intent.order_ref)
         return out
+
+    def m_order_rejected(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A host reports that the venue refused its order (error 201). The master connection
+        never sees a refused order, so the intent is resolved here, at once and durably."""
+        ref, reason = str(p.get("order_ref", "")), str(p.get("reason", ""))
+        parsed = orderref.parse(ref)
+        rec = self.intents.get(parsed[1]) if parsed else None
+        if parsed is None or rec is None:
+            raise RequestError(BusCode.BAD_PARAMS, f"no approved intent has orderRef {ref!r}")
+        strategy = parsed[0]
+        if rec.status in OPEN_STATUSES:
+            rec = self.intents.mark(rec.intent.intent_id, IntentStatus.REJECTED, reason=reason)
+            log.warning("order %s of %s rejected by the venue: %s", ref, strategy, reason)
+        row = self.orders.get(f"{strategy}|{ref}")
+        if row is not None:
+            self._set_order(ref, strategy, {**row, "status": "Rejected", "reason": reason})
+        return {"order_ref": ref, "status": str(rec.status)}
 
     def m_book(self, p: dict[str, Any]) -> dict[str, Any]:
         strategy = str(p.get("strategy", ""))

@@ -419,13 +419,32 @@ class Host:
         sign = 1.0 if trade.order.action == "BUY" else -1.0
         if status == OrderStatus.SUBMITTED and st.filled > 0:
             status = OrderStatus.PARTIALLY_FILLED
+        last = trade.log[-1] if trade.log else None
+        # ib_async and ib_insync mark an order the venue refused (201) as Cancelled.
+        if status == OrderStatus.CANCELLED and getattr(last, "errorCode", 0) == \
+                adapter.ORDER_REJECTED:
+            status = OrderStatus.REJECTED
         changed = status != handle.status or sign * st.filled != handle.filled
+        rejected = status == OrderStatus.REJECTED and handle.status != OrderStatus.REJECTED
         handle.status, handle.filled = status, sign * float(st.filled)
         handle.avg_price = float(st.avgFillPrice or 0.0)
-        if status == OrderStatus.REJECTED and trade.log:
-            handle.reason = trade.log[-1].message or handle.reason
+        if status == OrderStatus.REJECTED and last is not None:
+            handle.reason = last.message or handle.reason
+        if rejected:
+            self.spawn(self.report_rejection(handle), f"report rejection {handle.local_id}")
         if changed:
             self._notify_status(handle)
+
+    async def report_rejection(self, handle: OrderHandle) -> None:
+        """The broker's master connection never sees a refused order: tell it, so that the
+        intent is resolved now rather than found UNRESOLVED at the next reconnect."""
+        log.warning("order %s rejected by the venue: %s", handle.local_id, handle.reason)
+        try:
+            await self.broker.request("order_rejected", {"order_ref": handle.local_id,
+                                                         "reason": handle.reason or ""})
+        except RequestError as exc:
+            log.error("could not report the rejection of %s to the broker (%s); its intent "
+                      "is resolved at the broker's next recovery", handle.local_id, exc.message)
 
     def cancel(self, handle: OrderHandle) -> None:
         trade = self.trades.get(handle.local_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ats.sdk import Bar, BarSpec, Params, Stock, Strategy, param
+from ats.sdk.orders import OrderHandle, OrderStatus
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class Probe(Strategy[ProbeParams]):
             self.order_target_quantity(inst, p.quantity)
         elif p.mode == "churn" and not self.open_orders():
             self.order_target_quantity(inst, 0 if self.position(inst) > 0 else p.quantity)
+
+    def on_order_status(self, order: OrderHandle) -> None:
+        if order.status == OrderStatus.REJECTED:
+            self.log.info("probe saw %s rejected: %s", order.local_id, order.reason)
 
     def on_stop(self) -> None:
         self.log.info("probe stopped")

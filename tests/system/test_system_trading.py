@@ -132,6 +132,29 @@ def test_risk_rejections_state_the_limit_they_broke(system: System) -> None:
     assert approvals[0]["order_ref"].startswith("ats:riskcheck:")
 
 
+def test_an_order_the_venue_rejects_is_resolved_at_once_and_the_strategy_sees_it(
+        system: System) -> None:
+    admin(system).call("reject_next_order", reason="test says no")
+    set_mode(system, "hold", quantity=2)
+
+    def rejected() -> list[dict[str, Any]]:
+        return [r for r in broker(system, "intents", all=True)
+                if r["intent"]["strategy"] == "probe" and r["status"] == "REJECTED"]
+
+    [rec] = wait_for(rejected, 30, "the probe's intent REJECTED at the broker")
+    assert "test says no" in rec["info"]["reason"]
+    ref = f"ats:probe:{rec['intent']['intent_id']}"
+    wait_for(lambda: f"probe saw {ref} rejected" in system.log("strategy-probe"), 30,
+             "the probe's on_order_status seeing the rejection")
+    wait_for(lambda: any(p["strategy"] == "probe" and p["position"] == 2
+                         for p in system.json("positions")), 60,
+             "the next order, not rejected, filled")
+    set_mode(system, "idle")
+    assert not [r for r in broker(system, "intents") if r["intent"]["strategy"] == "probe"
+                and r["status"] == "UNRESOLVED"]
+    wait_quiet(system)
+
+
 def test_orders_fail_closed_while_the_broker_is_down(system: System) -> None:
     rpc = system.supervisor().rpc
     venue_before = len(sim_executions(system))
