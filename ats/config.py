@@ -44,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
         "cash": 1_000_000.0,
         "accounts": "DU0000001",
         "max_msg_rate": 50,
+        # "synthetic": the seeded synthetic market. "stored": bars in ArcticDB's market_data
+        # library replace the synthetic prices of their symbols (each continues synthetically
+        # past its last stored bar).
+        "market": "synthetic",
     },
     "bus": {"transport": "ipc", "host": "127.0.0.1", "base_port": 5550},
     "storage": {

@@ -35,7 +35,9 @@ def sim_args(cfg: config_mod.Config) -> list[str]:
         "--cash", str(sim["cash"]), "--master-client-id", str(venue["master_client_id"]),
         "--max-msg-rate", str(sim["max_msg_rate"]),
         "--state", str(cfg.state_dir / "gateway-sim.json"),
-        "--arctic", cfg.arctic_uri,
+        # Stored bars replace the synthetic market only when asked for: `ats-ctl data fetch`
+        # must not change the simulator's prices behind the operator's back.
+        *(["--arctic", cfg.arctic_uri] if sim.get("market") == "stored" else []),
         *(["--start", str(sim["start"])] if sim.get("start") else []),
     ]
 

@@ -24,7 +24,11 @@ async def _run(config: Config, arctic: str | None, replay_lib: str) -> None:
         from ats.sim.replay import load_overrides
 
         n = load_overrides(server.market, arctic, replay_lib)
-        log.info("replay: %d series loaded from %s/%s", n, arctic, replay_lib)
+        log.warning("market: stored bars, %d series from %s/%s replayed; each continues on "
+                    "its synthetic path (seed %s) past its last stored bar", n, arctic,
+                    replay_lib, config.seed)
+    else:
+        log.warning("market: synthetic, seed %s", config.seed)
     await server.start()
     admin_port = config.admin_port if config.admin_port is not None else server.port + 1
     admin_server = await admin.serve(server, config.host, admin_port)

@@ -270,21 +270,44 @@ class Market:
         assert self._vix is not None
         return self._vix
 
-    def _override_price(self, inst: Instrument, ts: float) -> float | None:
+    def _stored(self, inst: Instrument) -> tuple[str, tuple[np.ndarray, np.ndarray]] | None:
+        """The stored series that replaces `inst`'s synthetic prices (1-minute bars first)."""
+        if inst.sec_type == "FUT":
+            return None
         for size in ("1min", "1d"):
             series = self.overrides.get((inst.symbol, size))
-            if series is not None and inst.sec_type != "FUT":
-                times, values = series
-                i = int(np.searchsorted(times, ts, side="right")) - 1
-                if i >= 0:
-                    return float(values[i, 3])
+            if series is not None and len(series[0]):
+                return size, series
         return None
+
+    def _continuation(self, inst: Instrument) -> tuple[float, float]:
+        """(end of the stored history, factor): past its last stored bar an instrument follows
+        its synthetic path scaled to join the last stored close, so prices keep moving."""
+        stored = self._stored(inst)
+        assert stored is not None
+        size, (times, values) = stored
+        end = float(times[-1]) + (60.0 if size == "1min" else 86400.0)
+        return end, float(values[-1, 3]) / self._synthetic_mid(inst, end)
+
+    def _override_price(self, inst: Instrument, ts: float) -> float | None:
+        stored = self._stored(inst)
+        if stored is None:
+            return None
+        times, values = stored[1]
+        i = int(np.searchsorted(times, ts, side="right")) - 1
+        if i < 0:
+            return None  # before the stored history: synthetic
+        end, factor = self._continuation(inst)
+        return float(values[i, 3]) if ts < end else self._synthetic_mid(inst, ts) * factor
 
     def mid(self, inst: Instrument, ts: float) -> float:
         if self.overrides:
             replayed = self._override_price(inst, ts)
             if replayed is not None:
                 return replayed
+        return self._synthetic_mid(inst, ts)
+
+    def _synthetic_mid(self, inst: Instrument, ts: float) -> float:
         day = day_of(ts)
         path = self.log_path(inst.con_id, day_index(day))
         pos = (ts - day_start(day)) / STEP
@@ -394,6 +417,8 @@ class Market:
     def _bar(self, inst: Instrument, t0: float, t1: float, what: str, fine: bool) -> Bar | None:
         if fine:
             pts = np.array([self.mid(inst, t0), self.mid(inst, t1)])
+        elif self.overrides and self._stored(inst) is not None:
+            pts = np.array([self.mid(inst, t) for t in np.arange(t0, t1 + STEP / 2, STEP)])
         else:
             pts = self._points(inst, t0, t1)
             if pts.size == 0:
@@ -438,7 +463,18 @@ class Market:
         built from the intraday path up to `now`."""
         series = self.overrides.get((inst.symbol, "1d"))
         if series is not None and inst.sec_type != "FUT":
-            return _replayed_bars(series, end_day, n_days)
+            end, factor = self._continuation(inst)
+            today = day_of(now)
+            midnight = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC).timestamp()
+            # today's bar is built from quotes, which are scaled already
+            later = [_scaled(b, factor) if b.time < midnight else b
+                     for b in self._synthetic_daily_bars(inst, end_day, n_days, what, now)
+                     if b.time >= end]
+            return _replayed_bars(series, end_day, n_days) + later
+        return self._synthetic_daily_bars(inst, end_day, n_days, what, now)
+
+    def _synthetic_daily_bars(self, inst: Instrument, end_day: dt.date, n_days: int, what: str,
+                              now: float) -> list[Bar]:
         hi_idx = day_index(end_day) + 1
         lo_idx = max(1, hi_idx - n_days)
         today = day_of(now)
@@ -498,6 +534,11 @@ def _replayed_bars(series: tuple[np.ndarray, np.ndarray], end_day: dt.date,
     return [Bar(float(t), float(v[0]), float(v[1]), float(v[2]), float(v[3]), float(v[4]),
                 round(float(v[:4].mean()), 4), max(0, int(v[4] / 7)))
             for t, v in zip(times[mask], values[mask], strict=True)]
+
+
+def _scaled(bar: Bar, factor: float) -> Bar:
+    return Bar(bar.time, bar.open * factor, bar.high * factor, bar.low * factor,
+               bar.close * factor, bar.volume, round(bar.wap * factor, 4), bar.count)
 
 
 def _volatility_bars(bars: list[Bar], factor: float) -> list[Bar]:

@@ -110,4 +110,7 @@ def test_the_simulator_replays_imported_bars(ctl: Callable[..., Result], home: C
         finally:
             ib.disconnect()
     closes = [b.close for b in bars]
-    assert closes[-20:] == pytest.approx(df["close"].tolist())
+    assert closes[-21:-1] == pytest.approx(df["close"].tolist())
+    # the session after the last stored bar goes on from its close, on the synthetic path
+    assert bars[-1].date == SESSION_TS.date()
+    assert closes[-1] == pytest.approx(closes[-2], rel=0.05)

@@ -45,3 +45,13 @@ def test_effective_config_names_the_venue_and_every_endpoint(tmp_path: Path) -> 
     endpoints = eff["bus"]["endpoints"]
     assert {"publish", "subscribe", "manager", "broker"} <= set(endpoints)
     assert all(endpoints[k].startswith("ipc://") for k in ("publish", "subscribe", "manager"))
+
+
+def test_the_simulator_replays_stored_bars_only_when_asked(tmp_path: Path) -> None:
+    from ats.cli.lifecycle import sim_args
+
+    home = tmp_path / "h"
+    assert "--arctic" not in sim_args(config.init_home(home))
+    stored = config.init_home(tmp_path / "s", {"sim": {"market": "stored"}})
+    args = sim_args(stored)
+    assert args[args.index("--arctic") + 1] == stored.arctic_uri

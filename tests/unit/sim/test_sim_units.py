@@ -121,3 +121,23 @@ def test_market_is_deterministic_for_a_seed() -> None:
     assert a.quote(SPY, ts) != c.quote(SPY, ts)
     bars = a.daily_bars(SPY, dt.date(2026, 3, 1), 3700, "TRADES", ts)
     assert len(bars) > 2500
+
+
+def test_stored_prices_continue_synthetically_past_the_last_stored_bar() -> None:
+    import numpy as np
+
+    market = Market(UNIVERSE, seed=1)
+    day = dt.datetime(2026, 11, 16, tzinfo=dt.UTC).timestamp()
+    times = np.array([day, day + 86400])  # two daily bars: Monday and Tuesday
+    values = np.array([[100.0, 101, 99, 100.5, 1e6], [100.5, 102, 100, 101.0, 1e6]])
+    market.overrides[("SPY", "1d")] = (times, values)
+    end = day + 2 * 86400
+    assert market.mid(SPY, end - 1) == 101.0  # inside the stored history: the stored close
+    assert market.mid(SPY, end) == pytest.approx(101.0)  # joins it without a jump
+    later = [market.mid(SPY, end + h * 3600) for h in range(1, 30)]
+    assert len(set(later)) == len(later)  # and keeps moving: no frozen price
+    assert all(80 < p < 125 for p in later)
+    bars = market.daily_bars(SPY, dt.date(2026, 11, 20), 10, "TRADES", end + 3 * 86400)
+    assert [b.close for b in bars[:2]] == [100.5, 101.0]
+    assert len(bars) == 5 and bars[2].time == end  # Wed, Thu, Fri after the stored days
+    assert bars[2].open == pytest.approx(101.0, rel=0.03)
