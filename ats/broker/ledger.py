@@ -328,9 +328,15 @@ class Ledger:
     def pnl_df(self) -> pd.DataFrame:
         return pd.DataFrame([self.pnl_row(s) for s in self.strategies()], columns=PNL_COLUMNS)
 
-    def fills_df(self) -> pd.DataFrame:
+    def fill_rows(self, exec_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Plain rows (time as ISO text), in arrival order: the one shape of a fill, on the bus
+        and in every view. `exec_ids` picks some (any version of an execution)."""
+        if exec_ids is None:
+            trades = sorted(self._trades.values(), key=lambda t: t.seq)
+        else:
+            trades = [t for t in (self._trades.get(split_exec_id(x)[0]) for x in exec_ids) if t]
         rows = []
-        for t in sorted(self._trades.values(), key=lambda t: t.seq):
+        for t in trades:
             e = t.execution
             c = self._commissions.get(e.exec_id)
             rows.append({
@@ -338,9 +344,14 @@ class Ledger:
                 "con_id": e.con_id, "side": e.side, "shares": e.shares, "price": e.price,
                 "commission": c.commission if c else 0.0, "commission_pending": c is None,
                 "realized_pnl": t.realized, "order_ref": e.order_ref, "client_id": e.client_id,
-                "perm_id": e.perm_id, "time": pd.Timestamp(e.time),
+                "perm_id": e.perm_id, "time": e.time.isoformat(),
             })
-        return pd.DataFrame(rows, columns=FILL_COLUMNS)
+        return rows
+
+    def fills_df(self) -> pd.DataFrame:
+        df = pd.DataFrame(self.fill_rows(), columns=FILL_COLUMNS)
+        df["time"] = pd.to_datetime(df["time"])
+        return df
 
     def equity_df(self) -> pd.DataFrame:
         return pd.DataFrame(self._equity_rows, columns=EQUITY_COLUMNS)

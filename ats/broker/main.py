@@ -110,7 +110,7 @@ class Broker:
         self.suspects: dict[int, int] = {}  #: con_id -> consecutive mismatches
         self.breaks: dict[int, dict[str, Any]] = {}
         self.storage_error: str | None = None
-        self._unpublished: list[tuple[str, dict[str, Any]]] = []
+        self._unpublished: list[tuple[str, str]] = []  #: (fill topic, exec_id) to publish
         self._dirty_books: set[tuple[str, int]] = set()
         self._commit_scheduled = False
         self._done_orders: dict[str, None] = {}  #: finished order keys, oldest first
@@ -229,11 +229,11 @@ class Broker:
         return [self.ledger.pnl_row(s) for s in self.ledger.strategies()]
 
     def m_fills(self, p: dict[str, Any]) -> list[dict[str, Any]]:
-        df = self.ledger.fills_df()
+        rows = self.ledger.fill_rows()
         if p.get("strategy"):
-            df = df[df["strategy"] == p["strategy"]]
+            rows = [r for r in rows if r["strategy"] == p["strategy"]]
         limit = int(p.get("limit", 0) or 0)
-        return _records(df.tail(limit) if limit else df)
+        return rows[-limit:] if limit else rows
 
     def m_orders(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         rows = list(self.orders.state.values())
@@ -385,11 +385,7 @@ class Broker:
                 return
             self.ledger.apply_execution(e)
             strategy = self.ledger.attribute(e)
-            self._unpublished.append((topics.fill(strategy), {
-                "exec_id": e.exec_id, "strategy": strategy, "symbol": e.symbol,
-                "con_id": e.con_id, "side": e.side, "shares": e.shares, "price": e.price,
-                "order_ref": e.order_ref, "client_id": e.client_id, "perm_id": e.perm_id,
-                "time": e.time.isoformat()}))
+            self._unpublished.append((topics.fill(strategy), e.exec_id))
             log.info("fill %s %s %s %g @ %g (%s)", e.exec_id, strategy, e.side, e.shares,
                      e.price, e.order_ref or f"clientId {e.client_id}")
         changed = fresh
@@ -414,8 +410,10 @@ class Broker:
         self._commit_scheduled = False
         self.syncer.request()
         unpublished, self._unpublished = self._unpublished, []
-        for topic, body in unpublished:
-            self.publisher.publish(topic, "fill", body)
+        for topic, exec_id in unpublished:
+            # the ledger's own row: the same body as `ats-ctl fills` and the REPL's snapshot
+            for row in self.ledger.fill_rows([exec_id]):
+                self.publisher.publish(topic, "fill", row)
         dirty, self._dirty_books = self._dirty_books, set()
         for strategy, con_id in dirty:
             self._publish_books(strategy, con_id)

@@ -3,7 +3,8 @@
 A background thread runs one asyncio loop with a replica per state the owners publish
 (the manager's strategy statuses; the broker's positions, P&L, orders and account). Each replica
 subscribes first, then takes the owner's snapshot, then applies only newer updates, so a REPL
-attached mid-day holds the true picture at once.
+attached mid-day holds the true picture at once. Fills likewise: the ledger's fills first, then
+live ones, one row per execution.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 import zmq.asyncio
 
 from bus import topics
+from bus.client import AsyncRequester
 from bus.clone import CloneReplica
 from bus.codec import Envelope
 from bus.endpoints import Endpoints
@@ -38,7 +40,7 @@ class LiveState:
         self.replicas: dict[str, CloneReplica] = {}
         self.errors: dict[str, str] = {}
         self.events: deque[tuple[str, Envelope]] = deque(maxlen=history)
-        self.fills: deque[dict[str, Any]] = deque(maxlen=100_000)
+        self.fills: dict[str, dict[str, Any]] = {}  #: exec_id -> the ledger's row, in order
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, name="ats-live", daemon=True)
@@ -76,12 +78,21 @@ class LiveState:
 
     async def _events(self, ctx: zmq.asyncio.Context) -> None:
         sub = Subscriber(ctx, self.endpoints.subscribe, [""])
+        await asyncio.sleep(0.1)  # as a Clone replica: subscribed before the snapshot
+        req = AsyncRequester(ctx, self.endpoints.broker, timeout=5.0)
+        try:
+            for row in await req.request("fills", {}):
+                self.fills.setdefault(row["exec_id"], row)
+        except Exception as exc:  # the broker may be down: live fills only, and say so
+            self.errors["fills"] = f"no ledger snapshot: {exc}"
+        finally:
+            req.close()
         async for topic, env in sub:
             if env.type == "hb":
                 continue
             self.events.append((topic, env))
             if topics.parse(topic)[0] == "fill" and env.type == "fill":
-                self.fills.append({"strategy": topics.parse(topic)[1], **env.body})
+                self.fills.setdefault(str(env.body["exec_id"]), env.body)
 
     def frame(self, name: str) -> pd.DataFrame:
         replica = self.replicas.get(name)

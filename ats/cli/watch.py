@@ -117,7 +117,7 @@ def repl(ctl: Ctl) -> None:
         "positions": lambda: live.frame("positions"),
         "pnl": lambda: live.frame("pnl"),
         "orders": lambda: live.frame("orders"),
-        "fills": lambda: pd.DataFrame(list(live.fills)),
+        "fills": lambda: pd.DataFrame(list(live.fills.values())),
         "events": lambda n=20: [describe(t, e) for t, e in list(live.events)[-n:]],
         "status": lambda: pd.DataFrame(call("manager", "status")),
         "start": lambda name: call("manager", "start", name=name),

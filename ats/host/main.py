@@ -503,9 +503,6 @@ class Host:
         t = pd.Timestamp(e.time)
         fill_ = Fill(key, signed, float(e.price), commission,
                      t.tz_localize("UTC") if t.tzinfo is None else t, e.orderRef)
-        self.publish("fill", "fill", {"exec_id": e.execId, "instrument": key, "quantity": signed,
-                                      "price": float(e.price), "commission": commission,
-                                      "order_ref": e.orderRef})
         if self.strategy is not None:
             self._guard(self.strategy.handle_fill, fill_)
 

@@ -277,6 +277,48 @@ def test_pnl_sums_to_the_account_and_plots_the_equity_curve(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_each_fill_is_published_once_with_the_ledgers_row_and_a_late_repl_holds_it_once(
+        system: System) -> None:
+    from ats.cli.live import LiveState
+    from bus.subscriber import SyncSubscriber
+
+    eps = system.cfg().endpoints
+    wait_quiet(system)
+    sub = SyncSubscriber(zmq.Context.instance(), eps.subscribe, ["fill.probe.", "hb.broker."])
+    messages: list[dict[str, Any]] = []
+
+    def drain() -> bool:
+        heard_broker = False
+        while (msg := sub.recv(timeout=0.2)) is not None:
+            heard_broker |= msg[0].startswith("hb.")
+            if msg[1].type == "fill":
+                messages.append(msg[1].body)
+        return heard_broker
+
+    # One subscription frame carries both prefixes: a broker heartbeat means fills arrive too.
+    wait_for(drain, 30, "a broker heartbeat on the new subscriber")
+    live = LiveState(eps).start()
+    before = {f["exec_id"] for f in ledger_fills(system)}
+    set_mode(system, "churn", quantity=5)
+    wait_for(lambda: len({f["exec_id"] for f in ledger_fills(system)} - before) >= 6, 60,
+             "six new probe fills")
+    set_mode(system, "idle")
+    wait_quiet(system)
+    ledger = {f["exec_id"]: f for f in ledger_fills(system)}
+    new = set(ledger) - before
+    wait_for(lambda: drain() or new <= {m["exec_id"] for m in messages}, 30,
+             "every new fill on the bus")
+    published = [m["exec_id"] for m in messages]
+    assert sorted(published) == sorted(set(published)), "a fill was published twice"
+    for m in messages:
+        assert m.keys() == ledger[m["exec_id"]].keys()
+        assert {k: v for k, v in m.items() if not k.startswith("commission")} == \
+            {k: v for k, v in ledger[m["exec_id"]].items() if not k.startswith("commission")}
+    wait_for(lambda: set(ledger) <= set(live.fills), 30, "the REPL holding every fill")
+    assert set(live.fills) == set(ledger)  # the ledger's snapshot plus live fills, each once
+    sub.close()
+
+
 def test_outage_with_fills_during_it_is_recovered(system: System) -> None:
     from ats.ib import adapter
 
