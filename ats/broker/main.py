@@ -141,8 +141,9 @@ class Broker:
                               ("snapshot_account", self.account)):
             register_snapshot(self.service, clone, method)
 
-    def m_approve(self, p: dict[str, Any]) -> dict[str, Any]:
-        """Pre-trade risk. An approval is written to the intent log before it is returned."""
+    async def m_approve(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Pre-trade risk. An approval is on disk (the group commit that holds it has synced)
+        before it is returned."""
         strategy = str(p.get("strategy", ""))
         state, whose = self.states.binding(strategy)
         if state is TradingState.HALTED:
@@ -180,7 +181,14 @@ class Broker:
             return out
         intent = dataclasses.replace(intent, intent_id=self.intents.next_id())
         self.intents.approve(intent, durable=False)
-        self.syncer.request()
+        try:
+            await self.syncer.synced(self.syncer.request())
+        except OSError as exc:
+            # Never sent, so never at the venue: the intent is resolved as refused here.
+            self.intents.mark(intent.intent_id, IntentStatus.REJECTED, durable=False,
+                              reason=f"intent log not synced: {exc}")
+            return Decision(False, "storage", f"ledger storage failing ({exc}): orders "
+                            "refused", None).to_dict()
         self._set_order(intent.order_ref, strategy, {
             "order_ref": intent.order_ref, "strategy": strategy, "symbol": intent.symbol,
             "con_id": intent.con_id, "side": intent.side, "quantity": intent.quantity,

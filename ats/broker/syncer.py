@@ -1,13 +1,16 @@
 """Group commit: fsync journals off the event loop, coalescing requests.
 
 A record is safe from a crash of the process as soon as write() returns (it is in the page
-cache); the fsync that makes it safe from a crash of the machine follows within one fsync time,
-shared by every record written meanwhile. What a machine crash could still lose, the venue
-keeps: executions come back through reqExecutions, and orders by their orderRef.
+cache), and from a crash of the machine once a flush that began after it has returned. Every
+`request()` gets a ticket; one flush covers every ticket issued before it began, so records
+written meanwhile share one fsync. An approval awaits `synced(ticket)` before its reply: the
+group commit delays the reply, never the durability. Fills do not wait: what a machine crash
+could lose of them, the venue keeps (reqExecutions at every start).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -23,11 +26,31 @@ class BackgroundSync:
         self._wanted = threading.Event()
         self._stop = False
         self.syncs = 0
+        self._lock = threading.Lock()
+        self._issued = 0  #: tickets handed out
+        self._covered = 0  #: every ticket up to this one is on disk
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._thread = threading.Thread(target=self._run, name="fsync", daemon=True)
         self._thread.start()
 
-    def request(self) -> None:
+    def request(self) -> int:
+        """Ask for a flush of what has been written so far; returns its ticket."""
+        with self._lock:
+            self._issued += 1
+            ticket = self._issued
         self._wanted.set()
+        return ticket
+
+    async def synced(self, ticket: int) -> None:
+        """Return once the records written before `ticket` was issued are on disk; raise the
+        OSError of the flush that should have covered them."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if ticket <= self._covered:
+                return
+            self._waiters.append((ticket, loop, fut))
+        await fut
 
     def _run(self) -> None:
         while True:
@@ -38,16 +61,39 @@ class BackgroundSync:
                 return
 
     def flush(self) -> None:
+        with self._lock:
+            covering = self._issued
         try:
             for flush in self._flushes:
                 flush()
             self.syncs += 1
         except OSError as exc:
             log.critical("fsync failed: %s", exc)
+            self._settle(covering, exc)
             if self._on_error is not None:
                 self._on_error(exc)
+        else:
+            self._settle(covering, None)
+
+    def _settle(self, covering: int, error: OSError | None) -> None:
+        with self._lock:
+            if error is None:
+                self._covered = max(self._covered, covering)
+            done = [w for w in self._waiters if w[0] <= covering]
+            self._waiters = [w for w in self._waiters if w[0] > covering]
+        for _, loop, fut in done:
+            loop.call_soon_threadsafe(_resolve, fut, error)
 
     def close(self) -> None:
         self._stop = True
         self._wanted.set()
         self._thread.join(timeout=10)
+
+
+def _resolve(fut: asyncio.Future[None], error: OSError | None) -> None:
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)
