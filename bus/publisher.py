@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -16,7 +17,9 @@ class Publisher:
 
     Each topic is its own numbered stream (1, 2, 3, ...), so a subscriber that filters
     by prefix still sees every message of each stream it receives and can detect gaps
-    (the Suicidal Snail). Use one Publisher per source per process. Not thread-safe.
+    (the Suicidal Snail). Use one Publisher per source per process. A ZeroMQ socket must not
+    be used by two threads at once, and log handlers and storage callbacks publish from worker
+    threads: sends are serialized by a lock (uncontended, it costs well under a microsecond).
     Sends never block: when the high-water mark is hit the message is dropped and
     counted in ``dropped`` (the seq is still consumed, so subscribers see the gap).
     """
@@ -29,6 +32,7 @@ class Publisher:
         self.dropped = 0
         self.sent = 0
         self._seqs: dict[str, int] = {}
+        self._lock = threading.Lock()
         self._sock: zmq.Socket[Any] = ctx.socket(zmq.PUB, socket_class=zmq.Socket)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.SNDHWM, hwm)
@@ -38,22 +42,24 @@ class Publisher:
 
     def publish(self, topic: str, type: str, body: dict[str, Any]) -> int:
         """Publish ``body`` as an envelope of ``type`` on ``topic``; return its seq."""
-        seq = self._seqs.get(topic, 0) + 1
-        data = pack(type, self.source, seq, time.time(), body)
-        self._seqs[topic] = seq
-        try:
-            self._sock.send_multipart((topic.encode(), data), flags=zmq.NOBLOCK, copy=True)
-        except zmq.Again:
-            self.dropped += 1
-        else:
-            self.sent += 1
-        return seq
+        with self._lock:
+            seq = self._seqs.get(topic, 0) + 1
+            data = pack(type, self.source, seq, time.time(), body)
+            self._seqs[topic] = seq
+            try:
+                self._sock.send_multipart((topic.encode(), data), flags=zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                self.dropped += 1
+            else:
+                self.sent += 1
+            return seq
 
     def last_seq(self, topic: str) -> int:
         return self._seqs.get(topic, 0)
 
     def close(self) -> None:
-        self._sock.close(linger=0)
+        with self._lock:
+            self._sock.close(linger=0)
 
     def __enter__(self) -> Publisher:
         return self

@@ -259,10 +259,18 @@ class IntentLog:
     def _append(self, record: dict[str, Any], sync: bool = True) -> None:
         data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
-        if self.fsync and sync:
-            os.fsync(self._fd)
+        written = 0
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                written += n
+                view = view[n:]
+            if self.fsync and sync:
+                os.fsync(self._fd)
+        except OSError:
+            if written:  # cut the record back off: the log ends on a whole line
+                os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
+            raise
 
     def _load(self) -> None:
         if not self.path.exists():

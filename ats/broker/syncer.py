@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 log = logging.getLogger("ats.broker.sync")
+KEEP_FAILED = 1000  #: failed ticket ranges remembered for late callers of synced()
 
 
 class BackgroundSync:
@@ -28,7 +29,9 @@ class BackgroundSync:
         self.syncs = 0
         self._lock = threading.Lock()
         self._issued = 0  #: tickets handed out
-        self._covered = 0  #: every ticket up to this one is on disk
+        self._covered = 0  #: every ticket up to this one has had its flush
+        #: (after, upto, error): the tickets in (after, upto] whose flush failed
+        self._failed: list[tuple[int, int, OSError]] = []
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._thread = threading.Thread(target=self._run, name="fsync", daemon=True)
         self._thread.start()
@@ -47,7 +50,10 @@ class BackgroundSync:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         with self._lock:
-            if ticket <= self._covered:
+            if ticket <= self._covered:  # its flush is over, before this call
+                for after, upto, error in self._failed:
+                    if after < ticket <= upto:
+                        raise error
                 return
             self._waiters.append((ticket, loop, fut))
         await fut
@@ -69,16 +75,22 @@ class BackgroundSync:
             self.syncs += 1
         except OSError as exc:
             log.critical("fsync failed: %s", exc)
-            self._settle(covering, exc)
-            if self._on_error is not None:
-                self._on_error(exc)
+            try:
+                if self._on_error is not None:
+                    self._on_error(exc)  # first: a waiter told of the failure finds it reported
+            finally:
+                self._settle(covering, exc)
         else:
             self._settle(covering, None)
 
     def _settle(self, covering: int, error: OSError | None) -> None:
         with self._lock:
-            if error is None:
-                self._covered = max(self._covered, covering)
+            if covering > self._covered:
+                if error is not None:
+                    # a caller asks about its ticket right after taking it: recent ones do
+                    self._failed = [*self._failed[-(KEEP_FAILED - 1):],
+                                    (self._covered, covering, error)]
+                self._covered = covering
             done = [w for w in self._waiters if w[0] <= covering]
             self._waiters = [w for w in self._waiters if w[0] > covering]
         for _, loop, fut in done:

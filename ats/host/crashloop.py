@@ -31,9 +31,9 @@ class CrashRecord:
     def _load(self) -> list[float]:
         try:
             data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
+            return [float(t) for t in data] if isinstance(data, list) else []
+        except (OSError, ValueError, TypeError):  # missing or corrupt: no earlier crash
             return []
-        return [float(t) for t in data] if isinstance(data, list) else []
 
     def record(self, now: float) -> int:
         """Add a crash at `now`; return the crashes within the window."""

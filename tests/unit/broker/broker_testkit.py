@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from ats import config
 from ats.broker.model import CommissionReport, Execution, OrderIntent
+
+if TYPE_CHECKING:
+    from ats.broker.main import Broker
 
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -59,3 +70,82 @@ def intent(
         side=side, quantity=quantity, order_type="LMT", limit_price=ref_price, stop_price=None,
         tif="DAY", multiplier=multiplier, ref_price=ref_price, created=0.0,
     )
+
+
+# -- a Broker without sockets or venue --------------------------------------------------------
+
+
+class FakePublisher:
+    """Takes the place of the broker's PUB socket: records every publication."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []  #: (topic, type, body)
+
+    def publish(self, topic: str, type: str, body: dict[str, Any]) -> int:
+        self.sent.append((topic, type, body))
+        return len(self.sent)
+
+    def bodies(self, type: str) -> list[dict[str, Any]]:
+        return [body for _, t, body in self.sent if t == type]
+
+    def close(self) -> None:
+        pass
+
+
+class FakeVenue:
+    """The master connection as reconciliation reads it: `account` is the account's position
+    per conId."""
+
+    def __init__(self) -> None:
+        self.account: dict[int, float] = {}
+
+    def isConnected(self) -> bool:
+        return True
+
+    def positions(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(contract=SimpleNamespace(conId=con_id), position=qty)
+                for con_id, qty in self.account.items()]
+
+    def disconnect(self) -> None:
+        pass
+
+
+@contextmanager
+def broker_in(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
+    """A real Broker on a fresh ATS_HOME (real ledger store on LMDB, intent log, trading states,
+    risk, group commit), connected to a FakeVenue and publishing into a FakePublisher; its
+    service is never bound, so it opens no socket."""
+    from ats.broker import main as broker_main
+
+    monkeypatch.setattr(broker_main, "Publisher", FakePublisher)
+    broker = broker_main.Broker(config.init_home(home))
+    broker.ib = FakeVenue()
+    broker.connected = True
+    try:
+        yield broker
+    finally:
+        broker.syncer.close()
+        broker.store.close(flush=False)
+        broker.intents.close()
+        broker.sync_zctx.term()
+        broker.zctx.term()
+
+
+def approve_params(side: str = "BUY", quantity: float = 10, *, strategy: str = "alpha",
+                   con_id: int = 265598, price: float = 100.0) -> dict[str, Any]:
+    """The body of an `approve` request, as a strategy host sends it."""
+    return {"strategy": strategy, "con_id": con_id, "symbol": "AAPL", "sec_type": "STK",
+            "side": side, "quantity": quantity, "order_type": "LMT", "limit_price": price,
+            "stop_price": None, "tif": "DAY", "multiplier": 1.0, "client_id": 11,
+            "ref_price": price}
+
+
+def venue_fill(e: Execution) -> SimpleNamespace:
+    """An execution as the IB client library delivers it (the attributes parsing reads)."""
+    execution = SimpleNamespace(
+        execId=e.exec_id, permId=e.perm_id, orderId=e.order_id, clientId=e.client_id,
+        orderRef=e.order_ref, acctNumber=e.account, side=e.side, shares=e.shares,
+        price=e.price, time=e.time)
+    contract = SimpleNamespace(conId=e.con_id, symbol=e.symbol, secType=e.sec_type,
+                               currency=e.currency, multiplier=str(e.multiplier))
+    return SimpleNamespace(execution=execution, contract=contract, commissionReport=None)

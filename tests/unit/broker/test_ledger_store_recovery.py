@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import errno
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from broker_testkit import commission, fill
 
+from ats.broker import ledger_store
 from ats.broker.ledger import Ledger
 from ats.broker.ledger_store import LedgerStore, StorageFull
 
@@ -107,20 +111,73 @@ def test_disk_full_raises_storage_full_and_leaves_no_partial_record(
     store.close()
 
 
-def test_background_flush_and_equity_curve(tmp_path: Path) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll `condition` until it holds or `timeout` passes (generous: the machine may be
+    loaded); the polling pause is not a wait for the result."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_background_thread_flushes_journalled_fills_to_arctic_by_itself(
+        tmp_path: Path) -> None:
     store = open_store(tmp_path)
+    fills = [fill("BOT", 1, 10), fill("SLD", 1, 11)]
+    store.record_execution(fills[0])
+    store.record_execution(fills[1], sync=False)
+    store.record_commission(commission(fills[0], 0.35))
+    assert store.pending == 3  # journalled only
     store.start_background(interval=0.05)
-    ledger = Ledger(starting_cash={"alpha": 100.0})
+    # nothing here calls flush_to_arctic: only the background thread can empty the journal
+    assert wait_until(lambda: store.pending == 0), "the background thread never flushed"
+    store.close(flush=False)  # stops the thread; no flush of its own
+    reopened = open_store(tmp_path)
+    assert reopened.pending == 0  # ArcticDB's watermark covers every journal record
+    execs, comms = reopened.load()  # so these come from ArcticDB alone
+    assert execs == fills
+    assert [(c.exec_id, c.commission) for c in comms] == [(fills[0].exec_id, 0.35)]
+    reopened.close(flush=False)
+
+
+def test_a_failed_background_flush_is_reported_and_the_next_one_writes_the_records(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(tmp_path)
     f = fill("BOT", 1, 10)
-    ledger.apply_execution(f)
-    store.record_execution(f, sync=False)
-    store.flush()
+    store.record_execution(f)
+    real_frame = ledger_store._frame
+    attempts: list[int] = []
+    failures: list[BaseException] = []
+
+    def fail_once(rows: list[dict[str, Any]]) -> Any:  # the first ArcticDB append fails
+        attempts.append(len(rows))
+        if len(attempts) == 1:
+            raise RuntimeError("ArcticDB unavailable")
+        return real_frame(rows)
+
+    monkeypatch.setattr(ledger_store, "_frame", fail_once)
+    store.start_background(interval=0.05, on_error=failures.append)
+    assert wait_until(lambda: store.pending == 0), "the background thread never recovered"
+    assert [str(e) for e in failures] == ["ArcticDB unavailable"]
+    store.close(flush=False)
+    reopened = open_store(tmp_path)
+    assert reopened.pending == 0
+    assert reopened.load()[0] == [f]
+    reopened.close(flush=False)
+
+
+def test_equity_samples_round_trip_through_arctic(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    ledger = Ledger(starting_cash={"alpha": 100.0})
+    ledger.apply_execution(fill("BOT", 1, 10))
     ledger.sample_equity(1_700_000_000.0)
     store.write_equity(ledger.equity_df())
     store.close()
-    assert store.pending == 0
-    eq = store.read_equity_df()
-    assert list(eq["equity"]) == [100.0]
+    reopened = open_store(tmp_path)
+    assert list(reopened.read_equity_df()["equity"]) == [100.0]
+    reopened.close(flush=False)
 
 
 def test_compaction_keeps_all_rows(tmp_path: Path) -> None:

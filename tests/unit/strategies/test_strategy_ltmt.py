@@ -14,11 +14,22 @@ def test_signal_long_above_the_ten_month_average_and_flat_below():
     assert ltmt_signal(rising[:5], 10) is None
 
 
+def test_signal_is_flat_at_the_average_and_uses_only_the_last_ma_months():
+    assert ltmt_signal(np.full(10, 50.0), 10) is False  # at the average: flat
+    # the crash 11 months back is outside a 10-month window: above the average
+    assert ltmt_signal(np.r_[1000.0, np.arange(1.0, 11.0)], 10) is True
+    # ... and inside an 11-month one: below it
+    assert ltmt_signal(np.r_[1000.0, np.arange(1.0, 11.0)], 11) is False
+    assert ltmt_signal(np.arange(1.0, 11.0), 10) is True  # exactly enough history
+
+
 def test_month_end_closes_take_the_last_session_of_each_month():
+    # 60 sessions from 2024-01-02: January and February whole, March to the 27th
     df = daily_bars(np.arange(1.0, 61.0), start="2024-01-02")
     m = month_end_closes(df["close"])
     assert [t.strftime("%Y-%m-%d") for t in m.index] == ["2024-01-31", "2024-02-29",
-                                                           "2024-03-27"][: len(m)]
+                                                         "2024-03-27"]
+    assert list(m) == [21.0, 41.0, 60.0]  # the closes of those sessions
 
 
 def run(closes):
@@ -65,6 +76,8 @@ def test_rebalances_back_to_target_only_when_weight_leaves_the_band():
 def test_state_survives_save_and_load():
     r = run(np.linspace(100, 200, 120))
     state = r.strategy.save_state()
+    assert state["user"] == {"long": True}  # on_save's own part
     fresh = Ltmt("ltmt", LtmtParams(), r.context)
+    assert fresh.long is False  # before load_state
     fresh.load_state(state)
     assert fresh.long is True
