@@ -348,6 +348,11 @@ class Ledger:
             })
         return rows
 
+    def recent_fills(self, strategy: str | None = None, limit: int = 0) -> list[dict[str, Any]]:
+        """The last `limit` fill rows (0: all), of one strategy or all."""
+        rows = [r for r in self.fill_rows() if strategy is None or r["strategy"] == strategy]
+        return rows[-limit:] if limit else rows
+
     def fills_df(self) -> pd.DataFrame:
         df = pd.DataFrame(self.fill_rows(), columns=FILL_COLUMNS)
         df["time"] = pd.to_datetime(df["time"])

@@ -61,12 +61,19 @@ class LedgerStore:
         arctic: Any = None,
         compact_every: int = 50,
         rotate_bytes: int = 1 << 20,
+        read_only: bool = False,
     ) -> None:
+        """`read_only`: read what is stored (the broker may be down) and change nothing: no
+        folder, library or journal is created, and a torn journal tail is skipped, not cut."""
+        self.read_only = read_only
         self.journal_dir = Path(journal_dir)
-        self.journal_dir.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            self.journal_dir.mkdir(parents=True, exist_ok=True)
         self.journal_path = self.journal_dir / JOURNAL_NAME
         self._arctic = arctic if arctic is not None else arcticdb.Arctic(arctic_uri)
-        self._lib = self._arctic.get_library(library, create_if_missing=True)
+        self._lib: Any = (self._arctic.get_library(library, create_if_missing=True) if not read_only
+                          else self._arctic.get_library(library)
+                          if self._arctic.has_library(library) else None)
         self.compact_every = compact_every
         self.rotate_bytes = rotate_bytes  #: rewrite the journal once it is this big
         self._lock = threading.Lock()  #: guards the journal file and _pending
@@ -82,8 +89,9 @@ class LedgerStore:
             if rec["seq"] > marks[rec["k"]]:
                 self._pending.append(rec)
         self._seq = last
-        self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._size = os.fstat(self._fd).st_size
+        self._fd = -1 if read_only else os.open(self.journal_path,
+                                                 os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = os.fstat(self._fd).st_size if self._fd >= 0 else 0
 
     # ---- the fast path -----------------------------------------------------------------
 
@@ -172,13 +180,18 @@ class LedgerStore:
     # ---- background flushing -----------------------------------------------------------
 
     def start_background(self, interval: float = 1.0,
-                         on_error: Callable[[BaseException], None] | None = None) -> None:
+                         on_error: Callable[[BaseException], None] | None = None,
+                         may_write: Callable[[], bool] = lambda: True) -> None:
+        """Flush to ArcticDB every `interval` seconds while `may_write()` says so (the
+        journal keeps the records meanwhile)."""
         if self._thread is not None:
             return
         self._stop.clear()
 
         def run() -> None:
             while not self._stop.wait(interval):
+                if not may_write():
+                    continue
                 try:
                     self.flush_to_arctic()
                 except Exception as exc:  # keep trying; the journal still holds the records
@@ -209,6 +222,8 @@ class LedgerStore:
             view = view[os.write(fd, view):]
 
     def _record(self, kind: str, payload: dict[str, Any], sync: bool) -> None:
+        if self.read_only:
+            raise PermissionError("ledger store opened read-only")
         with self._lock:
             rec = {"seq": self._seq + 1, "k": kind, "d": payload}
             data = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
@@ -262,6 +277,8 @@ class LedgerStore:
                     raise
                 log.warning("ledger journal %s: ignoring truncated last line (%d bytes)",
                             self.journal_path, len(line))
+                if self.read_only:
+                    break
                 with open(self.journal_path, "r+b") as f:
                     f.truncate(len(raw) - len(line))
                     os.fsync(f.fileno())
@@ -270,13 +287,13 @@ class LedgerStore:
         return out
 
     def _last_seq(self, symbol: str) -> int:
-        if not self._lib.has_symbol(symbol):
+        if self._lib is None or not self._lib.has_symbol(symbol):
             return 0
         tail = self._lib.tail(symbol, 1).data
         return int(tail["seq"].iloc[-1]) if len(tail) else 0
 
     def _read(self, symbol: str) -> pd.DataFrame:
-        if not self._lib.has_symbol(symbol):
+        if self._lib is None or not self._lib.has_symbol(symbol):
             return pd.DataFrame()
         return self._lib.read(symbol).data
 

@@ -23,6 +23,7 @@ import zmq.asyncio
 
 from ats import config as config_mod
 from ats.broker import limits_store, orderref
+from ats.broker.diskguard import MB, DiskGuard, DiskLevel, watched_paths
 from ats.broker.intents import (
     IN_FLIGHT_GRACE,
     OPEN_STATUSES,
@@ -60,6 +61,7 @@ DONE_ORDER_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactiv
 KEEP_DONE_ORDERS = 2000
 #: How often equity-curve samples go to ArcticDB (one batched append each time).
 EQUITY_WRITE_SECONDS = 30.0
+DISK_CHECK_SECONDS = 1.0
 
 
 def _num(x: Any) -> float | None:
@@ -110,6 +112,10 @@ class Broker:
         self.suspects: dict[int, int] = {}  #: con_id -> consecutive mismatches
         self.breaks: dict[int, dict[str, Any]] = {}
         self.storage_error: str | None = None
+        self.disk = DiskGuard(watched_paths(state, cfg.arctic_uri),
+                              int(bcfg["disk_soft_mb"]) * MB, int(bcfg["disk_hard_mb"]) * MB)
+        self.disk_level = DiskLevel.OK
+        self.check_disk()
         self._unpublished: list[tuple[str, str]] = []  #: (fill topic, exec_id) to publish
         self._dirty_books: set[tuple[str, int]] = set()
         self._commit_scheduled = False
@@ -180,7 +186,12 @@ class Broker:
                                     "quantity": intent.quantity})
             return out
         intent = dataclasses.replace(intent, intent_id=self.intents.next_id())
-        self.intents.approve(intent, durable=False)
+        try:
+            self.intents.approve(intent, durable=False)
+        except OSError as exc:  # not in the log, so never sent
+            self._storage_failed(exc)
+            return Decision(False, "storage", f"ledger storage failing ({exc}): orders "
+                            "refused", None).to_dict()
         try:
             await self.syncer.synced(self.syncer.request())
         except OSError as exc:
@@ -237,11 +248,7 @@ class Broker:
         return [self.ledger.pnl_row(s) for s in self.ledger.strategies()]
 
     def m_fills(self, p: dict[str, Any]) -> list[dict[str, Any]]:
-        rows = self.ledger.fill_rows()
-        if p.get("strategy"):
-            rows = [r for r in rows if r["strategy"] == p["strategy"]]
-        limit = int(p.get("limit", 0) or 0)
-        return rows[-limit:] if limit else rows
+        return self.ledger.recent_fills(p.get("strategy") or None, int(p.get("limit", 0) or 0))
 
     def m_orders(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         rows = list(self.orders.state.values())
@@ -573,10 +580,12 @@ class Broker:
                 self.publisher.publish(topics.alert("broker"), "alert", {
                     "level": "ERROR", "message": f"reconciliation break on conId {con_id}: "
                     f"ledger {brk.ledger:g} vs account {brk.account:g}; REDUCING"})
-        for con_id in list(self.suspects):
+        # REDUCING is persisted: a break from before a restart clears here too
+        for con_id in sorted(set(self.suspects) | set(self.states.instruments)):
             if con_id not in found:
-                self.suspects.pop(con_id)
-                if self.breaks.pop(con_id, None) is not None:
+                self.suspects.pop(con_id, None)
+                self.breaks.pop(con_id, None)
+                if con_id in self.states.instruments:
                     self.states.clear_instrument(con_id)
                     log.warning("reconciliation break on conId %d resolved", con_id)
                     self.publisher.publish(topics.reconcile(), "resolved", {"con_id": con_id})
@@ -620,9 +629,43 @@ class Broker:
 
     async def persist_equity(self) -> None:
         """Append the equity samples taken since the last call to ArcticDB, off the loop."""
+        if not self.arctic_writable():
+            return  # the samples stay in memory until there is room
         df = self.ledger.drain_equity()
         if len(df):
             await asyncio.to_thread(self.store.write_equity, df)
+
+    def arctic_writable(self) -> bool:
+        return self.disk_level is not DiskLevel.CRITICAL
+
+    def check_disk(self) -> None:
+        """Map free space to the account's guard state; say so when the level changes."""
+        level, text = self.disk.check()
+        if level is self.disk_level:
+            return
+        previous, self.disk_level = self.disk_level, level
+        self.states.guard = (level.trading_state,
+                             "" if level is DiskLevel.OK else f"disk {level}: {text}")
+        if level is DiskLevel.OK:
+            log.warning("disk space back (%s): trading no longer limited by disk", text)
+            if self.storage_error:
+                log.warning("ledger storage error cleared: %s", self.storage_error)
+                self.storage_error = None
+        else:
+            log.critical("disk %s (%s): trading %s", level, text, level.trading_state)
+        self.publisher.publish(topics.alert("broker"), "alert", {
+            "level": "INFO" if level is DiskLevel.OK else "CRITICAL",
+            "message": f"disk {previous} -> {level}: {text}; account trading "
+                       f"{level.trading_state}"})
+
+    async def disk_watch(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.check_disk()
+            except OSError:
+                log.exception("free-space check failed")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), DISK_CHECK_SECONDS)
 
     def _flush_failed(self, exc: BaseException) -> None:
         log.error("ArcticDB flush failed (the local journal keeps every record): %s", exc)
@@ -637,8 +680,10 @@ class Broker:
         self.ib.accountValueEvent += self._on_account_value
         self.ib.updatePortfolioEvent += self._on_portfolio
         self.ib.errorEvent += self._on_error
-        self.store.start_background(self.flush_seconds, on_error=self._flush_failed)
+        self.store.start_background(self.flush_seconds, on_error=self._flush_failed,
+                                    may_write=self.arctic_writable)
         tasks = [asyncio.create_task(self.service.run(), name="service"),
+                 asyncio.create_task(self.disk_watch(), name="disk"),
                  asyncio.create_task(Heartbeater(self.publisher, "broker",
                                                  info=self._hb_info).run(), name="hb")]
         for strategy in self.ledger.strategies():
@@ -657,12 +702,13 @@ class Broker:
         self.ib.disconnect()
         await self.persist_equity()
         self.syncer.close()
-        self.store.close(flush=True)
+        self.store.close(flush=self.arctic_writable())
         self.intents.close()
         self.publisher.close()
 
     def _hb_info(self) -> dict[str, Any]:
         return {"venue": "connected" if self.connected else "disconnected",
+                "disk": str(self.disk_level),
                 "executions": len(self.ledger.executions()), "breaks": len(self.breaks),
                 "pending_flush": self.store.pending}
 

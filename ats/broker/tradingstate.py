@@ -29,6 +29,9 @@ class TradingStates:
         self.global_state = TradingState.ACTIVE
         self.strategies: dict[str, TradingState] = {}  #: strategy -> state (ACTIVE omitted)
         self.instruments: dict[int, str] = {}  #: con_id -> why it is REDUCING
+        #: the account's state set by the broker's own guards (free disk), and why; recomputed
+        #: by the guard at every start, so it is not persisted
+        self.guard: tuple[TradingState, str] = (TradingState.ACTIVE, "")
 
     @classmethod
     def load(cls, path: Path) -> TradingStates:
@@ -74,6 +77,7 @@ class TradingStates:
         """The most restrictive state for an order and whose it is: "the account", "strategy
         NAME" or "con_id N (reason)"; the account's wins a tie."""
         scopes = [(self.global_state, "the account"),
+                  (self.guard[0], f"the account: {self.guard[1]}"),
                   (self.strategy_state(strategy), f"strategy {strategy}")]
         if con_id is not None and con_id in self.instruments:
             scopes.append((TradingState.REDUCING, f"con_id {con_id} ({self.instruments[con_id]})"))
@@ -84,6 +88,7 @@ class TradingStates:
     def to_dict(self) -> dict[str, Any]:
         return {
             "global": str(self.global_state),
+            "guard": {"state": str(self.guard[0]), "reason": self.guard[1]},
             "strategies": {k: str(v) for k, v in self.strategies.items()},
             "instruments": {str(k): v for k, v in self.instruments.items()},
         }

@@ -6,9 +6,28 @@ from typing import Any
 
 import click
 
+from ats.broker.ledger import Ledger
+from ats.broker.ledger_store import LedgerStore
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.output import echo_json, table
 from ats.errors import Code
+from bus.endpoints import listening
+
+
+def offline_ledger(ctl: Ctl) -> Ledger | None:
+    """None while the broker runs; else its ledger rebuilt read-only from the ledger's store
+    (ArcticDB and the local journal), so the books can be read with the broker down."""
+    if listening(ctl.cfg.endpoints.broker):
+        return None
+    clients: dict[int, str] = {}
+    if listening(ctl.cfg.endpoints.manager):  # executions without our orderRef, by clientId
+        clients = {int(e["client_id"]): str(e["name"]) for e in ctl.call("manager", "list")}
+    store = LedgerStore(ctl.cfg.state_dir / "ledger", ctl.cfg.arctic_uri, read_only=True)
+    ledger = Ledger(client_strategies=clients)
+    ledger.replay(*store.load())
+    click.echo("offline: the broker is not running; read-only from the ledger's store, "
+               "positions marked at their average cost", err=True)
+    return ledger
 
 
 def _show(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
@@ -25,7 +44,9 @@ def _show(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None
 @pass_ctl
 def positions(ctl: Ctl, strategy: str | None, as_json: bool, show_flat: bool) -> None:
     """Per-strategy positions (the `unattributed` book holds what the system did not place)."""
-    rows = ctl.call("broker", "positions", {"strategy": strategy} if strategy else {})
+    ledger = offline_ledger(ctl)
+    rows = (ctl.call("broker", "positions", {"strategy": strategy} if strategy else {})
+            if ledger is None else ledger.position_rows(strategy))
     if not show_flat:
         rows = [r for r in rows if r.get("position")]
     _show(rows, as_json, ["strategy", "symbol", "con_id", "position", "avg_cost", "mark",
@@ -42,7 +63,9 @@ def pnl(ctl: Ctl, as_json: bool, plot: str | None) -> None:
 
     total_pnl = realized (net of commissions) + unrealized. IB folds commissions into its
     average cost, so compare TOTAL with ACCOUNT on total_pnl."""
-    rows = ctl.call("broker", "pnl")
+    ledger = offline_ledger(ctl)
+    rows = (ctl.call("broker", "pnl") if ledger is None
+            else [ledger.pnl_row(s) for s in ledger.strategies()])
     for r in rows:
         r["total_pnl"] = float(r["realized_pnl_net"]) + float(r["unrealized_pnl"])
     if as_json:
@@ -54,8 +77,9 @@ def pnl(ctl: Ctl, as_json: bool, plot: str | None) -> None:
             total[key] = sum(float(r.get(key) or 0) for r in rows)
         total["fills"] = sum(int(r.get("fills") or 0) for r in rows)
         rows.append(total)
-    account = {v["tag"]: float(v["value"]) for v in ctl.call("broker", "account").values()
-               if v["currency"] in ("USD", "BASE")}
+    account = {} if ledger is not None else {
+        v["tag"]: float(v["value"]) for v in ctl.call("broker", "account").values()
+        if v["currency"] in ("USD", "BASE")}
     if "RealizedPnL" in account and "UnrealizedPnL" in account:
         rows.append({"strategy": "ACCOUNT (venue)", "realized_pnl_net": account["RealizedPnL"],
                      "unrealized_pnl": account["UnrealizedPnL"],
@@ -65,6 +89,8 @@ def pnl(ctl: Ctl, as_json: bool, plot: str | None) -> None:
                      ["STRATEGY", "REALIZED (NET)", "UNREALIZED", "TOTAL P&L", "COMMISSIONS",
                       "FILLS"]))
     if plot:
+        if ledger is not None:
+            fail(Code.DISCONNECTED, "the equity curves need the broker: `ats-ctl up`")
         _plot_equity(ctl.call("broker", "equity", {"points": 1000}, timeout=30), plot)
         click.echo(f"equity curves written to {plot}")
 
@@ -117,7 +143,10 @@ def fills(ctl: Ctl, strategy: str | None, limit: int, as_json: bool) -> None:
     params: dict[str, Any] = {"limit": limit}
     if strategy:
         params["strategy"] = strategy
-    _show(ctl.call("broker", "fills", params), as_json,
+    ledger = offline_ledger(ctl)
+    rows = (ctl.call("broker", "fills", params) if ledger is None
+            else ledger.recent_fills(strategy, limit))
+    _show(rows, as_json,
           ["time", "strategy", "symbol", "side", "shares", "price", "commission", "exec_id",
            "order_ref"])
 
