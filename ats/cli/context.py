@@ -12,6 +12,7 @@ import zmq
 
 from ats import config as config_mod
 from ats.cli.exitcodes import exit_code_for, hint_for
+from ats.errors import Code as AtsCode
 from bus.client import Requester
 from bus.endpoints import listening
 from bus.errors import Code, RequestError
@@ -45,6 +46,8 @@ class Ctl:
     def call(self, service: str, method: str, params: dict[str, Any] | None = None,
              timeout: float = 10.0) -> Any:
         endpoint = getattr(self.cfg.endpoints, service)
+        if service == "manager":
+            self._refuse_dead_supervisord()
         if not listening(endpoint):
             fail(Code.UNREACHABLE, f"the {service} is unreachable: nothing listens on {endpoint}")
         if self._zctx is None:
@@ -56,6 +59,17 @@ class Ctl:
             fail(exc.code, exc.message)
         finally:
             req.close()
+
+    def _refuse_dead_supervisord(self) -> None:
+        """A supervisord killed without cleaning up (kill -9) leaves its pid file: say so,
+        rather than ask a manager that is gone with it (or about to be)."""
+        from ats.cli import homeprocs
+
+        cfg = self.cfg
+        pid = homeprocs.dead_supervisord(cfg.home, cfg.run_dir)
+        if pid is not None:
+            fail(AtsCode.SUPERVISOR_DOWN, f"supervisord at {cfg.supervisor_socket} is "
+                 f"unreachable: its process (pid {pid}) is gone")
 
 
 pass_ctl = click.make_pass_decorator(Ctl)

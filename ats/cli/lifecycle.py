@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -13,9 +14,10 @@ import click
 
 import ats
 from ats import config as config_mod
+from ats.cli import homeprocs
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.errors import Code
-from ats.manager.supervisor import Supervisor
+from ats.manager.supervisor import UNREACHABLE_ERRORS, Supervisor
 
 REPO_DEPLOY = Path(ats.__file__).resolve().parent.parent / "deploy" / "supervisord.conf"
 
@@ -60,8 +62,16 @@ def supervisor_running(cfg: config_mod.Config) -> bool:
     try:
         Supervisor(cfg.supervisor_socket).state()
         return True
-    except OSError:
+    except UNREACHABLE_ERRORS:
         return False
+
+
+def listing(procs: list[homeprocs.HomeProcess]) -> str:
+    return ", ".join(str(p) for p in procs)
+
+
+def processes(n: int) -> str:
+    return f"{n} process" if n == 1 else f"{n} processes"
 
 
 @click.command()
@@ -99,6 +109,12 @@ def up(ctl: Ctl, foreground: bool, wait: bool) -> None:
     if supervisor_running(cfg):
         click.echo(f"already up (supervisord at {cfg.supervisor_socket})")
         return
+    # Processes that outlived their supervisord (or were started by hand) would meet a second
+    # set: two hubs on one socket, two brokers, strategies fighting over their clientIds.
+    left = homeprocs.find(cfg.home, cfg.run_dir)
+    if left:
+        fail("ORPHANS", f"{cfg.home} still has {processes(len(left))} running without a "
+             f"supervisord: {listing(left)}")
     cmd = [str(Path(sys.executable).parent / "supervisord"), "-c", str(supervisord_conf(cfg))]
     env = supervisord_env(cfg)
     if foreground:
@@ -131,22 +147,35 @@ def up(ctl: Ctl, foreground: bool, wait: bool) -> None:
 @click.command()
 @pass_ctl
 def down(ctl: Ctl) -> None:
-    """Stop every process and supervisord, cleanly."""
+    """Stop every process and supervisord, cleanly; also the processes of this ATS_HOME that
+    outlived a dead supervisord (or were started by hand)."""
     cfg = ctl.cfg
-    if not supervisor_running(cfg):
+    was_up = supervisor_running(cfg)
+    if was_up:
+        sv = Supervisor(cfg.supervisor_socket)
+        pid = homeprocs.supervisord_pid(cfg.run_dir)
+        with contextlib.suppress(*UNREACHABLE_ERRORS):  # it died since: its children go too
+            sv.rpc.shutdown()
+        deadline = time.monotonic() + 60
+        while pid and time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+    left = homeprocs.find(cfg.home, cfg.run_dir)
+    if left:
+        click.echo(f"stopping {processes(len(left))} of {cfg.home} running without a "
+                   f"supervisord: {listing(left)}")
+        killed = homeprocs.stop(left)
+        click.echo(f"stopped {listing(left)}" + (
+            f" ({listing(killed)} killed after {homeprocs.STOP_GRACE:.0f}s)" if killed else ""))
+    dead = homeprocs.forget_dead_supervisord(cfg.home, cfg.run_dir)
+    if dead is not None and not was_up:
+        click.echo(f"supervisord (pid {dead}) had died; removed its pid file and socket")
+    if not was_up and not left:
         click.echo("not running")
         return
-    sv = Supervisor(cfg.supervisor_socket)
-    pidfile = cfg.run_dir / "supervisord.pid"
-    pid = int(pidfile.read_text()) if pidfile.exists() else None
-    sv.rpc.shutdown()
-    deadline = time.monotonic() + 60
-    while pid and time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
     click.echo("ats is down")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import sys
 import xmlrpc.client
 from dataclasses import dataclass
@@ -45,10 +46,29 @@ class ProcessInfo:
         return max(0.0, self.now - self.start) if self.state == "RUNNING" else 0.0
 
 
+class _Transport(SupervisorTransport):  # type: ignore[misc]
+    """supervisor's transport keeps one HTTP connection; a request that fails half way (the
+    peer died) leaves it in a state where every later request raises CannotSendRequest, even
+    once a new supervisord listens. Drop the connection on any failure: the next call opens a
+    fresh one and gets a plain OSError while nothing listens."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().request(*args, **kwargs)
+        except BaseException:
+            self.close()
+            raise
+
+
+#: what a call raises when supervisord does not answer (dead, restarting, or its socket gone)
+UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
+    OSError, http.client.HTTPException, xmlrpc.client.ProtocolError)
+
+
 class Supervisor:
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path
-        transport = SupervisorTransport(None, None, f"unix://{socket_path}")
+        transport = _Transport(None, None, f"unix://{socket_path}")
         self._proxy: Any = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     @property

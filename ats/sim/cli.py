@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import sys
 from pathlib import Path
 
 import click
 
+from ats.processes import install_stop_handlers
 from ats.sim import admin
 from ats.sim.clock import parse_start
 from ats.sim.server import Config, Server
@@ -38,9 +38,7 @@ async def _run(config: Config, arctic: str | None, replay_lib: str) -> None:
     log.info("listening on %s:%s admin %s seed=%s speed=%s", config.host, server.port,
              admin_port, config.seed, config.speed)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    install_stop_handlers(stop)  # SIGTERM, SIGINT, or supervisord gone
     await stop.wait()
     log.info("stopping")
     admin_server.close()
