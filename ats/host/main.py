@@ -30,6 +30,7 @@ from ats.broker.intents import IN_FLIGHT_GRACE
 from ats.errors import Code
 from ats.host import crashloop
 from ats.host.context import LiveContext, VenueClock
+from ats.host.errorlog import ErrorLog, HandlerError
 from ats.host.feed import BarAggregator, is_forming
 from ats.ib import adapter, parsing
 from ats.processes import BusLogHandler, install_stop_handlers, setup_logging
@@ -93,6 +94,11 @@ class Host:
         self.stop_event = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.state_file = cfg.state_dir / f"strategy-{name}.json"
+        #: exceptions of the strategy's handlers; [host] halt_after_errors of them in 5 minutes
+        #: halt this strategy's trading
+        self.errors = ErrorLog(int(cfg.section("host")["halt_after_errors"]))
+        self.wall = time.time  #: the clock of error times (unix seconds); replaced in tests
+        self._halting = False  #: a halt for errors is being asked of the broker
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -121,7 +127,7 @@ class Host:
     def hb_info(self) -> dict[str, Any]:
         return {"venue": self.venue_state, "client_id": self.client_id,
                 "trading_state": self.trading_state, "data_ok": self.data_ok,
-                **self.ctx.snapshot()}
+                **self.ctx.snapshot(), **self.errors.info(self.wall())}
 
     def _notify_status(self, handle: OrderHandle) -> None:
         self.publish("order", "order", {
@@ -133,11 +139,50 @@ class Host:
             self._guard(self.strategy.handle_order_status, handle)
 
     def _guard(self, fn: Any, *args: Any) -> None:
-        """Run a strategy hook; a bug in it is logged, not fatal to the process."""
+        """Run a strategy hook; a bug in it is logged and counted, not fatal to the process."""
         try:
             fn(*args)
-        except Exception:
-            log.exception("strategy %s raised in %s", self.name, getattr(fn, "__name__", fn))
+        except Exception as exc:
+            self.strategy_raised(str(getattr(fn, "__name__", fn)), exc)
+
+    def strategy_raised(self, where: str, exc: Exception) -> None:
+        """Count a handler's exception, log it with its text (the log line goes on the bus),
+        and halt this strategy's trading when [host] halt_after_errors is reached (unless it
+        is HALTED already)."""
+        repeated = self.errors.repeats_last(where, exc)
+        err = self.errors.record(where, exc, self.wall())
+        # The traceback once; the same error again in one line.
+        log.error("strategy %s raised in %s: %s", self.name, where, err.text,
+                  exc_info=None if repeated else exc)
+        if self.errors.halt_due(err.time) and not self._halting \
+                and self.trading_state != "HALTED":
+            self._halting = True
+            self.spawn(self.halt_for_errors(err, self.errors.count(err.time)),
+                       "halt after errors")
+
+    async def halt_for_errors(self, err: HandlerError, count: int) -> None:
+        """Ask the broker to halt this strategy after `count` errors, and alert with the
+        exception's text. If the broker does not answer, the next error asks again."""
+        reason = (f"{count} strategy errors within {self.errors.window / 60:.0f} minutes "
+                  f"(halt_after_errors = {self.errors.halt_after}); last in {err.where}: "
+                  f"{err.text}")
+        alert = {"level": "CRITICAL", "strategy": self.name, "message": reason,
+                 "error": err.text, "error_type": err.type, "where": err.where,
+                 "errors_5m": count}
+        try:
+            await self.broker.request("halt", {"strategy": self.name, "reason": reason})
+        except RequestError as exc:
+            log.error("could not halt %s after its errors (%s): %s", self.name, exc.message,
+                      reason)
+            self.publish("alert", "alert", {**alert, "halted": False,
+                                            "message": f"halt refused or unanswered "
+                                                       f"({exc.message}): {reason}"})
+            return
+        finally:
+            self._halting = False
+        self.trading_state = "HALTED"  # the broker's message on risk.<name> says so too
+        log.critical("HALTED %s: %s", self.name, reason)
+        self.publish("alert", "alert", {**alert, "halted": True})
 
     # -- startup ----------------------------------------------------------------------------
 
@@ -590,6 +635,9 @@ class Host:
             log.info("params changed: %s", new.to_mapping())
         except (ParamError, ValueError, KeyError, TypeError) as exc:
             ack.update(ok=False, error=str(exc))
+        except Exception as exc:  # on_params_changed's own bug: counted, and this loop lives on
+            self.strategy_raised("update_params", exc)
+            ack.update(ok=False, error=f"{type(exc).__name__}: {exc}")
         self.publish("params", "params_ack", ack)
 
     def apply_trading_state(self, body: dict[str, Any]) -> None:
@@ -597,6 +645,8 @@ class Host:
         if state != self.trading_state:
             log.warning("trading state %s -> %s (%s)", self.trading_state, state,
                         body.get("reason", ""))
+            if self.trading_state == "HALTED":
+                self.errors.rearm()  # resumed: only new errors count towards the next halt
         self.trading_state = state
         if state == "HALTED" and body.get("cancel", True):
             n = self.cancel_all()
