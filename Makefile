@@ -29,7 +29,7 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 $(INSYNC_VENV)/.installed: setup.cfg
 	$(PY) -m venv $(INSYNC_VENV)
 	$(INSYNC_VENV)/bin/pip install -q 'ib_insync==0.9.86' 'pandas>=2.2,<3' numpy pyzmq msgpack \
-		tomli-w exchange-calendars
+		tomli-w exchange-calendars 'jsonschema>=4.18'
 	$(INSYNC_VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 

@@ -3,6 +3,8 @@
 ATS_HOME (default ``./var``) holds ``ats.toml``, the 0700 run folder with the bus sockets and the
 supervisord socket, the logs, the ArcticDB LMDB store and the processes' local state files.
 Every key has a default here, so a missing or partial file still gives a working configuration.
+The file is checked against a schema derived from these defaults (``ats.config_schema``): an
+unknown key, a wrong type or an out-of-range value is refused with a sentence naming the key.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 
 import tomli_w
 
-from bus.endpoints import PORT_OFFSETS, Endpoints, is_loopback
+from ats import config_schema
+from bus.endpoints import Endpoints
 
 CONFIG_FILE = "ats.toml"
 
@@ -49,7 +52,8 @@ DEFAULTS: dict[str, Any] = {
         # past its last stored bar).
         "market": "synthetic",
     },
-    "bus": {"transport": "ipc", "host": "127.0.0.1", "base_port": 5550},
+    # Over tcp the host must be a loopback address unless allow_remote is true.
+    "bus": {"transport": "ipc", "host": "127.0.0.1", "base_port": 5550, "allow_remote": False},
     "storage": {
         # Empty: lmdb://<ATS_HOME>/arctic
         "arctic_uri": "",
@@ -63,7 +67,9 @@ DEFAULTS: dict[str, Any] = {
         "strategy_python": "",
         "ib_lib": "ib_async",
         # Registered and started on the manager's first start: a shipped name, or a table
-        # {name, spec, params, target_weight, min_weight, max_weight, start}.
+        # {name, spec, params, description, target_weight, min_weight, max_weight, start}.
+        # Weights left out are SEED_WEIGHTS'; the target weights may sum to at most
+        # [risk] max_gross_leverage.
         "seed_strategies": [
             *({"name": n, "target_weight": 0.09, "min_weight": 0.07, "max_weight": 0.11}
               for n in ("ltmt", "pea_oss", "s2", "svix", "short_rsi_thrust", "short_vix",
@@ -72,10 +78,21 @@ DEFAULTS: dict[str, Any] = {
              "max_weight": 0.03},
         ],
     },
+    "host": {
+        # A strategy whose handlers (on_bar, on_fill, scheduled callbacks, ...) raise this many
+        # exceptions within 5 minutes halts its own trading (the broker's halt, as `ats-ctl
+        # halt NAME`) and alerts on alert.<name>; `ats-ctl resume NAME` undoes it. 0: never.
+        "halt_after_errors": 20,
+    },
     "broker": {
         "equity_sample_seconds": 5.0,
         "flush_seconds": 2.0,
         "reconcile_seconds": 5.0,
+        # Free space under the journals and ArcticDB: below the soft floor the account goes
+        # REDUCING, below the hard floor HALTED (and ArcticDB writes wait); both clear by
+        # themselves when space returns.
+        "disk_soft_mb": 500,
+        "disk_hard_mb": 100,
     },
     "data": {
         # clientId of `ats-ctl data fetch` (historical downloads); distinct from every strategy.
@@ -83,6 +100,9 @@ DEFAULTS: dict[str, Any] = {
         "library": "market_data",
     },
     "risk": {
+        # The most the strategies' target weights may sum to (1.0: the account's equity once).
+        # `ats-ctl weights` and `ats-ctl add` refuse a change past it unless --force.
+        "max_gross_leverage": 1.0,
         "account": {
             "max_order_qty": 10_000,
             "max_order_notional": 1_000_000.0,
@@ -101,6 +121,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: The weights of a seed strategy that names none.
+SEED_WEIGHTS: dict[str, float] = {"target_weight": 0.1, "min_weight": 0.05, "max_weight": 0.15}
+#: Rounding slack when target weights are summed against [risk] max_gross_leverage.
+WEIGHT_EPSILON = 1e-9
+
+
 class ConfigError(Exception):
     """The configuration file is missing a required piece or holds a bad value."""
 
@@ -109,15 +135,24 @@ def default_home() -> Path:
     return Path(os.environ.get("ATS_HOME", "var")).resolve()
 
 
-def _merge(base: dict[str, Any], override: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """The override's tables merged into the defaults' key by key; a value that is not a
+    table where one is expected replaces it whole (and the schema then refuses it)."""
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if key in out and isinstance(out[key], dict):
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"[{where}{key}] must be a table, got {value!r}")
-            out[key] = _merge(out[key], value, f"{where}{key}.")
+        if isinstance(out.get(key), dict) and isinstance(value, Mapping):
+            out[key] = _merge(out[key], value)
         else:
             out[key] = value
+    return out
+
+
+def seed_strategies(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """[manager] seed_strategies as tables, each with its name and its three weights."""
+    out = []
+    for item in data["manager"]["seed_strategies"]:
+        table = {"name": item} if isinstance(item, str) else dict(item)
+        out.append({**SEED_WEIGHTS, **table})
     return out
 
 
@@ -167,6 +202,13 @@ class Config:
     def section(self, name: str) -> dict[str, Any]:
         return dict(self.data.get(name, {}))
 
+    @property
+    def max_gross_leverage(self) -> float:
+        return float(self.data["risk"]["max_gross_leverage"])
+
+    def seed_strategies(self) -> list[dict[str, Any]]:
+        return seed_strategies(self.data)
+
     def effective(self) -> dict[str, Any]:
         """The merged configuration plus the derived paths, as JSON-safe data."""
         out = copy.deepcopy(self.data)
@@ -183,25 +225,27 @@ class Config:
         return out
 
 
-def _validate(data: Mapping[str, Any]) -> None:
-    venue = data["venue"]
-    if venue["kind"] not in ("sim", "ib"):
-        raise ConfigError(f"[venue] kind must be 'sim' or 'ib', got {venue['kind']!r}")
-    port = venue["port"]
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise ConfigError(f"[venue] port must be an integer 1..65535, got {port!r}")
-    if not isinstance(venue["master_client_id"], int):
-        raise ConfigError("[venue] master_client_id must be an integer")
-    bus = data["bus"]
-    if bus["transport"] not in ("ipc", "tcp"):
-        raise ConfigError(f"[bus] transport must be 'ipc' or 'tcp', got {bus['transport']!r}")
-    if bus["transport"] == "tcp":
-        base_port = bus["base_port"]
-        if not isinstance(base_port, int) or not 0 < base_port <= 65535 - len(PORT_OFFSETS):
-            raise ConfigError(f"[bus] base_port must be an integer 1..{65535 - len(PORT_OFFSETS)}"
-                              f", got {base_port!r}")
-        if not bus.get("allow_remote", False) and not is_loopback(str(bus["host"])):
-            raise ConfigError(f"[bus] host must be a loopback address, got {bus['host']!r}")
+def _weight_problems(data: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot say: each seed's min <= target <= max, and the seeds' target
+    weights within [risk] max_gross_leverage."""
+    problems = []
+    seeds = seed_strategies(data)
+    for i, seed in enumerate(seeds):
+        lo, target, hi = (seed[k] for k in ("min_weight", "target_weight", "max_weight"))
+        if not lo <= target <= hi:
+            problems.append(f"[manager] seed_strategies[{i}] ({seed['name']}) weights must "
+                            f"satisfy min <= target <= max, got {lo}/{target}/{hi}")
+    total = sum(float(seed["target_weight"]) for seed in seeds)
+    leverage = float(data["risk"]["max_gross_leverage"])
+    if total > leverage + WEIGHT_EPSILON:
+        problems.append(f"[manager] seed_strategies target weights sum to {total:.4g}, more "
+                        f"than [risk] max_gross_leverage {leverage:g}")
+    return problems
+
+
+def _validate(data: Mapping[str, Any]) -> list[str]:
+    """Every problem of the merged configuration, one sentence each; empty when valid."""
+    return config_schema.check(data, DEFAULTS) or _weight_problems(data)
 
 
 def load(home: Path | None = None) -> Config:
@@ -214,7 +258,9 @@ def load(home: Path | None = None) -> Config:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     data = _merge(DEFAULTS, override)
-    _validate(data)
+    problems = _validate(data)
+    if problems:
+        raise ConfigError(f"{path}: {'; '.join(problems)}")
     return Config(home=home, data=data)
 
 
@@ -228,6 +274,9 @@ def init_home(home: Path, overrides: Mapping[str, Any] | None = None) -> Config:
     path = home / CONFIG_FILE
     if not path.exists():
         data = _merge(DEFAULTS, overrides or {})
+        problems = _validate(data)
+        if problems:  # never write a file that every command would then refuse
+            raise ConfigError(f"{path}: {'; '.join(problems)}")
         path.write_text(
             "# ats configuration. Every key is optional; see ats/config.py for the defaults.\n"
             + tomli_w.dumps(data)

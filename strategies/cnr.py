@@ -54,6 +54,7 @@ def cnr_targets(returns: dict[str, float], n_long: int, n_short: int,
 
 class Cnr(Strategy[CnrParams]):
     params_type = CnrParams
+    sizes_by_weight = True
     description = "Weekly short-term reversal: buy last week's losers, short its winners"
 
     def subscriptions(self) -> list[BarSpec]:

@@ -52,6 +52,7 @@ def ltmt_signal(monthly_closes: np.ndarray, ma_months: int) -> bool | None:
 
 class Ltmt(Strategy[LtmtParams]):
     params_type = LtmtParams
+    sizes_by_weight = True
     description = "Hold ACWI above its 10-month average at month end, else flat"
 
     def subscriptions(self) -> list[BarSpec]:

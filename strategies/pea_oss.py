@@ -63,6 +63,7 @@ def pea_oss_exposure(oscillator: float, current: float, p: PeaOssParams) -> floa
 
 class PeaOss(Strategy[PeaOssParams]):
     params_type = PeaOssParams
+    sizes_by_weight = True
     description = "Contrarian put/call ratio oscillator on SPY"
 
     def subscriptions(self) -> list[BarSpec]:

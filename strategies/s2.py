@@ -86,6 +86,7 @@ def leg_quantities(direction: int, price_a: float, price_b: float,
 
 class S2(Strategy[S2Params]):
     params_type = S2Params
+    sizes_by_weight = True
     description = "Pairs trading on the z-score of a rolling-regression spread"
 
     def subscriptions(self) -> list[BarSpec]:

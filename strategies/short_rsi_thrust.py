@@ -85,6 +85,7 @@ def should_cover(snap: Snapshot, held: Held, p: ShortRsiThrustParams) -> str | N
 
 class ShortRsiThrust(Strategy[ShortRsiThrustParams]):
     params_type = ShortRsiThrustParams
+    sizes_by_weight = True
     description = "Short RSI(3) > 90 thrusts below the 200-day trend, cover on reversion/stop"
 
     def subscriptions(self) -> list[BarSpec]:

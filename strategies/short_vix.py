@@ -75,6 +75,7 @@ def choose_contract(vix: float, quotes: list[tuple[Instrument, float]], now: pd.
 
 class ShortVix(Strategy[ShortVixParams]):
     params_type = ShortVixParams
+    sizes_by_weight = True
     description = "Short VXM on a positive variance risk premium in contango; roll by yield"
 
     @property

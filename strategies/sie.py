@@ -57,6 +57,7 @@ def sie_selection(scores: dict[str, float], top_n: int, absolute_filter: bool) -
 
 class Sie(Strategy[SieParams]):
     params_type = SieParams
+    sizes_by_weight = True
     description = "Sector rotation: top 3 sector ETFs by 3/6/12-month momentum, monthly"
 
     def subscriptions(self) -> list[BarSpec]:

@@ -62,6 +62,7 @@ def smag7_action(close: float, average: float, short: bool, armed: bool,
 
 class Smag7(Strategy[Smag7Params]):
     params_type = Smag7Params
+    sizes_by_weight = True
     description = "Short mag-7 names below their 50-day average, ATR(20)x3 trailing stop"
 
     def subscriptions(self) -> list[BarSpec]:

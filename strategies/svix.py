@@ -63,6 +63,7 @@ def svix_regime(ratio: float, current: int, p: SvixParams) -> int:
 
 class Svix(Strategy[SvixParams]):
     params_type = SvixParams
+    sizes_by_weight = True
     description = "Short volatility via SVXY in VIX contango, flat in backwardation"
 
     def subscriptions(self) -> list[BarSpec]:

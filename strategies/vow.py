@@ -101,6 +101,7 @@ class _Session:
 
 class Vow(Strategy[VowParams]):
     params_type = VowParams
+    sizes_by_weight = True
     description = "Intraday VWAP deviations confirmed by volume; exit at VWAP or stop"
 
     def subscriptions(self) -> list[BarSpec]:

@@ -12,14 +12,28 @@ from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.output import ago, duration, echo_json, table
 from ats.errors import Code
 
-STATUS_COLUMNS = ["name", "state", "pid", "client_id", "uptime", "last_heartbeat", "desired"]
+STATUS_COLUMNS = ["name", "state", "pid", "client_id", "uptime", "last_heartbeat", "desired",
+                  "trading_state", "errors_5m", "last_error", "last_error_time"]
+STATUS_HEADERS = ["NAME", "STATE", "PID", "CLIENT ID", "UPTIME", "LAST HEARTBEAT", "DESIRED",
+                  "TRADING", "ERRORS 5M", "LAST ERROR", "LAST ERROR AT"]
+#: Characters of the last error shown in the table (`--json` and `show` give all of it).
+LAST_ERROR_WIDTH = 48
 
 
-def _status_rows(statuses: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    now = time.time()
+def clip(text: str | None, width: int) -> str | None:
+    if text is None or len(text) <= width:
+        return text
+    return text[: width - 3] + "..."
+
+
+def _status_rows(statuses: list[dict[str, Any]], now: float | None = None) -> list[dict[str, Any]]:
+    now = time.time() if now is None else now
     return [{**s, "uptime": duration(s.get("uptime") or 0),
              "last_heartbeat": ago(s.get("last_heartbeat"), now),
-             "pid": s.get("pid") or None} for s in statuses]
+             "pid": s.get("pid") or None,
+             "last_error": clip(s.get("last_error"), LAST_ERROR_WIDTH),
+             "last_error_time": ago(s.get("last_error_time"), now)
+             if s.get("last_error_time") else None} for s in statuses]
 
 
 def _one(ctl: Ctl, method: str, name: str) -> None:
@@ -57,20 +71,22 @@ def restart(ctl: Ctl, strategy: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of objects.")
 @pass_ctl
 def status(ctl: Ctl, strategy: str | None, as_json: bool) -> None:
-    """Each strategy's state, pid, clientId, uptime and last heartbeat."""
+    """Each strategy's state, pid, clientId, uptime, last heartbeat, trading state, errors
+    of its handlers in the last 5 minutes and the last one. ERRORING: running, but a handler
+    raised within the last minute."""
     statuses = ctl.call("manager", "status", {"name": strategy} if strategy else {})
     if as_json:
         echo_json(statuses)
         return
-    click.echo(table(_status_rows(statuses), STATUS_COLUMNS,
-                     ["NAME", "STATE", "PID", "CLIENT ID", "UPTIME", "LAST HEARTBEAT", "DESIRED"]))
+    click.echo(table(_status_rows(statuses), STATUS_COLUMNS, STATUS_HEADERS))
 
 
 @click.command(name="list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctl
 def list_(ctl: Ctl, as_json: bool) -> None:
-    """The strategy registry."""
+    """The strategy registry (a strategy without a description of its own shows its class's
+    `description`)."""
     entries = ctl.call("manager", "list")
     if as_json:
         echo_json(entries)
@@ -93,6 +109,12 @@ def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _warn(reply: dict[str, Any]) -> None:
+    """A forced change's warning, on stderr."""
+    if reply.get("warning"):
+        click.echo(f"warning: {reply['warning']}", err=True)
+
+
 @click.command()
 @click.argument("spec")
 @click.option("--name", default=None, help="Registry name (default: the file's stem).")
@@ -101,12 +123,15 @@ def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--min-weight", type=float, default=0.0)
 @click.option("--max-weight", type=float, default=1.0)
 @click.option("--param", "-p", "params", multiple=True, help="key=value (repeatable)")
+@click.option("--force", is_flag=True, help="Register even if the target weights then sum past "
+              "[risk] max_gross_leverage (with a warning).")
 @pass_ctl
 def add(ctl: Ctl, spec: str, name: str | None, description: str, target_weight: float,
-        min_weight: float, max_weight: float, params: tuple[str, ...]) -> None:
+        min_weight: float, max_weight: float, params: tuple[str, ...], force: bool) -> None:
     """Register a strategy from a .py file or a module path (strategies.ltmt).
 
-    The file is imported and validated first; a broken file is refused."""
+    The file is imported and validated first; a broken file is refused. A strategy that
+    sizes by weight will not start until it has a target weight."""
     path = Path(spec)
     if spec.endswith(".py"):
         if not path.exists():
@@ -116,7 +141,9 @@ def add(ctl: Ctl, spec: str, name: str | None, description: str, target_weight: 
     entry = ctl.call("manager", "add", {
         "name": name, "spec": spec, "description": description, "params": _parse_pairs(params),
         "target_weight": target_weight, "min_weight": min_weight, "max_weight": max_weight,
+        **({"force": True} if force else {}),
     }, timeout=30)
+    _warn(entry)
     click.echo(f"registered {entry['name']} (clientId {entry['client_id']}); "
                f"`ats-ctl start {entry['name']}` to run it")
 
@@ -166,15 +193,24 @@ def set_(ctl: Ctl, strategy: str, pairs: tuple[str, ...]) -> None:
 @click.option("--target", type=float, default=None)
 @click.option("--min", "min_", type=float, default=None)
 @click.option("--max", "max_", type=float, default=None)
+@click.option("--force", is_flag=True, help="Set it even if the target weights then sum past "
+              "[risk] max_gross_leverage (with a warning).")
 @pass_ctl
 def weights(ctl: Ctl, strategy: str, target: float | None, min_: float | None,
-            max_: float | None) -> None:
-    """Change a strategy's target/min/max weight of the account."""
+            max_: float | None, force: bool) -> None:
+    """Change a strategy's target/min/max weight of the account.
+
+    The target weights of all registered strategies may sum to at most [risk]
+    max_gross_leverage: a change past it is refused (exit 7), or made with a warning with
+    --force. A change that lowers the sum is always allowed."""
     params: dict[str, Any] = {"name": strategy}
     for key, value in (("target_weight", target), ("min_weight", min_), ("max_weight", max_)):
         if value is not None:
             params[key] = value
+    if force:
+        params["force"] = True
     result = ctl.call("manager", "set_weights", params, timeout=15)
+    _warn(result)
     e = result["entry"]
     click.echo(f"{strategy}: weights {e['min_weight']}/{e['target_weight']}/{e['max_weight']}")
 

@@ -2,8 +2,11 @@
 
 Health comes from two places: supervisord's process states (BACKOFF, EXITED, FATAL, ...) and
 bus heartbeats. A RUNNING strategy whose heartbeat is older than ``heartbeat_timeout`` is
-reported as UNRESPONSIVE. Every change is published on ``status.<strategy>`` as a Clone update,
-so a late subscriber asks for the snapshot and then applies newer updates.
+reported as UNRESPONSIVE. A RUNNING strategy whose handlers raised within the last
+``ERRORING_SECONDS`` (its heartbeat carries its errors: ``errors_5m`` and the last one) is
+reported as ERRORING, with the exception's text in ``last_error``; it turns RUNNING again
+``ERRORING_SECONDS`` after its last error. Every change is published on ``status.<strategy>``
+as a Clone update, so a late subscriber asks for the snapshot and then applies newer updates.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import zmq
@@ -24,6 +28,7 @@ from ats import config as config_mod
 from ats.errors import RESERVED_NAMES, Code
 from ats.host import crashloop
 from ats.host.crashloop import CRASH_LOOP_EXIT
+from ats.host.errorlog import HandlerError
 from ats.manager import supervisor as sv
 from ats.manager.registry import Entry, Registry, RegistryError
 from ats.processes import BusLogHandler, install_stop_handlers, service_main
@@ -40,6 +45,11 @@ T = TypeVar("T")
 PARAMS_ACK_TIMEOUT = 5.0
 #: Seconds a started host may take to send its first heartbeat.
 STARTUP_GRACE = 20.0
+#: A RUNNING strategy whose handlers raised within this many seconds is ERRORING: one error
+#: is enough (a strategy on daily bars may raise once a day), and it clears by itself.
+ERRORING_SECONDS = 60.0
+#: States in which the strategy's process is up (or coming up): start refuses, stop acts.
+UP_STATES = frozenset({"RUNNING", "ERRORING", "STARTING", "UNRESPONSIVE", "BACKOFF"})
 
 
 def _validate_spec(spec: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +65,54 @@ def _validate_spec(spec: str, params: dict[str, Any]) -> dict[str, Any]:
         raise RequestError(Code.BAD_PARAMS, str(exc)) from exc
     mapping: dict[str, Any] = validated.to_mapping()
     return mapping
+
+
+def _load_class(spec: str) -> Any:
+    from ats.sdk.loader import load_strategy
+
+    return load_strategy(spec)
+
+
+def _spec_version(spec: str) -> tuple[str, int]:
+    """A .py spec's cache key changes when its file does."""
+    path = Path(spec)
+    try:
+        return spec, path.stat().st_mtime_ns if spec.endswith(".py") else 0
+    except OSError:
+        return spec, 0
+
+
+def error_fields(hb: Mapping[str, Any]) -> dict[str, Any]:
+    """A status's error fields from a host's heartbeat: its error count over the last 5
+    minutes and its last error ("Type: message", where and when)."""
+    last = hb.get("last_error")
+    err = None
+    if isinstance(last, Mapping):
+        err = HandlerError(str(last.get("where", "")), str(last.get("type", "")),
+                           str(last.get("message", "")), float(last.get("time") or 0.0))
+    return {"errors_5m": int(hb.get("errors_5m") or 0),
+            "last_error": err.text if err else None,
+            "last_error_where": err.where if err else None,
+            "last_error_time": err.time if err else None}
+
+
+def _sizes_by_weight(spec: str) -> bool:
+    """Whether the strategy sizes its orders from its target weight of the account (its class
+    says ``sizes_by_weight = True``, as the shipped ones that call order_target_percent,
+    rebalance_to_weight or capital() do). Those that trade fixed quantities need no weight."""
+    from ats.sdk.loader import StrategyLoadError, load_strategy
+
+    try:
+        cls = load_strategy(spec)
+    except StrategyLoadError as exc:
+        raise RequestError(Code.INVALID_STRATEGY, str(exc)) from exc
+    return bool(getattr(cls, "sizes_by_weight", False))
+
+
+def _unweighted(name: str) -> str:
+    return (f"strategy {name!r} sizes its orders by its target weight, which is 0, so it "
+            f"would trade nothing: give it one first, e.g. `ats-ctl weights {name} "
+            f"--target 0.05 --min 0.04 --max 0.06`")
 
 
 def _stable(status: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +143,7 @@ class Manager:
         self.supervisor = sv.Supervisor(cfg.supervisor_socket)
         self._sv_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor")
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._classes: dict[tuple[str, int], Any] = {}  #: spec version -> Strategy class
         self._stop = asyncio.Event()
         self._register_methods()
 
@@ -94,7 +153,7 @@ class Manager:
         """supervisord calls are blocking XML-RPC: run them off the loop, one at a time."""
         try:
             return await asyncio.get_running_loop().run_in_executor(self._sv_pool, fn, *args)
-        except (OSError, ConnectionError) as exc:
+        except sv.UNREACHABLE_ERRORS as exc:
             raise RequestError(Code.SUPERVISOR_DOWN,
                                f"supervisord at {self.cfg.supervisor_socket} is unreachable: {exc}"
                                ) from exc
@@ -105,7 +164,7 @@ class Manager:
             "start": self.m_start, "stop": self.m_stop, "restart": self.m_restart,
             "add": self.m_add, "remove": self.m_remove, "enable": self.m_enable,
             "disable": self.m_disable, "set": self.m_set, "set_weights": self.m_set_weights,
-            "config": self.m_config,
+            "config": self.m_config, "describe": self.m_describe,
         }
         for name, fn in methods.items():
             self.service.register(name, fn)
@@ -139,6 +198,11 @@ class Manager:
         await self._sv(self.supervisor.load_programs)
         for entry in self.registry:
             if entry.desired == "running" and entry.enabled:
+                try:
+                    await self._refuse_unweighted(entry)
+                except RequestError as exc:
+                    log.error("not starting %s: %s", entry.name, exc.message)
+                    continue
                 log.info("starting %s: the operator's desired state is running", entry.name)
                 await self._sv(self.supervisor.start, sv.program_name(entry.name), False)
 
@@ -155,13 +219,16 @@ class Manager:
                 if fut is not None and not fut.done():
                     fut.set_result(env.body)
 
-    def _status_of(self, entry: Entry, info: sv.ProcessInfo | None) -> dict[str, Any]:
+    def _status_of(self, entry: Entry, info: sv.ProcessInfo | None,
+                   now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
         state = info.state if info else "UNKNOWN"
         if state == "EXITED" and info is not None and info.exitstatus == CRASH_LOOP_EXIT:
             state = "CRASH_LOOP"
         last = self.liveness.last_seen(entry.name)
+        hb = self.hb_info.get(entry.name, {})
+        errors = error_fields(hb)
         if state == "RUNNING" and info is not None:
-            now = time.time()
             if last is not None and last >= info.start:
                 silent = now - last > self.hb_timeout
             else:
@@ -170,13 +237,15 @@ class Manager:
                 silent = info.uptime > STARTUP_GRACE and now - self.started_at > self.hb_timeout
             if silent:
                 state = "UNRESPONSIVE"
-        hb = self.hb_info.get(entry.name, {})
+            elif hb.get("pid") == info.pid and errors["last_error_time"] is not None \
+                    and now - errors["last_error_time"] <= ERRORING_SECONDS:
+                state = "ERRORING"  # errors of this run of the host, not of the one before
         return {
             "name": entry.name, "state": state, "pid": info.pid if info else 0,
             "client_id": entry.client_id, "uptime": round(info.uptime, 1) if info else 0.0,
             "last_heartbeat": last, "enabled": entry.enabled, "desired": entry.desired,
             "spec": entry.spec, "exitstatus": info.exitstatus if info else None,
-            "venue": hb.get("venue"), "trading_state": hb.get("trading_state"),
+            "venue": hb.get("venue"), "trading_state": hb.get("trading_state"), **errors,
         }
 
     async def refresh(self) -> dict[str, dict[str, Any]]:
@@ -189,7 +258,8 @@ class Manager:
             if old is None or _stable(old) != _stable(status):
                 if old is not None and old.get("state") != status["state"]:
                     level = logging.WARNING if status["state"] in (
-                        "BACKOFF", "EXITED", "FATAL", "UNRESPONSIVE") else logging.INFO
+                        "BACKOFF", "EXITED", "FATAL", "UNRESPONSIVE", "ERRORING") \
+                        else logging.INFO
                     log.log(level, "strategy %s: %s -> %s", entry.name, old.get("state"),
                             status["state"])
                 self.statuses.set(entry.name, status)
@@ -211,11 +281,52 @@ class Manager:
 
     # -- control methods --------------------------------------------------------------------
 
+    def _strategy_class(self, spec: str) -> Any:
+        """The spec's Strategy class (cached until its file changes), or None if it does not
+        load. Blocking: call it off the loop."""
+        key = _spec_version(spec)
+        if key not in self._classes:
+            try:
+                self._classes[key] = _load_class(spec)
+            except Exception as exc:
+                log.warning("cannot load %s to describe it: %s", spec, exc)
+                return None
+        return self._classes[key]
+
+    def _descriptions(self, entries: list[Entry]) -> dict[str, str]:
+        """Each entry's description: its own, else its strategy class's. Blocking."""
+        out = {}
+        for e in entries:
+            cls = None if e.description else self._strategy_class(e.spec)
+            out[e.name] = e.description or str(getattr(cls, "description", "") or "")
+        return out
+
     async def m_list(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return [e.to_dict() for e in self.registry]
+        entries = list(self.registry)
+        descriptions = await asyncio.to_thread(self._descriptions, entries)
+        return [{**e.to_dict(), "description": descriptions[e.name]} for e in entries]
 
     async def m_get(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._entry(params).to_dict()
+
+    async def m_describe(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`ats-ctl show`: the entry, its description, each parameter's type, default,
+        current value and doc, and its status (state, trading state, last error)."""
+        entry = self._entry(params)
+        cls = await asyncio.to_thread(self._strategy_class, entry.spec)
+        rows: list[dict[str, Any]] = []
+        if cls is not None:
+            for name, type_, default, doc in cls.params_type.describe():
+                rows.append({"name": name, "type": type_,
+                             "default": list(default) if isinstance(default, tuple) else default,
+                             "value": entry.params.get(name, default), "doc": doc})
+        else:  # the file no longer loads: the stored values, untyped
+            rows = [{"name": k, "type": None, "default": None, "value": v, "doc": ""}
+                    for k, v in sorted(entry.params.items())]
+        status = (await self.refresh())[entry.name]
+        return {**entry.to_dict(), "params": rows, "loads": cls is not None,
+                "description": entry.description or str(getattr(cls, "description", "") or ""),
+                "status": status}
 
     async def m_status(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         statuses = await self.refresh()
@@ -227,13 +338,51 @@ class Manager:
     async def m_config(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.cfg.effective()
 
+    # -- weights ----------------------------------------------------------------------------
+
+    async def _refuse_unweighted(self, entry: Entry) -> None:
+        """A strategy that sizes by weight does not start with a target weight of 0."""
+        if entry.target_weight <= 0 and await asyncio.to_thread(_sizes_by_weight, entry.spec):
+            raise RequestError(Code.BAD_PARAMS, _unweighted(entry.name))
+
+    def _leverage_problem(self, name: str, target: float) -> str | None:
+        """Why giving `name` this target weight breaks [risk] max_gross_leverage, or None.
+
+        The sum runs over every registered strategy, disabled ones too (they may be enabled at
+        any time). A change that does not raise the sum is always allowed: lowering one target
+        of a book already past the limit moves it towards the limit."""
+        weights = {e.name: e.target_weight for e in self.registry}
+        before = sum(weights.values())
+        weights[name] = target
+        total = sum(weights.values())
+        limit = self.cfg.max_gross_leverage
+        if total <= limit + config_mod.WEIGHT_EPSILON or \
+                total <= before + config_mod.WEIGHT_EPSILON:
+            return None
+        return (f"target weights would sum to {total:.4g} across {len(weights)} strategies "
+                f"({name} {target:g}), more than [risk] max_gross_leverage {limit:g}")
+
+    def _check_leverage(self, name: str, target: float, force: bool) -> str | None:
+        """Refuse a target past the leverage; with `force`, return the warning instead."""
+        problem = self._leverage_problem(name, target)
+        if problem is None:
+            return None
+        if not force:
+            raise RequestError(Code.BAD_PARAMS, f"{problem}: lower another strategy's target "
+                               "first, or pass --force")
+        log.warning("operator forced %s's target weight %g: %s", name, target, problem)
+        return problem
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
     async def m_start(self, params: dict[str, Any]) -> dict[str, Any]:
         entry = self._entry(params)
         if not entry.enabled:
             raise RequestError(Code.DISABLED,
                                f"strategy {entry.name!r} is disabled; `ats-ctl enable` it first")
+        await self._refuse_unweighted(entry)
         status = (await self.refresh())[entry.name]
-        if status["state"] in ("RUNNING", "STARTING", "UNRESPONSIVE", "BACKOFF"):
+        if status["state"] in UP_STATES:
             raise RequestError(Code.ALREADY_RUNNING,
                                f"strategy {entry.name!r} is already running (pid {status['pid']})")
         self.registry.update(entry.name, desired="running")
@@ -250,7 +399,7 @@ class Manager:
         status = (await self.refresh())[entry.name]
         # Record the wish first: a crash between here and stopProcess must not revive it.
         self.registry.update(entry.name, desired="stopped")
-        if status["state"] not in ("RUNNING", "STARTING", "BACKOFF", "UNRESPONSIVE"):
+        if status["state"] not in UP_STATES:
             raise RequestError(Code.NOT_RUNNING, f"strategy {entry.name!r} is not running "
                                                  f"({status['state']})")
         await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
@@ -259,6 +408,7 @@ class Manager:
 
     async def m_restart(self, params: dict[str, Any]) -> dict[str, Any]:
         entry = self._entry(params)
+        await self._refuse_unweighted(entry)
         program = sv.program_name(entry.name)
         self.registry.update(entry.name, desired="running")
         await self._sv(self.supervisor.stop, program, True)
@@ -272,10 +422,14 @@ class Manager:
         if name in RESERVED_NAMES:
             raise RequestError(Code.BAD_NAME, f"{name!r} is a reserved process name")
         validated = await asyncio.to_thread(_validate_spec, spec, dict(params.get("params") or {}))
+        target = float(params.get("target_weight", 0.0))
+        registered = any(e.name == name for e in self.registry)  # the registry refuses it below
+        warning = None if registered else \
+            self._check_leverage(name, target, bool(params.get("force", False)))
         try:
             entry = self.registry.add(
                 name, spec, params=validated, description=str(params.get("description", "")),
-                target_weight=float(params.get("target_weight", 0.0)),
+                target_weight=target,
                 min_weight=float(params.get("min_weight", 0.0)),
                 max_weight=float(params.get("max_weight", 1.0)),
             )
@@ -285,7 +439,7 @@ class Manager:
         await self._sv(self.supervisor.load_programs)
         log.info("registered %s (%s) clientId=%d", entry.name, entry.spec, entry.client_id)
         await self.refresh()
-        return entry.to_dict()
+        return {**entry.to_dict(), **({"warning": warning} if warning else {})}
 
     async def m_remove(self, params: dict[str, Any]) -> dict[str, Any]:
         entry = self._entry(params)
@@ -302,7 +456,7 @@ class Manager:
     async def m_disable(self, params: dict[str, Any]) -> dict[str, Any]:
         entry = self._entry(params)
         status = (await self.refresh())[entry.name]
-        if status["state"] in ("RUNNING", "STARTING", "BACKOFF", "UNRESPONSIVE"):
+        if status["state"] in UP_STATES:
             await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
         return self.registry.update(entry.name, enabled=False, desired="stopped").to_dict()
 
@@ -311,10 +465,15 @@ class Manager:
         w = {k: float(params.get(k, getattr(entry, k)))
              for k in ("target_weight", "min_weight", "max_weight")}
         if not 0 <= w["min_weight"] <= w["target_weight"] <= w["max_weight"]:
-            raise RequestError(Code.BAD_PARAMS, "weights must satisfy 0 <= min <= target <= max")
+            raise RequestError(Code.BAD_PARAMS, "weights must satisfy 0 <= min <= target <= max, "
+                               f"got {w['min_weight']:g}/{w['target_weight']:g}/"
+                               f"{w['max_weight']:g}")
+        warning = self._check_leverage(entry.name, w["target_weight"],
+                                       bool(params.get("force", False)))
         entry = self.registry.update(entry.name, **w)
         ack = await self._push_params(entry)
-        return {"entry": entry.to_dict(), "ack": ack}
+        return {"entry": entry.to_dict(), "ack": ack,
+                **({"warning": warning} if warning else {})}
 
     async def m_set(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validate and store new parameters, then push them to the running strategy."""
@@ -332,7 +491,7 @@ class Manager:
     async def _push_params(self, entry: Entry) -> dict[str, Any] | None:
         """Publish the new params to a running strategy and wait for its acknowledgement."""
         status = (await self.refresh())[entry.name]
-        if status["state"] != "RUNNING":
+        if status["state"] not in ("RUNNING", "ERRORING"):
             return None  # it reads the registry when it starts
         req = f"{entry.name}:{time.time_ns()}"
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -357,22 +516,26 @@ class Manager:
         """Register the configured seed strategies on the very first start.
 
         Each item is a builtin name ("ltmt") or a table {name, spec, params, target_weight,
-        min_weight, max_weight, start}."""
+        min_weight, max_weight, start}; weights left out are config.SEED_WEIGHTS. The config
+        has already checked that their target weights fit [risk] max_gross_leverage. A seed that
+        sizes by weight but has a target of 0 is registered and not started."""
         if self.registry.by_client_id():
             return
-        for item in self.cfg.section("manager").get("seed_strategies", []):
-            item = {"name": item} if isinstance(item, str) else dict(item)
+        for item in self.cfg.seed_strategies():
             name = str(item["name"])
             spec = str(item.get("spec", f"strategies.{name}"))
             try:
                 validated = _validate_spec(spec, dict(item.get("params", {})))
                 entry = self.registry.add(
                     name, spec, params=validated, description=str(item.get("description", "")),
-                    target_weight=float(item.get("target_weight", 0.1)),
-                    min_weight=float(item.get("min_weight", 0.05)),
-                    max_weight=float(item.get("max_weight", 0.15)))
+                    target_weight=float(item["target_weight"]),
+                    min_weight=float(item["min_weight"]),
+                    max_weight=float(item["max_weight"]))
                 if item.get("start", True):
-                    self.registry.update(entry.name, desired="running")
+                    if entry.target_weight <= 0 and _sizes_by_weight(spec):
+                        log.error("seeded %s but not starting it: %s", name, _unweighted(name))
+                    else:
+                        self.registry.update(entry.name, desired="running")
                 log.info("seeded strategy %s clientId=%d", name, entry.client_id)
             except (RequestError, RegistryError) as exc:
                 log.error("cannot seed strategy %s: %s", name, exc)

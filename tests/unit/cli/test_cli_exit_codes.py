@@ -238,7 +238,7 @@ def test_a_command_on_an_uninitialised_home_exits_20_and_creates_nothing(tmp_pat
 
 
 def test_a_stopped_system_fails_at_once_with_exit_3(home: Path) -> None:
-    result = ctl(home, "positions")  # nothing listens on the broker's socket
+    result = ctl(home, "orders")  # nothing listens on the broker's socket
     assert result.exit_code == 3
     assert "the broker is unreachable" in one_error_line(result)
 
