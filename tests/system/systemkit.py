@@ -81,6 +81,19 @@ class System:
         return all(st.get(n, {}).get("state") == "RUNNING" for n in names)
 
 
+def broker(system: System, method: str, **params: Any) -> Any:
+    """One request to the system's broker over its ROUTER (what ats-ctl does)."""
+    import zmq
+
+    from bus.client import Requester
+
+    req = Requester(zmq.Context.instance(), system.cfg().endpoints.broker, timeout=10)
+    try:
+        return req.request(method, params)
+    finally:
+        req.close()
+
+
 def make_home(strategies: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> Path:
     # ipc socket paths must stay under 107 bytes: a short temp dir.
     home = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))

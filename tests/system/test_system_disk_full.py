@@ -15,15 +15,11 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import tomli_w
-import zmq
 from pinned import SESSION
-from systemkit import System, free_port, wait_for
-
-from bus.client import Requester
+from systemkit import System, broker, free_port, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
@@ -65,14 +61,6 @@ def system() -> Iterator[System]:
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)
         subprocess.run(["umount", "-l", str(mount)], check=False)
         shutil.rmtree(mount, ignore_errors=True)
-
-
-def broker(system: System, method: str, **params: Any) -> Any:
-    req = Requester(zmq.Context.instance(), system.cfg().endpoints.broker, timeout=10)
-    try:
-        return req.request(method, params)
-    finally:
-        req.close()
 
 
 def guard(system: System) -> str:

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 import zmq
-from systemkit import System, wait_for
+from systemkit import System, broker, wait_for
 
 from bus import topics
-from bus.client import Requester
 from bus.subscriber import SyncSubscriber
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
@@ -107,14 +106,6 @@ def raiser(system: System, bus: BusWatch, tmp_path_factory: pytest.TempPathFacto
     system.ctl("add", str(path))
     system.ctl("start", NAME)
     return NAME
-
-
-def broker(system: System, method: str, **params: Any) -> Any:
-    req = Requester(zmq.Context.instance(), system.cfg().endpoints.broker, timeout=10)
-    try:
-        return req.request(method, params)
-    finally:
-        req.close()
 
 
 def test_a_strategy_raising_on_every_bar_is_reported_erroring_with_the_exception(

@@ -15,9 +15,7 @@ from typing import Any
 
 import pytest
 import zmq
-from systemkit import System, wait_for
-
-from bus.client import Requester
+from systemkit import System, broker, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
@@ -40,14 +38,6 @@ def admin(system: System) -> Any:
     from ats.sim.admin import AdminClient
 
     return AdminClient("127.0.0.1", system.cfg().section("sim")["admin_port"])
-
-
-def broker(system: System, method: str, **params: Any) -> Any:
-    req = Requester(zmq.Context.instance(), system.cfg().endpoints.broker, timeout=10)
-    try:
-        return req.request(method, params)
-    finally:
-        req.close()
 
 
 def sim_executions(system: System) -> list[dict[str, Any]]:

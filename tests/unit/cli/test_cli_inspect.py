@@ -1,25 +1,22 @@
 """ats-ctl logs | show, and the error columns of ats-ctl status and list, through click.
 
-`show`, `status` and `list` talk to the real manager's control service (test_cli_exit_codes'
+`show`, `status` and `list` talk to the real manager's control service (tests/managerkit.py's
 `ManagerService`, without supervisord); the heartbeat a strategy host would send is put
 into the manager's `hb_info` as it would arrive."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from test_cli_exit_codes import ManagerService, StubSupervisor
+from managerkit import ManagerService, StubSupervisor, ctl, short_home
 
 from ats import config
 from ats.cli import inspect_cmd
-from ats.cli.main import cli
+from ats.manager.main import Manager
 
 NAME = "probe"
 T0 = 1_000_000_000.0  #: when the last error was raised (its age is not asserted)
@@ -27,16 +24,8 @@ T0 = 1_000_000_000.0  #: when the last error was raised (its age is not asserted
 
 @pytest.fixture
 def home() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))  # ipc paths stay short
-    try:
-        config.init_home(path)
+    with short_home() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def ctl(home: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env={"ATS_HOME": str(home)})
 
 
 def write_log(home: Path, name: str, lines: list[str]) -> Path:
@@ -116,17 +105,16 @@ HB: dict[str, Any] = {
 
 
 @pytest.fixture
-def service(home: Path) -> Iterator[ManagerService]:
-    with ManagerService(config.load(home), (NAME,), StubSupervisor({NAME: "RUNNING"})) as s:
-        assert s.manager is not None
-        s.manager.hb_info[NAME] = dict(HB)
-        yield s
+def manager(home: Path) -> Iterator[Manager]:
+    stub = StubSupervisor({NAME: "RUNNING"})
+    with ManagerService(config.load(home), {NAME: "strategies.example"}, stub) as m:
+        m.hb_info[NAME] = dict(HB)
+        yield m
 
 
 def test_show_lists_parameters_with_types_defaults_and_current_values(
-        home: Path, service: ManagerService) -> None:
-    assert service.manager is not None
-    service.manager.registry.update(NAME, params={"quantity": 3}, target_weight=0.05,
+        home: Path, manager: Manager) -> None:
+    manager.registry.update(NAME, params={"quantity": 3}, target_weight=0.05,
                                     min_weight=0.04, max_weight=0.06)
     result = ctl(home, "show", NAME)
     assert result.exit_code == 0, result.output
@@ -144,7 +132,7 @@ def test_show_lists_parameters_with_types_defaults_and_current_values(
 
 
 def test_show_json_gives_each_parameter_and_the_status(home: Path,
-                                                       service: ManagerService) -> None:
+                                                       manager: Manager) -> None:
     shown = json.loads(ctl(home, "show", NAME, "--json").output)
     fast = next(p for p in shown["params"] if p["name"] == "fast")
     assert fast == {"name": "fast", "type": "int", "default": 5, "value": 5,
@@ -153,12 +141,12 @@ def test_show_json_gives_each_parameter_and_the_status(home: Path,
     assert shown["status"]["trading_state"] == "HALTED"
 
 
-def test_show_of_an_unknown_strategy_exits_4(home: Path, service: ManagerService) -> None:
+def test_show_of_an_unknown_strategy_exits_4(home: Path, manager: Manager) -> None:
     assert ctl(home, "show", "nope").exit_code == 4
 
 
 def test_status_shows_trading_state_errors_and_the_last_error(
-        home: Path, service: ManagerService) -> None:
+        home: Path, manager: Manager) -> None:
     result = ctl(home, "status")
     assert result.exit_code == 0, result.output
     header, _, row = result.output.splitlines()[:3]
@@ -171,7 +159,7 @@ def test_status_shows_trading_state_errors_and_the_last_error(
 
 
 def test_list_shows_the_class_description_when_the_entry_has_none(
-        home: Path, service: ManagerService) -> None:
+        home: Path, manager: Manager) -> None:
     result = ctl(home, "list")
     assert "SMA crossover demo: small size, trades often" in result.output
     [entry] = json.loads(ctl(home, "list", "--json").output)

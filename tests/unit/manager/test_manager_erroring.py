@@ -4,15 +4,10 @@ of its status, from the host's heartbeat, at explicit times."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ats import config
 from ats.errors import Code
 from ats.manager import main as manager_main
 from ats.manager import supervisor as sv
@@ -22,21 +17,6 @@ from bus.errors import RequestError
 
 NOW = 1_800_000_000.0  # the manager's "now", given to _status_of: no clock is read
 PID = 4321
-
-
-@pytest.fixture
-def manager() -> Iterator[Manager]:
-    home = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))  # ipc paths stay short
-    m = Manager(config.init_home(home))
-    try:
-        yield m
-    finally:
-        m.subscriber.close()
-        m.publisher.close()
-        m._sv_pool.shutdown(wait=False)
-        m.ctx.destroy(linger=0)
-        m.sync_ctx.destroy(linger=0)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

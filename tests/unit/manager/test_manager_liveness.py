@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from ats import config
 from ats.manager import supervisor as sv
 from ats.manager.main import STARTUP_GRACE, Manager
-
-
-@pytest.fixture
-def manager() -> Iterator[Manager]:
-    home = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))  # ipc paths stay short
-    m = Manager(config.init_home(home))
-    try:
-        yield m
-    finally:
-        m.subscriber.close()
-        m.publisher.close()
-        m._sv_pool.shutdown(wait=False)
-        m.ctx.destroy(linger=0)
-        m.sync_ctx.destroy(linger=0)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def running_for(seconds: float) -> sv.ProcessInfo:

@@ -10,144 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import shutil
-import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from managerkit import (
+    Book,
+    ManagerService,
+    StubSupervisor,
+    close,
+    ctl,
+    new_manager,
+    one_error_line,
+    short_home,
+)
 
 from ats import config
-from ats.cli.main import cli
 from ats.manager import supervisor as sv
 from ats.manager.main import Manager
 from ats.sdk.loader import BUILTIN, load_strategy
 
-#: name -> (spec, min, target, max) registered before the manager serves
-Book = dict[str, tuple[str, float, float, float]]
 #: ltmt sizes by weight; fixed (strategies.example) trades a fixed quantity.
 BOOK: Book = {"ltmt": ("strategies.ltmt", 0.4, 0.5, 0.6),
               "s2": ("strategies.s2", 0.3, 0.4, 0.5)}
 
 
-class StubSupervisor:
-    """supervisord's answers without supervisord: every program in the state given (STOPPED
-    if not), and start/stop/reload recorded, not run."""
-
-    def __init__(self, states: dict[str, str] | None = None) -> None:
-        self.states = states or {}
-        self.calls: list[tuple[str, ...]] = []
-        self.names: list[str] = []
-
-    def all_processes(self) -> list[sv.ProcessInfo]:
-        return [sv.ProcessInfo(name=sv.program_name(name), state=self.states.get(name, "STOPPED"),
-                               pid=0, start=0.0, now=0.0, exitstatus=0, description="")
-                for name in self.names]
-
-    def start(self, program: str, wait: bool = True) -> None:
-        self.calls.append(("start", program))
-
-    def stop(self, program: str, wait: bool = True) -> None:
-        self.calls.append(("stop", program))
-
-    def load_programs(self) -> tuple[list[str], list[str]]:
-        self.calls.append(("load_programs",))
-        return [], []
-
-
-def new_manager(cfg: config.Config, book: Book, stub: StubSupervisor) -> Manager:
-    m = Manager(cfg)
-    for name, (spec, lo, target, hi) in book.items():
-        m.registry.add(name, spec, min_weight=lo, target_weight=target, max_weight=hi)
-    stub.names = [e.name for e in m.registry]
-    m.supervisor = stub  # type: ignore[assignment]
-    return m
-
-
-def close(m: Manager) -> None:
-    m.subscriber.close()
-    m.publisher.close()
-    m._sv_pool.shutdown(wait=False)
-    m.ctx.destroy(linger=0)
-    m.sync_ctx.destroy(linger=0)
-
-
-class ManagerService:
-    """The real manager's control service on its own thread and event loop."""
-
-    def __init__(self, cfg: config.Config, book: Book, stub: StubSupervisor) -> None:
-        self.cfg, self.book, self.stub = cfg, book, stub
-        self.manager: Manager | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="manager", daemon=True)
-
-    def _main(self) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            m = self.manager = new_manager(self.cfg, self.book, self.stub)
-            m.service.bind()
-            self._loop = loop
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_until_complete(m.service.run())
-        finally:
-            close(m)
-            loop.close()
-
-    def __enter__(self) -> Manager:
-        self._thread.start()
-        assert self._ready.wait(30), "the manager service did not start"
-        if self._error is not None:
-            raise self._error
-        assert self.manager is not None
-        return self.manager
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._loop is not None and self.manager is not None:
-            self._loop.call_soon_threadsafe(self.manager.service.stop)
-        self._thread.join(30)
-
-
-def make_home(toml: str = "") -> Path:
-    # ipc socket paths must stay under 107 characters: a short temp dir.
-    home = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))
-    config.init_home(home)
-    if toml:
-        (home / config.CONFIG_FILE).write_text(toml)
-    return home
-
-
 @pytest.fixture
 def home() -> Iterator[Path]:
-    path = make_home()
-    try:
+    with short_home() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def ctl(home: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env={"ATS_HOME": str(home)})
-
-
-def error_line(result: Result, exit_code: int) -> str:
-    assert result.exit_code == exit_code, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def targets(m: Manager) -> dict[str, float]:
@@ -160,7 +52,7 @@ def test_weights_past_the_gross_leverage_exit_7_and_change_nothing(home: Path) -
     with ManagerService(config.load(home), BOOK, StubSupervisor()) as m:
         result = ctl(home, "weights", "s2", "--target", "0.6", "--max", "0.7")
         after = targets(m)
-    line = error_line(result, 7)
+    line = one_error_line(result, 7)
     assert "target weights would sum to 1.1 across 2 strategies (s2 0.6), more than " \
            "[risk] max_gross_leverage 1" in line
     assert "or pass --force" in line
@@ -178,13 +70,10 @@ def test_forced_weights_past_the_gross_leverage_are_stored_with_a_warning(home: 
 
 
 def test_weights_within_a_configured_leverage_are_accepted_without_a_warning() -> None:
-    home = make_home("[risk]\nmax_gross_leverage = 1.5\n")
-    try:
-        with ManagerService(config.load(home), BOOK, StubSupervisor()) as m:
-            result = ctl(home, "weights", "s2", "--target", "0.6", "--max", "0.7")
-            after = targets(m)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with short_home("[risk]\nmax_gross_leverage = 1.5\n") as home, \
+            ManagerService(config.load(home), BOOK, StubSupervisor()) as m:
+        result = ctl(home, "weights", "s2", "--target", "0.6", "--max", "0.7")
+        after = targets(m)
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert after["s2"] == 0.6
@@ -198,7 +87,7 @@ def test_lowering_a_target_of_a_book_already_past_the_leverage_is_allowed(home: 
         raised = ctl(home, "weights", "ltmt", "--target", "0.75")
         after = targets(m)
     assert lowered.exit_code == 0, lowered.output
-    assert "max_gross_leverage" in error_line(raised, 7)
+    assert "max_gross_leverage" in one_error_line(raised, 7)
     assert after == {"ltmt": 0.7, "s2": 0.5}
 
 
@@ -211,7 +100,7 @@ def test_add_past_the_gross_leverage_exits_7_unless_forced(home: Path) -> None:
         forced = ctl(home, *add, "--force")
         after = targets(m)
     assert "target weights would sum to 1.1 across 3 strategies (extra 0.2)" in \
-        error_line(refused, 7)
+        one_error_line(refused, 7)
     assert registered_after_refusal == {"ltmt", "s2"}
     assert forced.exit_code == 0, forced.output
     assert forced.stderr.startswith("warning: target weights would sum to 1.1")
@@ -222,7 +111,7 @@ def test_adding_a_registered_name_exits_9_whatever_its_weight(home: Path) -> Non
     with ManagerService(config.load(home), BOOK, StubSupervisor()):
         result = ctl(home, "add", "strategies.s2", "--name", "s2", "--target-weight", "0.9",
                      "--max-weight", "1")
-    assert "strategy 's2' is already registered" in error_line(result, 9)
+    assert "strategy 's2' is already registered" in one_error_line(result, 9)
 
 
 def test_the_shipped_seed_registers_every_strategy_within_the_default_leverage(
@@ -250,7 +139,7 @@ def test_start_of_a_weight_sized_strategy_without_a_target_weight_exits_7(home: 
     with ManagerService(config.load(home), UNWEIGHTED, stub) as m:
         result = ctl(home, "start", "ltmt")
         desired = m.registry.get("ltmt").desired
-    line = error_line(result, 7)
+    line = one_error_line(result, 7)
     assert "strategy 'ltmt' sizes its orders by its target weight, which is 0" in line
     assert "ats-ctl weights ltmt --target" in line
     assert ("start", sv.program_name("ltmt")) not in stub.calls
@@ -261,7 +150,7 @@ def test_restart_of_a_weight_sized_strategy_without_a_target_weight_exits_7(home
     stub = StubSupervisor()
     with ManagerService(config.load(home), UNWEIGHTED, stub):
         result = ctl(home, "restart", "ltmt")
-    assert "sizes its orders by its target weight" in error_line(result, 7)
+    assert "sizes its orders by its target weight" in one_error_line(result, 7)
     assert not [c for c in stub.calls if c[0] in ("start", "stop")]
 
 
@@ -298,18 +187,15 @@ def test_the_manager_does_not_revive_an_unweighted_weight_sized_strategy(home: P
 
 
 def test_a_seed_that_sizes_by_weight_without_a_target_is_registered_but_not_started() -> None:
-    home = make_home('[manager]\nseed_strategies = [\n'
+    with short_home('[manager]\nseed_strategies = [\n'
                      '  {name = "ltmt", target_weight = 0.0, min_weight = 0.0},\n'
-                     '  {name = "example", target_weight = 0.0, min_weight = 0.0},\n]\n')
-    try:
+                     '  {name = "example", target_weight = 0.0, min_weight = 0.0},\n]\n') as home:
         m = new_manager(config.load(home), {}, StubSupervisor())
         try:
             m.seed()
             desired = {e.name: e.desired for e in m.registry}
         finally:
             close(m)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     assert desired == {"ltmt": "stopped", "example": "running"}
 
 
