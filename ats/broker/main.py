@@ -62,6 +62,9 @@ KEEP_DONE_ORDERS = 2000
 #: How often equity-curve samples go to ArcticDB (one batched append each time).
 EQUITY_WRITE_SECONDS = 30.0
 DISK_CHECK_SECONDS = 1.0
+#: codes that say how the venue connection fares: 1100/1101/1102, and the data farms'
+VENUE_CODES = frozenset({adapter.CONNECTIVITY_LOST, adapter.RESTORED_DATA_LOST,
+                         adapter.RESTORED_DATA_KEPT, *adapter.FARM_BROKEN, *adapter.FARM_OK})
 
 
 def _num(x: Any) -> float | None:
@@ -108,6 +111,8 @@ class Broker:
         self.account = CloneState(self.publisher, topics.account(), name="account")
         self.ib: Any = adapter.IB()
         self.connected = False
+        self.venue_since = time.time()  #: when `connected` last changed
+        self.venue_code: int | None = None  #: the last connectivity or farm code from the venue
         self.stop_event = asyncio.Event()
         self.suspects: dict[int, int] = {}  #: con_id -> consecutive mismatches
         self.breaks: dict[int, dict[str, Any]] = {}
@@ -522,13 +527,19 @@ class Broker:
         if price:
             self.ledger.mark({int(item.contract.conId): price})
 
+    def _set_connected(self, connected: bool) -> None:
+        if connected != self.connected:
+            self.connected, self.venue_since = connected, time.time()
+
     def _on_error(self, req_id: int, code: int, msg: str, contract: Any = None) -> None:
+        if code in VENUE_CODES:
+            self.venue_code = code
         if code == adapter.CONNECTIVITY_LOST:
-            self.connected = False
+            self._set_connected(False)
             self.publisher.publish(topics.connection("broker"), "venue", {"state": "lost",
                                                                           "code": code})
         elif code in (adapter.RESTORED_DATA_LOST, adapter.RESTORED_DATA_KEPT):
-            self.connected = True
+            self._set_connected(True)
             self.publisher.publish(topics.connection("broker"), "venue", {"state": "connected",
                                                                           "code": code})
             asyncio.get_running_loop().create_task(self.recover())
@@ -536,7 +547,7 @@ class Broker:
     def _on_disconnected(self) -> None:
         if self.stop_event.is_set():
             return
-        self.connected = False
+        self._set_connected(False)
         log.warning("venue disconnected; reconnecting")
         self.publisher.publish(topics.connection("broker"), "venue", {"state": "disconnected"})
         asyncio.get_running_loop().create_task(self.connect())
@@ -550,7 +561,7 @@ class Broker:
         log.info("connected to %s:%s as master clientId %s", venue["host"], venue["port"],
                  venue["master_client_id"])
         await self.recover()
-        self.connected = True
+        self._set_connected(True)
         self.publisher.publish(topics.connection("broker"), "venue", {"state": "connected"})
         for trade in self.ib.trades():
             self._on_order(trade)
@@ -708,6 +719,7 @@ class Broker:
 
     def _hb_info(self) -> dict[str, Any]:
         return {"venue": "connected" if self.connected else "disconnected",
+                "venue_since": self.venue_since, "venue_code": self.venue_code,
                 "disk": str(self.disk_level),
                 "executions": len(self.ledger.executions()), "breaks": len(self.breaks),
                 "pending_flush": self.store.pending}

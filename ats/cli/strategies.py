@@ -16,6 +16,8 @@ STATUS_COLUMNS = ["name", "state", "pid", "client_id", "uptime", "last_heartbeat
                   "trading_state", "errors_5m", "last_error", "last_error_time"]
 STATUS_HEADERS = ["NAME", "STATE", "PID", "CLIENT ID", "UPTIME", "LAST HEARTBEAT", "DESIRED",
                   "TRADING", "ERRORS 5M", "LAST ERROR", "LAST ERROR AT"]
+PROCESS_COLUMNS = ["name", "state", "pid", "uptime", "last_heartbeat", "venue", "disk"]
+PROCESS_HEADERS = ["PROCESS", "STATE", "PID", "UPTIME", "LAST HEARTBEAT", "VENUE", "DISK"]
 #: Characters of the last error shown in the table (`--json` and `show` give all of it).
 LAST_ERROR_WIDTH = 48
 
@@ -68,7 +70,8 @@ def restart(ctl: Ctl, strategy: str) -> None:
 
 @click.command()
 @click.argument("strategy", required=False)
-@click.option("--json", "as_json", is_flag=True, help="A JSON list of objects.")
+@click.option("--json", "as_json", is_flag=True,
+              help='A JSON list: the strategies, then the processes ("kind": "process").')
 @pass_ctl
 def status(ctl: Ctl, strategy: str | None, as_json: bool) -> None:
     """Each strategy's state, pid, clientId, uptime, last heartbeat, trading state, errors
@@ -78,7 +81,23 @@ def status(ctl: Ctl, strategy: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(statuses)
         return
-    click.echo(table(_status_rows(statuses), STATUS_COLUMNS, STATUS_HEADERS))
+    strategies = [s for s in statuses if s.get("kind", "strategy") == "strategy"]
+    processes = [s for s in statuses if s.get("kind") == "process"]
+    click.echo(table(_status_rows(strategies), STATUS_COLUMNS, STATUS_HEADERS))
+    if processes:
+        now = time.time()
+        rows = [{**row, "venue": _venue(row, now)} for row in _status_rows(processes, now)]
+        click.echo()
+        click.echo(table(rows, PROCESS_COLUMNS, PROCESS_HEADERS))
+
+
+def _venue(process: dict[str, Any], now: float) -> str | None:
+    """The broker's link to the venue: "connected 5.0s ago (last 1102)"."""
+    venue, since = process.get("venue"), process.get("venue_since")
+    if venue is None or since is None:
+        return venue
+    code = process.get("venue_code")
+    return f"{venue} {ago(since, now)}" + (f" (last {code})" if code else "")
 
 
 @click.command(name="list")

@@ -45,6 +45,8 @@ T = TypeVar("T")
 PARAMS_ACK_TIMEOUT = 5.0
 #: Seconds a started host may take to send its first heartbeat.
 STARTUP_GRACE = 20.0
+#: supervisord programs of the system itself, shown after the strategies in `ats-ctl status`
+PROCESSES = ("bus", "manager", "broker", "gateway-sim")
 #: A RUNNING strategy whose handlers raised within this many seconds is ERRORING: one error
 #: is enough (a strategy on daily bars may raise once a day), and it clears by itself.
 ERRORING_SECONDS = 60.0
@@ -139,6 +141,7 @@ class Manager:
         self.statuses = CloneState(self.publisher, topics.status, name="strategies")
         self.liveness = LivenessTracker()
         self.started_at = time.time()  #: when this manager began to listen for heartbeats
+        self.process_rows: list[dict[str, Any]] = []  #: the last refresh's PROCESSES rows
         self.hb_info: dict[str, dict[str, Any]] = {}
         self.supervisor = sv.Supervisor(cfg.supervisor_socket)
         self._sv_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor")
@@ -241,15 +244,37 @@ class Manager:
                     and now - errors["last_error_time"] <= ERRORING_SECONDS:
                 state = "ERRORING"  # errors of this run of the host, not of the one before
         return {
-            "name": entry.name, "state": state, "pid": info.pid if info else 0,
-            "client_id": entry.client_id, "uptime": round(info.uptime, 1) if info else 0.0,
+            "kind": "strategy", "name": entry.name, "state": state,
+            "pid": info.pid if info else 0, "client_id": entry.client_id,
+            "uptime": round(info.uptime, 1) if info else 0.0,
             "last_heartbeat": last, "enabled": entry.enabled, "desired": entry.desired,
             "spec": entry.spec, "exitstatus": info.exitstatus if info else None,
             "venue": hb.get("venue"), "trading_state": hb.get("trading_state"), **errors,
         }
 
+    def _process_rows(self, infos: Mapping[str, sv.ProcessInfo]) -> list[dict[str, Any]]:
+        """The system's own processes: supervisord's view, their heartbeats, and the broker's
+        connection to the venue."""
+        rows = []
+        for program in PROCESSES:
+            info = infos.get(program)
+            hb = self.hb_info.get(program, {})
+            row: dict[str, Any] = {
+                "kind": "process", "name": program, "state": info.state if info else "UNKNOWN",
+                "pid": info.pid if info else 0,
+                "uptime": round(info.uptime, 1) if info else 0.0,
+                "last_heartbeat": self.liveness.last_seen(program)}
+            if program == "broker":
+                row.update({k: hb.get(k) for k in ("venue", "venue_since", "venue_code", "disk")})
+            elif program == "gateway-sim" and self.cfg.venue["kind"] != "sim":
+                row["venue"] = f"not used: the venue is {self.cfg.venue['host']}:" \
+                               f"{self.cfg.venue['port']}"
+            rows.append(row)
+        return rows
+
     async def refresh(self) -> dict[str, dict[str, Any]]:
         infos = {p.name: p for p in await self._sv(self.supervisor.all_processes)}
+        self.process_rows = self._process_rows(infos)
         out: dict[str, dict[str, Any]] = {}
         for entry in self.registry:
             status = self._status_of(entry, infos.get(sv.program_name(entry.name)))
@@ -329,11 +354,13 @@ class Manager:
                 "status": status}
 
     async def m_status(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each strategy's status (kind "strategy"), then, unless one strategy is asked for,
+        the system's processes (kind "process")."""
         statuses = await self.refresh()
         if params.get("name"):
             entry = self._entry(params)
             return [statuses[entry.name]]
-        return list(statuses.values())
+        return [*statuses.values(), *self.process_rows]
 
     async def m_config(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.cfg.effective()

@@ -72,7 +72,7 @@ class HeartbeatWatch:
 
 
 def test_status_json_lists_each_strategy_with_pid_and_client_id(system: System) -> None:
-    statuses = system.json("status")
+    statuses = [s for s in system.json("status") if s["kind"] == "strategy"]
     assert {s["name"] for s in statuses} == set(NAMES)
     for s in statuses:
         assert s["state"] == "RUNNING" and s["pid"] > 0
@@ -80,12 +80,27 @@ def test_status_json_lists_each_strategy_with_pid_and_client_id(system: System) 
     assert len(set(ids)) == 3 and 0 not in ids  # unique, and never the broker's master id
 
 
+def test_status_lists_the_systems_processes_and_the_brokers_venue_connection(
+        system: System) -> None:
+    def processes() -> dict[str, dict[str, Any]]:
+        return {s["name"]: s for s in system.json("status") if s["kind"] == "process"}
+
+    rows = wait_for(lambda: (r := processes())["broker"]["venue"] == "connected" and r, 30,
+                    "the broker's venue connection in status")
+    assert set(rows) == {"bus", "manager", "broker", "gateway-sim"}
+    for name, row in rows.items():
+        assert row["state"] == "RUNNING" and row["pid"] == system.pid_of(name), row
+    assert rows["broker"]["venue_since"] and rows["broker"]["disk"] == "OK"
+    table = system.ctl("status").stdout
+    assert "PROCESS" in table and "connected" in table
+
+
 def test_strategies_connect_to_the_venue_with_their_own_client_ids(system: System) -> None:
     from ats.sim.admin import AdminClient
 
     cfg = system.cfg()
     admin = AdminClient("127.0.0.1", cfg.section("sim")["admin_port"])
-    wanted = {s["client_id"] for s in system.json("status")} | {0}
+    wanted = {s["client_id"] for s in system.json("status") if s["kind"] == "strategy"} | {0}
     wait_for(lambda: wanted <= set(admin.call("status")["clients"]),
              30, "every strategy and the broker connected to the simulator")
 

@@ -153,7 +153,8 @@ def test_status_shows_trading_state_errors_and_the_last_error(
     for column in ("TRADING", "ERRORS 5M", "LAST ERROR", "LAST ERROR AT"):
         assert column in header
     assert "HALTED" in row and "ValueError: bad bar" in row and "s ago" in row
-    [status] = json.loads(ctl(home, "status", "--json").output)
+    [status] = [s for s in json.loads(ctl(home, "status", "--json").output)
+                if s["kind"] == "strategy"]
     assert (status["trading_state"], status["errors_5m"], status["last_error"],
             status["last_error_time"]) == ("HALTED", 7, "ValueError: bad bar", T0)
 
