@@ -32,6 +32,7 @@ from ats.host.errorlog import HandlerError
 from ats.manager import supervisor as sv
 from ats.manager.registry import Entry, Registry, RegistryError
 from ats.processes import BusLogHandler, install_stop_handlers, service_main
+from ats.sdk import buildcheck
 from bus import topics
 from bus.clone import CloneState, register_snapshot
 from bus.errors import RequestError
@@ -448,7 +449,11 @@ class Manager:
             raise RequestError("BAD_REQUEST", "add needs 'name' and 'spec'")
         if name in RESERVED_NAMES:
             raise RequestError(Code.BAD_NAME, f"{name!r} is a reserved process name")
-        validated = await asyncio.to_thread(_validate_spec, spec, dict(params.get("params") or {}))
+        try:  # built in a throwaway process: the manager never imports a new file itself
+            validated = await asyncio.to_thread(buildcheck.check, spec,
+                                                dict(params.get("params") or {}))
+        except buildcheck.BuildError as exc:
+            raise RequestError(exc.code, exc.message) from exc
         target = float(params.get("target_weight", 0.0))
         registered = any(e.name == name for e in self.registry)  # the registry refuses it below
         warning = None if registered else \

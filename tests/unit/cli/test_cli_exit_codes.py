@@ -148,3 +148,20 @@ def test_limits_of_an_unknown_strategy_exit_4(home: Path) -> None:
         result = ctl(home, "limits", "--strategy", "nope", "max_order_qty=5")
     assert result.exit_code == 4
     assert "nope" in one_error_line(result)
+
+
+def test_add_of_a_strategy_that_raises_when_built_exits_8_and_registers_nothing(
+        home: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken_init.py"
+    broken.write_text(
+        "from dataclasses import dataclass\n"
+        "from ats.sdk import Params, Strategy\n"
+        "@dataclass(frozen=True)\nclass P(Params):\n    pass\n"
+        "class Broken(Strategy[P]):\n    params_type = P\n"
+        "    def on_init(self):\n        raise KeyError('missing table')\n")
+    with ManagerService(config.load(home)) as manager:
+        result = ctl(home, "add", str(broken))
+        registered = [e.name for e in manager.registry]
+    line = one_error_line(result, 8)
+    assert "Broken cannot be built: KeyError: 'missing table'" in line
+    assert registered == []
