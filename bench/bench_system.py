@@ -508,7 +508,7 @@ def main() -> None:
     system = System()
     try:
         _phase(t_start, f"ats-ctl up (home {system.home})")
-        system.ctl("up", timeout=90)
+        system.ctl("up", timeout=180)
         for name in (STRATEGY, IDLE):
             system.ctl("add", "strategies.example", "--name", name, timeout=60)
         client_id = system.client_id(STRATEGY)

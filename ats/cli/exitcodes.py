@@ -29,6 +29,7 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     "NO_DATA": (18, "see `ats-ctl data list`"),
     "BAD_INPUT": (19, ""),
     "NOT_INITIALISED": (20, "run `ats-ctl init` (or `make run`)"),
+    "NOT_READY": (23, "see `ats-ctl status` and `ats-ctl logs NAME`"),
     "NO_LOG": (21, "has it ever been started? see `ats-ctl status`"),
     "ORPHANS": (22, "`ats-ctl down` stops them"),
 }

@@ -14,12 +14,16 @@ import click
 
 import ats
 from ats import config as config_mod
-from ats.cli import homeprocs
+from ats.cli import homeprocs, readiness
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.errors import Code
 from ats.manager.supervisor import UNREACHABLE_ERRORS, Supervisor
 
 REPO_DEPLOY = Path(ats.__file__).resolve().parent.parent / "deploy" / "supervisord.conf"
+
+
+#: seconds `ats-ctl up` waits for the processes, the venue connection and the strategies
+READY_TIMEOUT = 120.0
 
 
 def supervisord_conf(cfg: config_mod.Config) -> Path:
@@ -98,10 +102,14 @@ def init(ctl: Ctl, if_missing: bool, venue: str | None, port: int | None) -> Non
 @click.command()
 @click.option("--foreground", is_flag=True, help="Run supervisord in the foreground; Ctrl-C "
               "stops everything.")
-@click.option("--wait/--no-wait", default=True, help="Wait until the manager answers.")
+@click.option("--wait/--no-wait", default=True, help="Wait until the system is ready.")
+@click.option("--timeout", type=float, default=READY_TIMEOUT, show_default=True,
+              help="Seconds to wait for it.")
 @pass_ctl
-def up(ctl: Ctl, foreground: bool, wait: bool) -> None:
-    """Start supervisord with the bus, broker, manager, simulator and strategies."""
+def up(ctl: Ctl, foreground: bool, wait: bool, timeout: float) -> None:
+    """Start supervisord with the bus, broker, manager, simulator and strategies, and wait
+    until every process runs and the broker is connected to the venue ("ats is ready"), or
+    say what is not (exit 23)."""
     cfg = ctl.cfg
     if not cfg.path.exists():
         fail("CONFIG", f"{cfg.path} does not exist; run `ats-ctl init` first")
@@ -122,26 +130,40 @@ def up(ctl: Ctl, foreground: bool, wait: bool) -> None:
         click.echo(f"  logs: {cfg.log_dir}    status: ATS_HOME={cfg.home} ats-ctl status")
         os.execve(cmd[0], [*cmd, "-n"], env)
     subprocess.run(cmd, env=env, check=True)
-    if wait:
-        deadline = time.monotonic() + 30
+    if not wait:
+        click.echo(f"ats is starting (home {cfg.home}); `ats-ctl status` shows how far")
+        return
+    click.echo(wait_ready(cfg, timeout))
+
+
+def wait_ready(cfg: config_mod.Config, timeout: float) -> str:
+    """Poll the manager's status until the system is ready; the ready line, or fail."""
+    import zmq
+
+    from bus.client import Requester
+    from bus.errors import RequestError
+
+    deadline = time.monotonic() + timeout
+    last: readiness.Readiness | None = None
+    with zmq.Context() as zctx:
         while time.monotonic() < deadline:
+            req = Requester(zctx, cfg.endpoints.manager, timeout=5.0)
             try:
-                import zmq
-
-                from bus.client import Requester
-
-                with zmq.Context() as zctx:
-                    req = Requester(zctx, cfg.endpoints.manager, timeout=1.0)
-                    try:
-                        req.request("ping", {})
-                        break
-                    finally:
-                        req.close()
-            except Exception:
-                time.sleep(0.3)
-        else:
-            fail(Code.SUPERVISOR_DOWN, f"manager did not answer within 30s; see {cfg.log_dir}")
-    click.echo(f"ats is up (home {cfg.home})")
+                last = readiness.assess(cfg, req.request("status", {}))
+            except RequestError:
+                last = None  # the manager is still starting
+            finally:
+                req.close()
+            if last is not None and (last.ready or last.failed):
+                break
+            time.sleep(0.5)
+    if last is None:
+        fail(Code.SUPERVISOR_DOWN, f"the manager did not answer within {timeout:g}s; see "
+             f"{cfg.log_dir}")
+    if not last.ready:
+        fail("NOT_READY", f"ats is not ready after {timeout:g}s: "
+             + "; ".join(last.failed + last.waiting))
+    return readiness.ready_line(cfg, last)
 
 
 @click.command()

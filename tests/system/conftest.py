@@ -19,7 +19,7 @@ def system_factory() -> Iterator[Callable[..., System]]:
 
     def start(strategies: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> System:
         system = System(make_home(strategies, extra))
-        system.ctl("up", timeout=90)
+        system.ctl("up", timeout=180)
         started.append(system)
         return system
 

@@ -51,7 +51,7 @@ def system() -> Iterator[System]:
     }))
     s = System(home)
     try:
-        s.ctl("up", timeout=90)
+        s.ctl("up", timeout=180)
         yield s
     finally:
         s.ctl("down", check=False, timeout=90)

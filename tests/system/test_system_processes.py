@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -16,7 +17,7 @@ import msgpack
 import psutil
 import pytest
 import zmq
-from systemkit import BIN, System, wait_for
+from systemkit import BIN, System, free_port, make_home, wait_for
 
 from ats.cli.lifecycle import REPO_DEPLOY, supervisord_env
 from bus import topics
@@ -176,6 +177,20 @@ def test_unreachable_manager_is_a_clear_error(tmp_path: Path) -> None:
     # at once, not after the request's 10 s timeout (generous: the CLI's own start-up is slow
     # on a loaded machine)
     assert time.monotonic() - started < 8.0
+
+
+def test_up_names_what_is_not_ready_and_exits_23() -> None:
+    # A real Gateway where none listens: the processes run, the broker cannot connect.
+    home = make_home([], {"venue": {"kind": "ib", "port": free_port()}})
+    system = System(home)
+    try:
+        proc = system.ctl("up", "--timeout", "8", check=False, timeout=120)
+        assert proc.returncode == 23, proc.stdout + proc.stderr
+        assert "ats is not ready after 8s: the broker is not connected to the venue at " \
+               f"127.0.0.1:{system.cfg().venue['port']} ([venue] host and port" in proc.stderr
+    finally:
+        system.ctl("down", check=False, timeout=90)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_broken_strategy_files_are_refused(system: System, tmp_path: Path) -> None:

@@ -163,7 +163,7 @@ def run() -> Iterator[Run]:
     result = Run(system)
     t0 = time.monotonic()
     try:
-        system.ctl("up", timeout=90)
+        system.ctl("up", timeout=180)
         wait_for(lambda: system.all_running(NAMES), 90, "ten strategies RUNNING")
         wait_for(lambda: all(f"strategy {n} running" in system.log(f"strategy-{n}")
                              for n in NAMES), 120, "ten strategies warmed up")

@@ -113,7 +113,7 @@ def test_kill_9_of_supervisord_leaves_nothing_and_up_brings_back_one_set(
     assert f"its process (pid {supervisord}) is gone" in status.stderr
     assert "Traceback" not in status.stderr
 
-    system.ctl("up", timeout=90)
+    system.ctl("up", timeout=180)
     wait_for(lambda: system.all_running(["probe"]), 60, "probe RUNNING again")
     traded = len(probe_executions(system))
     wait_for(lambda: len(probe_executions(system)) >= traded + 3, 60, "the probe trading again")
@@ -150,7 +150,7 @@ def test_a_resting_order_outlives_supervisord_death_and_is_re_adopted(system: Sy
     os.kill(supervisord, signal.SIGKILL)
     wait_for(lambda: not home_processes(home), GONE_WITHIN, "no process of the home left")
 
-    system.ctl("up", timeout=90)
+    system.ctl("up", timeout=180)
     wait_for(lambda: f"re-adopted open order {ref}" in system.log(log), 60,
              "the new host to adopt the order the old one left at the venue")
     adopted = system.log(log).rindex(f"re-adopted open order {ref}")
@@ -172,7 +172,7 @@ def test_up_refuses_while_an_orphan_of_the_home_runs_and_down_stops_it() -> None
         assert orphan.stdout is not None
         wait_for(lambda: "hub forwarding" in (orphan.stdout.readline() or "EOF"), 30,
                  "the hand-started hub to bind", interval=0)
-        up = system.ctl("up", check=False, timeout=90)
+        up = system.ctl("up", check=False, timeout=180)
         assert up.returncode == 22, up.stdout + up.stderr
         assert f"pid {orphan.pid} (ats-bus)" in up.stderr and "ats-ctl down" in up.stderr
         assert not (system.home / "run" / "supervisord.pid").exists()  # nothing started

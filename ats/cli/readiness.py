@@ -1,0 +1,58 @@
+"""When `ats-ctl up` may say "ats is ready": every process RUNNING, the broker connected to the
+venue, and every strategy the operator wants running RUNNING; else what is not, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ats import config as config_mod
+
+#: states a process or strategy does not leave by itself
+FAILED = frozenset({"FATAL", "EXITED", "CRASH_LOOP", "UNKNOWN"})
+UP = frozenset({"RUNNING", "ERRORING"})
+
+
+@dataclass
+class Readiness:
+    waiting: list[str] = field(default_factory=list)  #: may still come up
+    failed: list[str] = field(default_factory=list)  #: will not come up by itself
+    running: int = 0  #: strategies up
+    wanted: int = 0  #: strategies the operator wants running
+
+    @property
+    def ready(self) -> bool:
+        return not self.waiting and not self.failed
+
+
+def assess(cfg: config_mod.Config, statuses: list[dict[str, Any]]) -> Readiness:
+    r = Readiness()
+    venue = cfg.venue
+    where = f"{venue['host']}:{venue['port']}"
+    for s in statuses:
+        name, state = s["name"], s["state"]
+        if s.get("kind") == "process":
+            if name == "gateway-sim" and venue["kind"] != "sim":
+                continue
+            if state != "RUNNING":
+                hint = (f" ([sim] or [venue] port {venue['port']} in use? see ats-ctl logs "
+                        "gateway-sim)" if name == "gateway-sim" else f" (see ats-ctl logs {name})")
+                (r.failed if state in FAILED else r.waiting).append(f"{name} {state}{hint}")
+            elif name == "broker" and s.get("venue") != "connected":
+                r.waiting.append(f"the broker is not connected to the venue at {where} "
+                                 "([venue] host and port in ats.toml)")
+        elif s.get("desired") == "running" and s.get("enabled", True):
+            r.wanted += 1
+            if state in UP:
+                r.running += 1
+            else:
+                (r.failed if state in FAILED else r.waiting).append(
+                    f"strategy {name} {state} (see ats-ctl logs {name})")
+    return r
+
+
+def ready_line(cfg: config_mod.Config, r: Readiness) -> str:
+    venue = cfg.venue
+    return (f"ats is ready: {r.running} of {r.wanted} strategies running, the broker connected "
+            f"to the venue at {venue['host']}:{venue['port']} ({venue['kind']}); "
+            f"home {cfg.home}")

@@ -1,0 +1,58 @@
+"""What `ats-ctl up` waits for before it says "ats is ready", and what it names when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ats import config
+from ats.cli.readiness import assess, ready_line
+
+
+def process(name: str, state: str = "RUNNING", **extra: Any) -> dict[str, Any]:
+    return {"kind": "process", "name": name, "state": state, **extra}
+
+
+def strategy(name: str, state: str, desired: str = "running") -> dict[str, Any]:
+    return {"kind": "strategy", "name": name, "state": state, "desired": desired,
+            "enabled": True}
+
+
+PROCESSES = [process("bus"), process("manager"), process("broker", venue="connected"),
+             process("gateway-sim")]
+
+
+def test_ready_when_processes_run_the_broker_is_connected_and_wanted_strategies_run(
+        tmp_path: Path) -> None:
+    cfg = config.init_home(tmp_path / "h")
+    r = assess(cfg, [*PROCESSES, strategy("a", "RUNNING"), strategy("b", "ERRORING"),
+                     strategy("c", "STOPPED", desired="stopped")])
+    assert r.ready and (r.running, r.wanted) == (2, 2)
+    assert ready_line(cfg, r).startswith(
+        "ats is ready: 2 of 2 strategies running, the broker connected to the venue at "
+        "127.0.0.1:14002 (sim)")
+
+
+def test_a_starting_strategy_or_an_unconnected_broker_is_waited_for(tmp_path: Path) -> None:
+    cfg = config.init_home(tmp_path / "h")
+    r = assess(cfg, [*PROCESSES[:2], process("broker", venue="disconnected"), PROCESSES[3],
+                     strategy("a", "STARTING")])
+    assert not r.ready and not r.failed
+    assert r.waiting == ["the broker is not connected to the venue at 127.0.0.1:14002 "
+                         "([venue] host and port in ats.toml)",
+                         "strategy a STARTING (see ats-ctl logs a)"]
+
+
+def test_a_fatal_process_or_crash_looping_strategy_fails_at_once_naming_it(
+        tmp_path: Path) -> None:
+    cfg = config.init_home(tmp_path / "h")
+    r = assess(cfg, [*PROCESSES[:3], process("gateway-sim", "FATAL"),
+                     strategy("a", "CRASH_LOOP")])
+    assert r.failed[0].startswith("gateway-sim FATAL ([sim] or [venue] port 14002 in use?")
+    assert r.failed[1] == "strategy a CRASH_LOOP (see ats-ctl logs a)"
+
+
+def test_the_simulator_is_not_required_against_a_real_gateway(tmp_path: Path) -> None:
+    cfg = config.init_home(tmp_path / "h", {"venue": {"kind": "ib", "port": 4002}})
+    r = assess(cfg, [*PROCESSES[:3], process("gateway-sim", "STOPPED")])
+    assert r.ready
