@@ -8,7 +8,7 @@ export ATS_HOME
 
 # Test modules run in two processes, each module whole in one (they share a system per module).
 PYTEST_ARGS ?= -n 2 --dist loadfile
-# The tests that read a clock, and the instants they are run at with the wall clock faked: a
+# The tests that read a clock, and the instants they are run at with every clock faked: a
 # Saturday, Christmas Day, the afternoon of a half day (day after Thanksgiving), 03:00 UTC on
 # a weekday. The system tests pin the simulator's clock and are run under faketime by hand.
 CLOCK_TESTS ?= tests/unit tests/integration

@@ -6,8 +6,17 @@ so the simulator's fixed 14:30-21:00 UTC hours and the XNYS calendar agree on it
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
+import pytest
 
 #: Five minutes into the Wednesday session: quotes, volume and fills as on any trading day.
 SESSION = "2026-11-18T14:35:00+00:00"
 SESSION_TS = pd.Timestamp(SESSION)
+
+#: Tests that rely on a thread's timed wait (threading.Event.wait with a timeout) cannot run
+#: under libfaketime (`tests/at-time`, `make test-clock`): it hangs such waits. They test
+#: timers, not dates, and run in every plain `make test`.
+THREAD_TIMERS = pytest.mark.skipif(
+    "FAKETIME" in os.environ, reason="libfaketime hangs timed waits of threads")

@@ -18,11 +18,13 @@ from typing import Any
 
 import psutil
 import pytest
+from pinned import THREAD_TIMERS
 from systemkit import BIN, System, make_home, wait_for
 
 from ats.processes import EXIT_LOCKED
 
-pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
+# THREAD_TIMERS: the parent watch polls with a timed Event.wait
+pytestmark = [pytest.mark.system, pytest.mark.timeout(300), THREAD_TIMERS]
 
 PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 LOOSE = {"max_order_qty": 5000, "max_order_notional": 1e9, "max_position": 1e6,

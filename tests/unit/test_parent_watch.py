@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+from pinned import THREAD_TIMERS
 
 from ats.processes import ParentWatch
+
+pytestmark = THREAD_TIMERS  # the watch polls with a timed Event.wait
 
 #: a parent that starts CHILD, prints the child's pid, then waits to be killed
 MIDDLE = """

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from broker_testkit import commission, fill
+from pinned import THREAD_TIMERS
 
 from ats.broker import ledger_store
 from ats.broker.ledger import Ledger
@@ -122,6 +123,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
     return True
 
 
+@THREAD_TIMERS
 def test_background_thread_flushes_journalled_fills_to_arctic_by_itself(
         tmp_path: Path) -> None:
     store = open_store(tmp_path)
@@ -142,6 +144,7 @@ def test_background_thread_flushes_journalled_fills_to_arctic_by_itself(
     reopened.close(flush=False)
 
 
+@THREAD_TIMERS
 def test_a_failed_background_flush_is_reported_and_the_next_one_writes_the_records(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = open_store(tmp_path)
