@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from managerkit import short_home
 
 from ats import config
 from ats.processes import EXIT_LOCKED, single_instance
@@ -76,12 +75,8 @@ def test_the_lock_of_a_holder_killed_with_sigkill_is_free_again(lock_path: Path)
 
 @pytest.fixture
 def home() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))
-    try:
-        config.init_home(path)
+    with short_home() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_a_second_broker_on_one_home_exits_with_exit_locked_naming_the_holder(

@@ -6,21 +6,17 @@ The rules are checked on a process's facts (pure `classify`); `find`, `stop` and
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from managerkit import ctl, short_home
 
-from ats import config
 from ats.cli import homeprocs
 from ats.cli.homeprocs import classify, command_name
-from ats.cli.main import cli
 
 PY = "/venv/bin/python3"
 #: says it is ready (after ignoring SIGTERM when asked), then sleeps
@@ -154,16 +150,8 @@ def test_a_pid_file_that_outlived_its_supervisord_is_reported_and_removed(
 
 @pytest.fixture
 def ats_home() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))
-    try:
-        config.init_home(path)
+    with short_home() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def ctl(home: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env={"ATS_HOME": str(home)})
 
 
 def test_up_refuses_and_down_stops_a_process_of_the_home_without_supervisord(
