@@ -152,12 +152,21 @@ class Vow(Strategy[VowParams]):
             self.entries[fill.instrument] = (held[0], fill.price)
 
     def on_save(self) -> dict[str, object]:
-        return {"entries": {k: list(v) for k, v in self.entries.items()}}
+        # The session's VWAP sums too: after a restart the exits compare with the same VWAP.
+        return {"entries": {k: list(v) for k, v in self.entries.items()},
+                "sessions": {k: [s.day, s.pv, s.v] for k, s in self.sessions.items()},
+                "closed_day": self.closed_day}
 
     def on_load(self, state: dict[str, object]) -> None:
         entries = state.get("entries", {})
         if isinstance(entries, dict):
             self.entries = {str(k): (int(v[0]), float(v[1])) for k, v in entries.items()}
+        sessions = state.get("sessions", {})
+        if isinstance(sessions, dict):
+            self.sessions = {str(k): _Session(int(v[0]), float(v[1]), float(v[2]))
+                             for k, v in sessions.items()}
+        closed = state.get("closed_day", -1)
+        self.closed_day = closed if isinstance(closed, int) else -1
 
     def on_stop(self) -> None:
         self.log.info("vow stopped holding %s", sorted(self.entries))

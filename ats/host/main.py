@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -32,6 +31,7 @@ from ats.host import crashloop
 from ats.host.context import LiveContext, VenueClock
 from ats.host.errorlog import ErrorLog, HandlerError
 from ats.host.feed import BarAggregator, is_forming
+from ats.host.statefile import StateFile
 from ats.ib import adapter, parsing
 from ats.processes import BusLogHandler, install_stop_handlers, setup_logging
 from ats.sdk.instrument import Instrument
@@ -93,12 +93,14 @@ class Host:
         self.book_synced = False  #: positions seeded from the broker's ledger
         self.stop_event = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.state_file = cfg.state_dir / f"strategy-{name}.json"
+        self.state_file = StateFile(cfg.state_dir / f"strategy-{name}.json")
         #: exceptions of the strategy's handlers; [host] halt_after_errors of them in 5 minutes
         #: halt this strategy's trading
         self.errors = ErrorLog(int(cfg.section("host")["halt_after_errors"]))
         self.wall = time.time  #: the clock of error times (unix seconds); replaced in tests
         self._halting = False  #: a halt for errors is being asked of the broker
+        #: started: from now on its state is saved (never a half-built one over a good file)
+        self.strategy_running = False
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -139,11 +141,21 @@ class Host:
             self._guard(self.strategy.handle_order_status, handle)
 
     def _guard(self, fn: Any, *args: Any) -> None:
-        """Run a strategy hook; a bug in it is logged and counted, not fatal to the process."""
+        """Run a strategy hook; a bug in it is logged and counted, not fatal to the process.
+        Then save the strategy's state if the hook changed it."""
         try:
             fn(*args)
         except Exception as exc:
             self.strategy_raised(str(getattr(fn, "__name__", fn)), exc)
+        self.save_state()
+
+    def save_state(self) -> None:
+        if self.strategy is None or not self.strategy_running:
+            return
+        try:
+            self.state_file.save(self.strategy.save_state())
+        except TypeError as exc:  # on_save returned something JSON cannot hold
+            self.strategy_raised("on_save", exc)
 
     def strategy_raised(self, where: str, exc: Exception) -> None:
         """Count a handler's exception, log it with its text (the log line goes on the bus),
@@ -203,12 +215,13 @@ class Host:
         params = cls.params_type.from_mapping(entry.get("params") or {})
         weights = Weights(entry["target_weight"], entry["min_weight"], entry["max_weight"])
         strategy: Strategy[Any] = cls(self.name, params, self.ctx, weights)
-        if self.state_file.exists():
-            try:
-                strategy.load_state(json.loads(self.state_file.read_text()))
-                log.info("restored saved state from %s", self.state_file)
-            except (ValueError, TypeError) as exc:
-                log.error("ignoring unreadable saved state %s: %s", self.state_file, exc)
+        try:
+            state = self.state_file.read()
+            if state is not None:
+                strategy.load_state(state)
+                log.info("restored saved state from %s", self.state_file.path)
+        except (OSError, ValueError, TypeError) as exc:
+            log.error("ignoring unreadable saved state %s: %s", self.state_file.path, exc)
         return strategy
 
     async def connect_venue(self) -> None:
@@ -694,6 +707,9 @@ class Host:
         await self.load_chains(self.strategy)
         await self.warm_up(self.strategy)
         self.strategy.start()
+        self.strategy_running = True
+        # The book is the broker's; the saved state is what the strategy remembers of it.
+        self._guard(self.strategy.reconcile, self.ctx.positions())
         self.subscribe_bars()
         self.spawn(self.clock_loop(), "clock")
         self.spawn(self._healthy_after(), "crash record")
@@ -711,13 +727,6 @@ class Host:
         log.info("stopping %s", self.name)
         if self.strategy is not None:
             self._guard(self.strategy.stop)
-            try:
-                state = self.strategy.save_state()
-                tmp = self.state_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps(state))
-                tmp.replace(self.state_file)
-            except (OSError, TypeError) as exc:
-                log.error("could not save state: %s", exc)
         self.unsubscribe_bars()
         self.ib.disconnect()
         self.publish("status", "stopped", {"pid": os.getpid()})

@@ -11,8 +11,9 @@ held after its expiry date is settled at its last price.
 from __future__ import annotations
 
 import itertools
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -239,11 +240,16 @@ def run(
     bar_size: str | None = None,
     warmup: int = 0,
     name: str | None = None,
+    restart_at: Sequence[pd.Timestamp] = (),
 ) -> BacktestResult:
     """Replay `bars` (per instrument: DataFrame indexed by time, OHLCV columns) through a strategy.
 
     The first `warmup` bar times only fill the strategy's windows (as `warm_up` does live).
     `bar_size` defaults to the smallest one in the strategy's subscriptions.
+    `restart_at`: before the first bar at or after each of these times, the strategy is
+    replaced by a new instance the way the live host restarts a crashed one: built, warmed
+    up from the bars so far, given its last saved state, started and reconciled with its
+    book. A strategy that saves what it needs trades exactly as if it never restarted.
     """
     if fill_at not in ("next_open", "close"):
         raise ValueError("fill_at must be 'next_open' or 'close'")
@@ -265,8 +271,13 @@ def run(
     equity = np.empty(len(times))
     started = False
     ends = _bar_ends(times, bar_size, strat.calendar)
+    restarts = sorted(pd.Timestamp(t) for t in restart_at)
     for n, (group, end) in enumerate(zip(groups, ends, strict=True)):
         ts = group[0].time
+        while restarts and ts >= restarts[0]:
+            restarts.pop(0)
+            if started:
+                strat = _restart(strat, bars, ts)
         ctx.set_time(ts)
         if started:
             events = []
@@ -293,6 +304,20 @@ def run(
     )
     return BacktestResult(pd.Series(equity, index=index, name="equity"), fills, ctx.orders,
                           strat, ctx)
+
+
+def _restart(old: Strategy[Any], bars: Mapping[Instrument, pd.DataFrame],
+             before: pd.Timestamp) -> Strategy[Any]:
+    state = json.loads(json.dumps(old.save_state()))  # only what survives the disk
+    new = type(old)(old.name, old.params, old.ctx, old.weights)
+    for inst, df in bars.items():
+        idx = pd.DatetimeIndex(df.index)
+        idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+        new.warm_up(inst.key, df[idx < before])
+    new.load_state(state)
+    new.start()
+    new.reconcile(old.ctx.positions())
+    return new
 
 
 def _bar_ends(times: np.ndarray, bar_size: str, calendar: str) -> pd.DatetimeIndex:

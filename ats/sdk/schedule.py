@@ -109,6 +109,7 @@ class Schedule:
         self._cal = sessions(calendar)
         self._rules: list[_Rule] = []
         self._now: int | None = None
+        self._fired_through: int | None = None
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -162,14 +163,32 @@ class Schedule:
         times = self._cal.closes - minutes_before_close * _NS_PER_MIN
         self._add(_Rule("month_end", fn, times[mask]))
 
-    def start(self, now: pd.Timestamp) -> None:
-        """Mark everything due at or before `now` as already fired."""
+    @property
+    def fired_through(self) -> int | None:
+        """Every rule due by this time (ns since the epoch) has fired; None before `start`.
+        It moves only when a rule fires, so a strategy's saved state does not change with
+        every tick of the clock."""
+        return self._fired_through
+
+    def start(self, now: pd.Timestamp, since: int | None = None,
+              catch_up: pd.Timedelta | None = None) -> list[str]:
+        """Mark everything due at or before `now` as already fired. With `since` (a saved
+        `fired_through`), what fell due after it and within `catch_up` of `now` is left for
+        the next `advance` to run (the callbacks a restart would otherwise skip); returns the
+        names of the rules skipped as older than that."""
         t = _ns(now)
-        self._now = t
+        skipped: list[str] = []
+        if since is not None and since < t:
+            floor = t - int(catch_up.value) if catch_up is not None else since
+            t = max(since, floor)
+            skipped = [r.name for r in self._rules
+                       if (d := r.latest_due(t, self._cal)) is not None and d > since]
+        self._now = self._fired_through = t
         for rule in self._rules:
             due = rule.latest_due(t, self._cal)
             if due is not None:
                 rule.last = due
+        return skipped
 
     def advance(self, now: pd.Timestamp) -> int:
         """Fire each rule due at or before `now` once, in time order; returns how many fired."""
@@ -185,6 +204,8 @@ class Schedule:
             if d is not None and d > rule.last:
                 due.append((d, i, rule))
         due.sort(key=lambda x: (x[0], x[1]))
+        if due:
+            self._fired_through = t
         for d, _, rule in due:
             rule.last = d
             rule.fn()

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ats.sdk.bars import Bar, BarSpec, BarWindow
 from ats.sdk.context import Context
-from ats.sdk.instrument import Instrument, days_to_expiry
+from ats.sdk.instrument import Instrument, days_to_expiry, from_key
 from ats.sdk.orders import Fill, OrderHandle, OrderRequest
 from ats.sdk.params import Params
 from ats.sdk.schedule import Schedule
@@ -31,6 +31,11 @@ InstOrKey = Instrument | str
 #: Bars kept for an instrument that arrives without a BarSpec.
 DEFAULT_WINDOW = 300
 STATE_VERSION = 1
+#: What the default `on_reconcile` does with a position the saved state does not account for.
+ADOPT, FLATTEN = "adopt", "flatten"
+#: A restart runs the scheduled callbacks that fell due while the strategy was down, when it
+#: was down no longer than this (a crash and its restart); after a longer stop they are skipped.
+MAX_CATCH_UP = pd.Timedelta(minutes=5)
 
 
 class Strategy(Generic[P]):
@@ -39,6 +44,9 @@ class Strategy(Generic[P]):
     params_type: ClassVar[type[Params]] = Params
     description: ClassVar[str] = ""
     calendar: ClassVar[str] = "XNYS"
+    #: ADOPT: manage a position found at start that the saved state does not account for
+    #: like any other (exits, stops and targets apply to it); FLATTEN: close it at start.
+    unknown_positions: ClassVar[str] = ADOPT
 
     def __init__(self, name: str, params: P, ctx: Context, weights: Weights = NO_WEIGHTS) -> None:
         if not isinstance(params, self.params_type):
@@ -54,6 +62,10 @@ class Strategy(Generic[P]):
         self._specs: dict[str, BarSpec] | None = None
         self._started = False
         self._stopped = False
+        #: positions saved with the state (None: no saved state); see `reconcile`
+        self._saved_book: dict[str, float] | None = None
+        #: the schedule's position saved with the state; see `start`
+        self._saved_schedule: int | None = None
         self.on_init()
 
     # ----------------------------------------------------------------- hooks for authors
@@ -97,6 +109,19 @@ class Strategy(Generic[P]):
 
     def on_load(self, state: dict[str, Any]) -> None:
         pass
+
+    def on_reconcile(self, saved: Mapping[str, float], book: Mapping[str, float]) -> None:
+        """At start, after `on_start`, when this strategy's positions at the broker (`book`)
+        differ from those saved with its state (`saved`; empty when no state was saved), e.g.
+        after a kill -9 between a fill and the next save. The default follows
+        `unknown_positions`: ADOPT keeps the positions (the strategy's rules manage them from
+        `self.position`); FLATTEN closes each position the saved state does not hold."""
+        if self.unknown_positions != FLATTEN:
+            return
+        for key, qty in book.items():
+            if qty and not saved.get(key):
+                self.log.warning("flattening %s %+g: not in the saved state", key, qty)
+                self.flatten(from_key(key))
 
     # ----------------------------------------------------------------- helpers for authors
     @property
@@ -253,7 +278,10 @@ class Strategy(Generic[P]):
             return
         self._started = True
         self.on_start()
-        self.schedule.start(self.ctx.now())
+        skipped = self.schedule.start(self.ctx.now(), self._saved_schedule, MAX_CATCH_UP)
+        if skipped:
+            self.log.warning("scheduled callbacks due while stopped, more than %s ago, are "
+                             "skipped: %s", MAX_CATCH_UP, ", ".join(skipped))
 
     def handle_bar(self, bar: Bar) -> None:
         self.handle_bars((bar,))
@@ -303,6 +331,8 @@ class Strategy(Generic[P]):
             "version": STATE_VERSION,
             "strategy": self.name,
             "params": self.params.to_mapping(),
+            "book": self.ctx.positions(),
+            "schedule": self.schedule.fired_through,
             "user": self.on_save(),
         }
         try:
@@ -317,7 +347,29 @@ class Strategy(Generic[P]):
         user = state.get("user", {})
         if not isinstance(user, dict):
             raise TypeError("saved strategy state must hold a dict under 'user'")
+        book = state.get("book", {})
+        if not isinstance(book, dict):
+            raise TypeError("saved strategy state must hold a dict under 'book'")
         self.on_load(user)
+        self._saved_book = {str(k): float(v) for k, v in book.items()}
+        schedule = state.get("schedule")
+        self._saved_schedule = int(schedule) if isinstance(schedule, int) else None
+
+    def reconcile(self, book: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+        """Driver: after `start`, with this strategy's positions at the broker. Logs each
+        difference from the positions saved with the state, calls `on_reconcile` when there
+        is one, and returns them (key -> (saved, book))."""
+        saved = self._saved_book or {}
+        held = {k: float(v) for k, v in book.items() if v}
+        diffs = {k: (saved.get(k, 0.0), held.get(k, 0.0)) for k in sorted(set(saved) | set(held))
+                 if abs(saved.get(k, 0.0) - held.get(k, 0.0)) > 1e-9}
+        for key, (was, now) in diffs.items():
+            self.log.warning("reconcile %s: saved state holds %+g, the broker's book %+g (%s)",
+                             key, was, now, "no saved state" if self._saved_book is None
+                             else "changed since the last save")
+        if diffs:
+            self.on_reconcile(saved, held)
+        return diffs
 
     def stop(self) -> None:
         if self._stopped:
