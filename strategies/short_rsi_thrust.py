@@ -16,6 +16,7 @@ Universe: liquid US large caps. Data: daily bars, trend_days + 5. Schedule: befo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ats.sdk import BarSpec, Fill, ParamError, Params, Stock, Strategy, param
@@ -128,6 +129,14 @@ class ShortRsiThrust(Strategy[ShortRsiThrustParams]):
         sym = fill.instrument.split(".")[0]
         if sym in self.held and fill.quantity < 0:
             self.held[sym].entry = fill.price
+
+    def on_reconcile(self, saved: Mapping[str, float], book: Mapping[str, float]) -> None:
+        # Its covers need the entry and the days held: a short it has no record of is closed.
+        for key, qty in book.items():
+            sym = key.split(".")[0]
+            if qty and sym not in self.held:
+                self.log.warning("covering %s %+g: no record of its entry", key, qty)
+                self.flatten(Stock(sym))
 
     def on_save(self) -> dict[str, object]:
         return {"held": {s: [h.entry, h.days] for s, h in self.held.items()}}

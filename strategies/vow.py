@@ -20,6 +20,7 @@ Universe: liquid ETFs/stocks. Data: intraday bars. Schedule: before_close (flatt
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +151,13 @@ class Vow(Strategy[VowParams]):
         held = self.entries.get(fill.instrument)
         if held is not None and fill.quantity * held[0] > 0:
             self.entries[fill.instrument] = (held[0], fill.price)
+
+    def on_reconcile(self, saved: Mapping[str, float], book: Mapping[str, float]) -> None:
+        # Exits compare with the entry price: a position it has no entry for is closed.
+        for key, qty in book.items():
+            if qty and key not in self.entries:
+                self.log.warning("flattening %s %+g: no record of its entry", key, qty)
+                self.flatten(Stock(key.split(".")[0]))
 
     def on_save(self) -> dict[str, object]:
         # The session's VWAP sums too: after a restart the exits compare with the same VWAP.

@@ -58,3 +58,23 @@ def test_intraday_strategy_restarted_every_few_bars_fills_as_if_never_stopped(na
     restarts = _holding_times(whole, every=5)
     restarted = backtest.run(load_strategy(name), None, bars, restart_at=restarts)
     pd.testing.assert_frame_equal(_fills(restarted), _fills(whole))
+
+
+@pytest.mark.parametrize(("name", "remembered"), [
+    ("vow", {"entries": {"TSLA.STK": [1, 100.0]}}),
+    ("short_rsi_thrust", {"held": {"TSLA": [100.0, 2]}}),
+])
+def test_a_position_without_a_record_of_its_entry_is_closed_and_a_remembered_one_kept(
+        name, remembered):
+    from ats.sdk.backtest import BacktestContext
+
+    for user, expect in [({}, [("TSLA.STK", 10.0)]), (remembered, [])]:
+        ctx = BacktestContext(now=pd.Timestamp("2026-11-18T15:00:00Z"))
+        ctx.set_position(Stock("TSLA"), -10.0)
+        ctx.set_price("TSLA.STK", 100.0)
+        s = load_strategy(name)(name, load_strategy(name).params_type(), ctx)
+        s.load_state({"user": user, "book": {}})
+        s.start()
+        s.reconcile(ctx.positions())
+        orders = [(h.request.instrument.key, h.request.quantity) for h in s.open_orders()]
+        assert orders == expect, user
