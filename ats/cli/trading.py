@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ats.broker import order_store
 from ats.broker.ledger import Ledger
 from ats.broker.ledger_store import LedgerStore
 from ats.cli.context import Ctl, fail, pass_ctl
@@ -28,6 +29,21 @@ def offline_ledger(ctl: Ctl) -> Ledger | None:
     click.echo("offline: the broker is not running; read-only from the ledger's store, "
                "positions marked at their average cost", err=True)
     return ledger
+
+
+def offline_orders(ctl: Ctl) -> dict[str, dict[str, Any]] | None:
+    """None while the broker runs; else the order history it keeps in its state folder, read
+    without writing anything."""
+    if listening(ctl.cfg.endpoints.broker):
+        return None
+    path = ctl.cfg.state_dir / order_store.FILE
+    try:
+        rows = order_store.read(path)
+    except ValueError as exc:
+        fail("BAD_INPUT", str(exc))
+    click.echo(f"offline: the broker is not running; read-only from its order history {path}",
+               err=True)
+    return rows
 
 
 def _show(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
@@ -124,13 +140,15 @@ def _plot_equity(samples: list[dict[str, Any]], path: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctl
 def orders(ctl: Ctl, strategy: str | None, show_all: bool, as_json: bool) -> None:
-    """Orders the broker has seen from every client."""
+    """Orders the broker has seen from every client (kept across its restarts)."""
     params: dict[str, Any] = {"all": show_all}
     if strategy:
         params["strategy"] = strategy
-    _show(ctl.call("broker", "orders", params), as_json,
-          ["strategy", "order_ref", "symbol", "side", "quantity", "order_type", "status",
-           "filled", "perm_id", "client_id"])
+    stored = offline_orders(ctl)
+    rows = (ctl.call("broker", "orders", params) if stored is None
+            else order_store.select(stored, strategy, show_all))
+    _show(rows, as_json, ["strategy", "order_ref", "symbol", "side", "quantity", "order_type",
+                          "status", "filled", "avg_price", "perm_id", "client_id"])
 
 
 @click.command()

@@ -1,4 +1,5 @@
-"""With the broker down, positions, fills and P&L are read from the ledger's store, read-only."""
+"""With the broker down, positions, fills and P&L are read from the ledger's store, and orders
+from the broker's order history, read-only."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from ats import config
+from ats.broker import order_store
 from ats.broker.ledger_store import LedgerStore
 from ats.broker.model import CommissionReport, Execution
+from ats.broker.order_store import OrderStore
 from ats.cli.main import cli
 
 
@@ -63,3 +66,39 @@ def test_the_books_are_read_from_the_store_when_the_broker_is_down(home: Path) -
     assert pnl["strategy"] == "alpha" and pnl["commissions"] == 2.0
     assert pnl["realized_pnl"] == pytest.approx(4 * (510.0 - 500.0))
     assert files(home) == before  # read-only: nothing written, created or cut
+
+
+def order(n: int, status: str, filled: float, avg: float | None) -> dict[str, object]:
+    return {"order_ref": f"ats:alpha:{n}", "strategy": "alpha", "symbol": "SPY",
+            "con_id": 756733, "side": "BUY", "quantity": 10.0, "order_type": "MKT",
+            "status": status, "filled": filled, "avg_price": avg, "perm_id": 100 + n,
+            "client_id": 11}
+
+
+def test_orders_are_read_from_the_brokers_order_history_when_it_is_down(home: Path) -> None:
+    stored = {"alpha|ats:alpha:1": order(1, "Filled", 10.0, 500.5),
+              "alpha|ats:alpha:2": order(2, "Submitted", 4.0, 499.0)}
+    store = OrderStore(config.load(home).state_dir / order_store.FILE)
+    store.mark_dirty()
+    assert store.save(stored)
+    before = files(home)
+    everything, note = run(home, "orders", "--all")
+    assert note.startswith("offline: the broker is not running")
+    assert everything == list(stored.values())
+    working, _ = run(home, "orders", "--strategy", "alpha")
+    assert working == [stored["alpha|ats:alpha:2"]]
+    assert run(home, "orders", "--all", "--strategy", "beta")[0] == []
+    assert files(home) == before
+
+
+def test_orders_offline_with_no_order_history_yet_is_empty(home: Path) -> None:
+    rows, note = run(home, "orders", "--all")
+    assert rows == [] and "offline: the broker is not running" in note
+
+
+def test_orders_in_an_uninitialised_home_creates_nothing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["orders", "--all", "--json"],
+                                env={"ATS_HOME": str(tmp_path)})
+    assert result.exit_code == 20, result.output
+    assert "not an initialised ATS_HOME" in result.stderr
+    assert list(tmp_path.iterdir()) == []
