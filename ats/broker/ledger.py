@@ -292,6 +292,16 @@ class Ledger:
         """Current version of every trade, in arrival order."""
         return [t.execution for t in sorted(self._trades.values(), key=lambda t: t.seq)]
 
+    def booked(self, strategy: str) -> list[tuple[Execution, float | None]]:
+        """The current version of each of `strategy`'s trades, in arrival order, with the
+        commission it counts (None while its report is pending)."""
+        out = []
+        for t in sorted(self._trades.values(), key=lambda t: t.seq):
+            if t.strategy == strategy:
+                c = self._commissions.get(t.execution.exec_id)
+                out.append((t.execution, None if c is None else c.commission))
+        return out
+
     # ---- DataFrame views ----------------------------------------------------------------
 
     def position_rows(self, strategy: str | None = None,

@@ -22,7 +22,7 @@ import zmq
 import zmq.asyncio
 
 from ats import config as config_mod
-from ats.broker import limits_store, orderref
+from ats.broker import limits_store, order_store, orderref
 from ats.broker.diskguard import MB, DiskGuard, DiskLevel, watched_paths
 from ats.broker.intents import (
     IN_FLIGHT_GRACE,
@@ -34,6 +34,7 @@ from ats.broker.intents import (
 from ats.broker.ledger import UNATTRIBUTED, Ledger
 from ats.broker.ledger_store import LedgerStore, StorageFull
 from ats.broker.model import OrderIntent
+from ats.broker.order_store import DONE_ORDER_STATUSES, KEEP_DONE_ORDERS, OrderStore
 from ats.broker.reconcile import reconcile
 from ats.broker.risk import Decision, Limits, RiskEngine
 from ats.broker.syncer import BackgroundSync
@@ -56,9 +57,6 @@ log = logging.getLogger("ats.broker")
 #: A position difference must persist this many consecutive checks to count as a break:
 #: a fill and the position update that follows it arrive as separate messages.
 BREAK_CONFIRMATIONS = 2
-DONE_ORDER_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", "Rejected"})
-#: Finished orders kept in the live orders view (and its snapshots).
-KEEP_DONE_ORDERS = 2000
 #: How often equity-curve samples go to ArcticDB (one batched append each time).
 EQUITY_WRITE_SECONDS = 30.0
 DISK_CHECK_SECONDS = 1.0
@@ -125,6 +123,10 @@ class Broker:
         self._dirty_books: set[tuple[str, int]] = set()
         self._commit_scheduled = False
         self._done_orders: dict[str, None] = {}  #: finished order keys, oldest first
+        # Before the venue sync at connect(): the venue's reports update these rows.
+        self.order_store = OrderStore(state / order_store.FILE)
+        for key, row in self.order_store.load().items():
+            self._put_order(key, row)
         self.syncer = BackgroundSync([self.store.flush, self.intents.flush],
                                      on_error=self._storage_failed)
         self._register()
@@ -209,7 +211,7 @@ class Broker:
             "order_ref": intent.order_ref, "strategy": strategy, "symbol": intent.symbol,
             "con_id": intent.con_id, "side": intent.side, "quantity": intent.quantity,
             "order_type": intent.order_type, "status": "Approved", "filled": 0.0,
-            "perm_id": 0, "client_id": client_id})
+            "avg_price": None, "perm_id": 0, "client_id": client_id})
         out.update(intent_id=intent.intent_id, order_ref=intent.order_ref)
         return out
 
@@ -234,8 +236,10 @@ class Broker:
         strategy = str(p.get("strategy", ""))
         positions = [[r["con_id"], r["position"]]
                      for r in self.ledger.position_rows(strategy) if r["position"]]
-        exec_ids = [e.exec_id for e in self.ledger.executions()
-                    if self.ledger.attribute(e) == strategy]
+        # What the host needs to apply a later correction of these: each trade's latest
+        # version as [exec_id, con_id, signed shares, price, multiplier, commission or None].
+        executions = [[e.exec_id, e.con_id, e.signed_shares, e.price, e.multiplier, commission]
+                      for e, commission in self.ledger.booked(strategy)]
         # Approved but not yet seen at the venue: the host treats them as in flight, so its
         # strategy does not place them again while they may still arrive.
         now = time.time()
@@ -243,7 +247,7 @@ class Broker:
                      if rec.intent.strategy == strategy and rec.status is IntentStatus.PENDING
                      and now - rec.intent.created <= IN_FLIGHT_GRACE]
         return {"positions": positions, "cash": self.ledger.cash(strategy),
-                "exec_ids": exec_ids, "in_flight": in_flight,
+                "executions": executions, "in_flight": in_flight,
                 "trading_state": str(self.states.effective(strategy))}
 
     def m_positions(self, p: dict[str, Any]) -> list[dict[str, Any]]:
@@ -256,12 +260,7 @@ class Broker:
         return self.ledger.recent_fills(p.get("strategy") or None, int(p.get("limit", 0) or 0))
 
     def m_orders(self, p: dict[str, Any]) -> list[dict[str, Any]]:
-        rows = list(self.orders.state.values())
-        if p.get("strategy"):
-            rows = [r for r in rows if r.get("strategy") == p["strategy"]]
-        if not p.get("all"):
-            rows = [r for r in rows if r.get("status") not in DONE_ORDER_STATUSES]
-        return rows
+        return order_store.select(self.orders.state, p.get("strategy"), bool(p.get("all")))
 
     async def m_equity(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         """The equity curve: persisted samples plus those not yet written, at most `points`
@@ -375,8 +374,11 @@ class Broker:
     # -- ledger input -----------------------------------------------------------------------
 
     def _set_order(self, order_ref: str, strategy: str, row: dict[str, Any]) -> None:
-        key = f"{strategy}|{order_ref}"
+        self._put_order(f"{strategy}|{order_ref}", row)
+
+    def _put_order(self, key: str, row: dict[str, Any]) -> None:
         self.orders.set(key, row)
+        self.order_store.mark_dirty()
         if row["status"] in DONE_ORDER_STATUSES and key not in self._done_orders:
             # Finished orders stay visible for a while; the ledger keeps their fills for good.
             self._done_orders[key] = None
@@ -499,12 +501,16 @@ class Broker:
         parsed = orderref.parse(ref)
         strategy = parsed[0] if parsed else UNATTRIBUTED
         st = trade.orderStatus
-        self._set_order(ref or f"perm{trade.order.permId}", strategy, {
+        # a completed order (reqCompletedOrders) has its fills only in filledQuantity
+        filled = max(float(st.filled), _num(trade.order.filledQuantity) or 0.0)
+        key = f"{strategy}|{ref or 'perm' + str(trade.order.permId)}"
+        self._put_order(key, order_store.merge(self.orders.get(key), {
             "order_ref": ref, "strategy": strategy, "symbol": trade.contract.symbol,
             "con_id": trade.contract.conId, "side": trade.order.action,
             "quantity": float(trade.order.totalQuantity), "order_type": trade.order.orderType,
-            "status": st.status, "filled": float(st.filled), "perm_id": trade.order.permId,
-            "client_id": trade.order.clientId})
+            "status": st.status, "filled": filled,
+            "avg_price": float(st.avgFillPrice) if filled and st.avgFillPrice else None,
+            "perm_id": trade.order.permId, "client_id": trade.order.clientId}))
         if parsed is not None:
             status = {"Filled": IntentStatus.FILLED, "Cancelled": IntentStatus.CANCELLED,
                       "ApiCancelled": IntentStatus.CANCELLED,
@@ -696,7 +702,9 @@ class Broker:
         tasks = [asyncio.create_task(self.service.run(), name="service"),
                  asyncio.create_task(self.disk_watch(), name="disk"),
                  asyncio.create_task(Heartbeater(self.publisher, "broker",
-                                                 info=self._hb_info).run(), name="hb")]
+                                                 info=self._hb_info).run(), name="hb"),
+                 asyncio.create_task(self.order_store.run(lambda: self.orders.state,
+                                                          self.stop_event), name="orders")]
         for strategy in self.ledger.strategies():
             self._publish_books(strategy)
         with contextlib.suppress(asyncio.CancelledError):
@@ -711,6 +719,7 @@ class Broker:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.ib.disconnect()
+        self.order_store.save(self.orders.state)
         await self.persist_equity()
         self.syncer.close()
         self.store.close(flush=self.arctic_writable())

@@ -2,8 +2,9 @@
 
 The strategy's book (positions, cash) is its own: seeded from the broker's ledger for this
 strategy at start and after each reconnect, then kept current from this connection's own
-executions, deduplicated by execId. Orders leave only after the broker's risk approval; if the
-broker cannot be asked, the order is refused (fail closed) and never silently resent.
+executions, deduplicated by execId, corrections applied (ats.host.executions). Orders leave
+only after the broker's risk approval; if the broker cannot be asked, the order is refused
+(fail closed) and never silently resent.
 """
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ class LiveContext:
         self.positions_by_key[key] = self.positions_by_key.get(key, 0.0) + signed_qty
         self.cash_balance -= signed_qty * price * multiplier
         self.last_prices[key] = price
+
+    def charge(self, commission: float) -> None:
+        self.cash_balance -= commission
 
     def reset_book(self, positions: dict[str, float], cash: float) -> None:
         self.positions_by_key = dict(positions)

@@ -30,6 +30,7 @@ from ats.errors import Code
 from ats.host import crashloop
 from ats.host.context import LiveContext, VenueClock
 from ats.host.errorlog import ErrorLog, HandlerError
+from ats.host.executions import Executions, Version, seeded
 from ats.host.feed import BarAggregator, is_forming
 from ats.host.statefile import StateFile
 from ats.ib import adapter, parsing
@@ -85,7 +86,7 @@ class Host:
         self.aggregators: dict[str, BarAggregator] = {}
         self.rt_bars: list[Any] = []
         self.trades: dict[str, Any] = {}  #: local_id -> ib Trade
-        self.seen_exec: set[str] = set()  #: execIds applied to the book
+        self.executions = Executions(self.ctx)  #: execIds in the book, corrections applied
         self.reported: set[str] = set()  #: execIds delivered to on_fill
         self.venue_state = "connecting"
         self.data_ok = True
@@ -258,12 +259,19 @@ class Host:
             if key is not None:
                 positions[key] = float(qty)
         self.ctx.reset_book(positions, float(book.get("cash", 0.0)))
-        # The broker's ledger already holds these: neither re-booked nor re-reported.
-        self.seen_exec = set(book.get("exec_ids", []))
-        self.reported |= self.seen_exec
+        # The broker's ledger already holds these (each trade's latest version it knows):
+        # neither re-booked nor re-reported; an older version is ignored, a newer one corrects.
+        booked = seeded(book.get("executions", []), self.con_keys)
+        self.executions.seed(booked)
+        self.reported |= {version.exec_id for version, _ in booked}
         self.trading_state = str(book.get("trading_state", self.trading_state))
         await self.expect_in_flight(list(book.get("in_flight", [])))
         self.book_synced = True
+
+    async def _resync(self) -> None:
+        await self.sync_book()
+        # Our own executions the broker had not yet booked when it answered come back here.
+        await self.recover()
 
     async def _retry_sync_book(self) -> None:
         await asyncio.sleep(2.0)
@@ -541,26 +549,32 @@ class Host:
         e = fill.execution
         return key, float(e.shares) if e.side == "BOT" else -float(e.shares)
 
-    def _book_fill(self, fill: Any) -> None:
-        """Apply one of our executions to the book, once per execId."""
-        e = fill.execution
-        if e.execId in self.seen_exec or not self._ours(fill):
-            return
-        self.seen_exec.add(e.execId)
+    def _version(self, fill: Any) -> Version:
         key, signed = self._key_and_quantity(fill)
-        self.ctx.apply_fill(key, signed, float(e.price), float(fill.contract.multiplier or 1))
+        return Version(fill.execution.execId, int(fill.contract.conId), key, signed,
+                       float(fill.execution.price), float(fill.contract.multiplier or 1))
+
+    def _book_fill(self, fill: Any) -> None:
+        """Apply one of our executions to the book, once per execId; a correction replaces
+        the version booked before (ats.host.executions)."""
+        if self._ours(fill):
+            self.executions.book(self._version(fill))
 
     def _report_fill(self, fill: Any, commission: float) -> None:
-        """Charge the commission and tell the strategy, once per execId."""
+        """Charge the commission and tell the strategy, once per execId and only for the
+        version of a trade in the book (a correction is told with `Fill.correction`)."""
         e = fill.execution
-        if e.execId in self.reported or not self._ours(fill):
+        if not self._ours(fill):
+            return
+        self.executions.charge(e.execId, commission)
+        if e.execId in self.reported or not self.executions.is_current(e.execId):
             return
         self.reported.add(e.execId)
-        self.ctx.cash_balance -= commission
         key, signed = self._key_and_quantity(fill)
         t = pd.Timestamp(e.time)
         fill_ = Fill(key, signed, float(e.price), commission,
-                     t.tz_localize("UTC") if t.tzinfo is None else t, e.orderRef)
+                     t.tz_localize("UTC") if t.tzinfo is None else t, e.orderRef,
+                     correction=self.executions.is_correction(e.execId))
         if self.strategy is not None:
             self._guard(self.strategy.handle_fill, fill_)
 
@@ -576,7 +590,7 @@ class Host:
         fills = await self.ib.reqExecutionsAsync(adapter.ExecutionFilter(clientId=self.client_id))
         missed = 0
         for fill in fills:
-            if fill.execution.execId not in self.seen_exec and self._ours(fill):
+            if not self.executions.knows(fill.execution.execId) and self._ours(fill):
                 missed += 1
             self._book_fill(fill)
             if fill.commissionReport is not None and fill.commissionReport.execId:
@@ -630,12 +644,36 @@ class Host:
     async def listen(self) -> None:
         sub = Subscriber(self.zctx, self.cfg.endpoints.subscribe,
                          prefixes=(topics.params(self.name), topics.risk(self.name),
-                                   topics.risk("all")))
+                                   topics.risk("all"), topics.fill(self.name)))
         async for _topic, env in sub:
             if env.type == "params":
                 self.apply_params(env.body)
             elif env.type == "trading_state":
                 self.apply_trading_state(env.body)
+            elif env.type == "fill":
+                self.apply_foreign_fill(env.body)
+
+    def apply_foreign_fill(self, row: dict[str, Any]) -> None:
+        """A fill of this strategy's that another connection's order made (the broker's
+        flatten at a halt): the venue reports it only to the placing client and the master,
+        so the broker's ledger row is all this host hears of it. The book is taken again
+        from the broker and the strategy is told."""
+        exec_id = str(row.get("exec_id", ""))
+        if int(row.get("client_id", -1)) == self.client_id or exec_id in self.reported \
+                or self.executions.knows(exec_id):
+            return
+        self.reported.add(exec_id)
+        log.info("fill %s of an order placed by clientId %s (%s): taking the book again "
+                 "from the broker", exec_id, row.get("client_id"), row.get("order_ref"))
+        self.spawn(self._resync(), "book after a foreign fill")
+        key = self.con_keys.get(int(row.get("con_id", 0)))
+        if key is None or self.strategy is None:
+            return
+        signed = float(row["shares"]) * (1.0 if row.get("side") == "BOT" else -1.0)
+        t = pd.Timestamp(row["time"])
+        fill = Fill(key, signed, float(row["price"]), float(row.get("commission") or 0.0),
+                    t.tz_localize("UTC") if t.tzinfo is None else t, str(row.get("order_ref")))
+        self._guard(self.strategy.handle_fill, fill)
 
     def apply_params(self, body: dict[str, Any]) -> None:
         assert self.strategy is not None

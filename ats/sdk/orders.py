@@ -70,7 +70,11 @@ class OrderHandle:
 
 @dataclass(frozen=True)
 class Fill:
-    """One execution. quantity is signed: + bought, - sold."""
+    """One execution. quantity is signed: + bought, - sold.
+
+    `correction`: the venue corrected an execution reported before (same order, same trade);
+    this fill is the trade's true state and replaces that one, it does not add to it.
+    """
 
     instrument: str  #: Instrument.key
     quantity: float
@@ -78,3 +82,4 @@ class Fill:
     commission: float
     time: pd.Timestamp
     local_id: str
+    correction: bool = False

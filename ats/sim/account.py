@@ -7,13 +7,15 @@ Stocks move cash by quantity * price; futures move cash only by realized P&L.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ats.sim.universe import FX_TO_USD, Instrument
 
 BASE_CURRENCY = "USD"
+#: one booked fill: (signed quantity, price, commission, "YYYYMM")
+BookedFill = tuple[float, float, float, str]
 STOCK_MARGIN = 0.5
 FUTURE_MARGIN = {"VX": 15000.0, "VXM": 1500.0}
 
@@ -80,6 +82,26 @@ class Account:
         pos.realized += realized
         self.realized += realized * FX_TO_USD.get(cur, 1.0)
         return round(realized, 6)
+
+    def rebook(self, inst: Instrument, before: Sequence[BookedFill],
+               after: Sequence[BookedFill]) -> list[float]:
+        """Replace the fills of one contract this account booked (`before`, all of them, in
+        order) by `after`, as an execution correction does: the position is rebuilt from
+        `after`, and cash, realized P&L and monthly shares move by the difference. Returns
+        the realized P&L of each fill of `after`."""
+        was, now = Account(self.name), Account(self.name)
+        for fill in before:
+            was.apply_fill(inst, *fill)
+        realized = [now.apply_fill(inst, *fill) for fill in after]
+        for cur in set(was.cash) | set(now.cash):
+            self.cash[cur] = self.cash.get(cur, 0.0) + now.cash.get(cur, 0.0) \
+                - was.cash.get(cur, 0.0)
+        for month in set(was.monthly_shares) | set(now.monthly_shares):
+            self.monthly_shares[month] = self.monthly_shares.get(month, 0.0) \
+                + now.monthly_shares.get(month, 0.0) - was.monthly_shares.get(month, 0.0)
+        self.realized += now.realized - was.realized
+        self.positions[inst.con_id] = now.positions.get(inst.con_id, Position(inst.con_id))
+        return realized
 
     # ---- valuation -------------------------------------------------------------------
     def position_value(self, inst: Instrument, pos: Position, price: float,

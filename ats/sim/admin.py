@@ -3,7 +3,11 @@
 Request: {"cmd": "<command>", "args": {...}}. Reply: {"ok": true, ...} or
 {"ok": false, "errno": N, "error": "..."}. Commands: drop_client(client_id),
 outage(seconds, data_lost), farm_disconnect(seconds), delay_acks(ms), hold_acks(),
-release_acks(), reject_next_order(reason), nightly_restart(), status(), executions().
+release_acks(), reject_next_order(reason), nightly_restart(), status(),
+executions(all_versions=false): each trade at its latest correction,
+correct_execution(exec_id, price, shares, commission): an IB execution correction (the same
+execId prefix, the next correction number) with the new price and/or shares, sent like a fill
+and booked by the account in place of the earlier version.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import logging
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from ats.sim.orders import latest_versions
 
 if TYPE_CHECKING:
     from ats.sim.server import Server
@@ -82,14 +88,25 @@ def _status(srv: Server) -> dict[str, Any]:
     return srv.status()
 
 
-def _executions(srv: Server) -> dict[str, Any]:
+def _executions(srv: Server, all_versions: bool = False) -> dict[str, Any]:
+    """Each trade at its latest correction, or every version sent (as reqExecutions gives)."""
     out = []
-    for e in srv.venue.executions:
+    for e in srv.venue.executions if all_versions else latest_versions(srv.venue.executions):
         d = e.to_json()
         inst = srv.venue.instrument(e.con_id)
         d["symbol"] = inst.symbol if inst else ""
         out.append(d)
     return {"executions": out}
+
+
+def _correct_execution(srv: Server, exec_id: str, price: float | None = None,
+                       shares: float | None = None,
+                       commission: float | None = None) -> dict[str, Any]:
+    try:
+        e = srv.venue.correct_execution(str(exec_id), price, shares, commission)
+    except KeyError as exc:
+        raise AdminError(AdminErrno.NOT_FOUND, str(exc.args[0])) from None
+    return {"execution": e.to_json()}
 
 
 COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -103,6 +120,7 @@ COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
     "nightly_restart": _nightly_restart,
     "status": _status,
     "executions": _executions,
+    "correct_execution": _correct_execution,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -99,6 +100,24 @@ class SimExecution:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SimExecution:
         return cls(**data)
+
+
+def split_exec_id(exec_id: str) -> tuple[str, int]:
+    """(prefix, correction number) of an id like ``0000f4a5.00000003.01.01``: a correction of
+    an execution keeps the prefix and raises the number (the last field, two hex digits)."""
+    prefix, _, number = exec_id.rpartition(".")
+    return prefix, int(number, 16)
+
+
+def latest_versions(executions: Iterable[SimExecution]) -> list[SimExecution]:
+    """The latest version of each execution, in the order the first versions were made."""
+    latest: dict[str, tuple[int, SimExecution]] = {}
+    for e in executions:
+        prefix, number = split_exec_id(e.exec_id)
+        held = latest.get(prefix)
+        if held is None or number > held[0]:
+            latest[prefix] = (number, e)
+    return [e for _, e in latest.values()]
 
 
 def validate(order: SimOrder) -> str | None:

@@ -6,15 +6,24 @@ The venue knows nothing of sockets; it reports what happened to a `VenueSink`
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any, Protocol
 
-from ats.sim.account import STOCK_MARGIN, Account
+from ats.sim.account import STOCK_MARGIN, Account, BookedFill
 from ats.sim.clock import SimClock
 from ats.sim.commissions import fill_commission
 from ats.sim.market import Market, Quote
-from ats.sim.orders import OrderStatus, SimExecution, SimOrder, match, validate
+from ats.sim.orders import (
+    OrderStatus,
+    SimExecution,
+    SimOrder,
+    latest_versions,
+    match,
+    split_exec_id,
+    validate,
+)
 from ats.sim.universe import FX_TO_USD, Instrument, Universe
 
 log = logging.getLogger("ats.sim.venue")
@@ -248,6 +257,49 @@ class Venue:
                  inst.symbol, price, commission, realized)
         self.sink.order_filled(order, exe, inst)
 
+    # ---- corrections ----------------------------------------------------------------
+    def correct_execution(self, exec_id: str, price: float | None = None,
+                          shares: float | None = None,
+                          commission: float | None = None) -> SimExecution:
+        """Correct a trade as IB does: the latest version of `exec_id`'s execution is sent
+        again with the next correction number and the corrected price and shares (unchanged
+        when None), to the clients that got the original. The commission, unless given, is
+        the original's per share. The account books the correction in place of the earlier
+        version. KeyError for an unknown execution, ValueError for a bad price or quantity."""
+        prefix, _ = split_exec_id(exec_id)
+        history = latest_versions(self.executions)
+        old = next((e for e in history if split_exec_id(e.exec_id)[0] == prefix), None)
+        if old is None:
+            raise KeyError(f"no execution {exec_id}")
+        order, inst = self.orders[(old.client_id, old.order_id)], self.instrument(old.con_id)
+        if inst is None:
+            raise KeyError(f"unknown contract {old.con_id}")
+        new_price = old.price if price is None else float(price)
+        new_shares = old.shares if shares is None else float(shares)
+        if not (new_price > 0 and new_shares > 0):
+            raise ValueError(f"price and shares must be positive, got {new_price}, {new_shares}")
+        commission = round(old.commission * new_shares / old.shares, 4) if commission is None \
+            else float(commission)
+        order.filled += new_shares - old.shares
+        order.cum_value += new_shares * new_price - old.shares * old.price
+        order.commission += commission - old.commission
+        new = dataclasses.replace(
+            old, exec_id=f"{prefix}.{split_exec_id(old.exec_id)[1] + 1:02x}", price=new_price,
+            shares=new_shares, commission=commission, cum_qty=order.filled,
+            avg_price=round(order.avg_fill_price, 8))
+        same_book = [e for e in history if e.account == old.account and e.con_id == old.con_id]
+        realized = self.accounts[old.account].rebook(
+            inst, [_booked(e) for e in same_book],
+            [_booked(new if e is old else e) for e in same_book])
+        new.realized_pnl = round(realized[same_book.index(old)], 6)
+        self.executions.append(new)
+        self.dirty = self.accounts_changed = True
+        log.info("correction exec=%s of %s: %s %s @ %s -> %s @ %s comm=%s", new.exec_id,
+                 old.exec_id, inst.symbol, old.shares, old.price, new.shares, new.price,
+                 new.commission)
+        self.sink.order_filled(order, new, inst)  # the messages of a fill, to the same clients
+        return new
+
     # ---- persistence ----------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return {
@@ -275,3 +327,8 @@ class Venue:
             if not order.is_done:
                 self.working[key] = order
         self.executions = [SimExecution.from_json(e) for e in data["executions"]]
+
+
+def _booked(e: SimExecution) -> BookedFill:
+    month = dt.datetime.fromtimestamp(e.time, dt.UTC).strftime("%Y%m")
+    return (e.shares if e.side == "BOT" else -e.shares), e.price, e.commission, month

@@ -6,6 +6,7 @@ only when the strategy has no open order, so a restart that re-adopts it places 
 "churn": every bar, a market order that flips between long and flat `quantity`.
 "hold": hold `quantity` shares long.
 "crash": raise in on_start (a strategy bug that kills the process at every start).
+Every mode logs the execution corrections on_fill is told of.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ats.sdk import Bar, BarSpec, Params, Stock, Strategy, param
-from ats.sdk.orders import OrderHandle, OrderStatus
+from ats.sdk.orders import Fill, OrderHandle, OrderStatus
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ class Probe(Strategy[ProbeParams]):
     def on_order_status(self, order: OrderHandle) -> None:
         if order.status == OrderStatus.REJECTED:
             self.log.info("probe saw %s rejected: %s", order.local_id, order.reason)
+
+    def on_fill(self, fill: Fill) -> None:
+        if fill.correction:
+            self.log.info("probe saw a correction: %+g %s @ %g", fill.quantity, fill.instrument,
+                          fill.price)
 
     def on_stop(self) -> None:
         self.log.info("probe stopped")

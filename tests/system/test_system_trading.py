@@ -6,8 +6,10 @@ tests switch at runtime with `ats-ctl set probe mode=...`.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 import zmq
-from systemkit import System, broker, wait_for
+from systemkit import BIN, System, broker, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
@@ -342,6 +344,68 @@ def test_outage_with_fills_during_it_is_recovered(system: System) -> None:
     wait_for(lambda: system.json("reconcile")["breaks"] == [], 30, "reconciliation to hold")
 
 
+SPY_CON_ID = 756733
+
+
+def probe_books(system: System) -> dict[str, dict[str, float]]:
+    """The probe's SPY position and cash in the broker's ledger and in its host's own book
+    (from the host's next heartbeat)."""
+    from bus import topics
+    from bus.subscriber import SyncSubscriber
+
+    sub = SyncSubscriber(zmq.Context.instance(), system.cfg().endpoints.subscribe,
+                         [topics.hb("probe")])
+    try:
+        msg = sub.recv(timeout=10)
+    finally:
+        sub.close()
+    assert msg is not None, "no heartbeat from the probe"
+    book = broker(system, "book", strategy="probe")
+    return {"broker": {"spy": dict(book["positions"]).get(SPY_CON_ID, 0.0),
+                       "cash": book["cash"]},
+            "host": {"spy": msg[1].body["positions"].get("SPY.STK", 0.0),
+                     "cash": msg[1].body["cash"]}}
+
+
+def test_an_execution_correction_replaces_the_fill_in_the_ledger_and_the_hosts_book(
+        system: System) -> None:
+    wait_quiet(system)
+    known = {e["exec_id"] for e in sim_executions(system)}
+    held = sum(p["position"] for p in system.json("positions")
+               if p["strategy"] == "probe" and p["symbol"] == "SPY")
+    set_mode(system, "hold", quantity=int(held) + 4)
+    fills = wait_for(lambda: [e for e in sim_executions(system) if e["exec_id"] not in known
+                              and e["order_ref"].startswith("ats:probe:")], 60,
+                     "the probe's buy filled")
+    set_mode(system, "idle")
+    wait_quiet(system)
+    old = fills[-1]
+    before = probe_books(system)
+
+    fixed = admin(system).call("correct_execution", exec_id=old["exec_id"],
+                               price=round(old["price"] + 0.37, 2),
+                               shares=old["shares"] + 2)["execution"]
+    assert fixed["exec_id"] == old["exec_id"][:-2] + "02"
+    cash = -(fixed["shares"] * fixed["price"] - old["shares"] * old["price"]) \
+        - (fixed["commission"] - old["commission"])
+
+    def corrected(book: dict[str, float], was: dict[str, float], cents: float) -> bool:
+        return book["spy"] == was["spy"] + 2 and \
+            book["cash"] == pytest.approx(was["cash"] + cash, abs=cents)
+
+    wait_for(lambda: corrected((b := probe_books(system))["broker"], before["broker"], 0.005)
+             and corrected(b["host"], before["host"], 0.011), 30,
+             "the correction in the broker's and the host's books")
+    rows = {f["exec_id"]: f for f in ledger_fills(system)}
+    assert old["exec_id"] not in rows
+    assert (rows[fixed["exec_id"]]["shares"], rows[fixed["exec_id"]]["price"]) == \
+        (fixed["shares"], fixed["price"])
+    told = f"probe saw a correction: {fixed['shares']:+g} SPY.STK @ {fixed['price']:g}"
+    wait_for(lambda: told in system.log("strategy-probe"), 30, "the probe told of it")
+    wait_for(lambda: system.json("reconcile")["breaks"] == [], 30, "reconciliation to hold")
+    assert_ledger_equals_venue(system)
+
+
 def test_halt_with_flatten_closes_the_strategy_position_in_its_own_book(
         system: System) -> None:
     def probe_position() -> float:
@@ -361,6 +425,9 @@ def test_halt_with_flatten_closes_the_strategy_position_in_its_own_book(
     assert "ats:probe:" in out
     wait_for(lambda: probe_position() == 0, 30, "probe flat after the flatten")
     assert unattributed() == before  # the flatten closes only the strategy's own book
+    # The broker placed the flatten: the host hears of its fill from the bus, not the venue.
+    wait_for(lambda: (b := probe_books(system))["host"] == pytest.approx(b["broker"], abs=0.005),
+             30, "the host's book equal to the broker's after the flatten")
     system.ctl("resume", "probe")
     assert_ledger_equals_venue(system)
 
@@ -384,6 +451,67 @@ def test_halt_cancels_orders_and_survives_a_restart(system: System) -> None:
                          for line in system.log("strategy-probe")[mark:].splitlines()), 30,
              "the probe's order refused by the restarted broker")
     assert not [o for o in open_probe_orders(system) if o["status"] == "Submitted"]
+    set_mode(system, "idle")  # before the resume: else the probe may rest a new order
     system.ctl("resume")
-    set_mode(system, "idle")
     assert broker(system, "trading_state")["global"] == "ACTIVE"
+
+
+HISTORY = ("order_ref", "strategy", "status", "filled", "avg_price", "client_id", "perm_id")
+
+
+def probe_history(system: System) -> dict[str, dict[str, Any]]:
+    rows = json.loads(system.ctl("orders", "--all", "--strategy", "probe", "--json").stdout)
+    return {o["order_ref"]: {k: o[k] for k in HISTORY} for o in rows}
+
+
+def wait_broker_synced(system: System, since: float) -> None:
+    """Until a broker started after `since` has made its venue sync (status says connected)."""
+    def synced() -> bool:
+        row = next(s for s in system.json("status") if s["name"] == "broker")
+        return row.get("venue") == "connected" and float(row.get("venue_since") or 0) > since
+
+    wait_for(synced, 60, "the restarted broker connected to the venue")
+
+
+# It stops and starts the whole system: keep it last in the module.
+def test_order_history_survives_a_broker_restart_and_ats_ctl_down_and_reads_offline(
+        system: System) -> None:
+    wait_quiet(system)
+    known = probe_history(system)
+    set_mode(system, "churn", quantity=6)  # an order on every bar, whatever the position
+    wait_for(lambda: [ref for ref, o in probe_history(system).items()
+                      if ref not in known and o["status"] == "Filled"], 60,
+             "a new probe order filled")
+    set_mode(system, "idle")
+    wait_quiet(system)
+    history = probe_history(system)
+    filled = [ref for ref, o in history.items() if ref not in known and o["filled"]]
+    client_id = system.status()["probe"]["client_id"]
+    for ref in filled:  # each as the venue executed it
+        execs = [e for e in sim_executions(system) if e["order_ref"] == ref]
+        shares = sum(e["shares"] for e in execs)
+        row = history[ref]
+        assert row["strategy"] == "probe" and row["status"] == "Filled"
+        assert row["filled"] == shares > 0
+        assert row["avg_price"] == pytest.approx(sum(e["shares"] * e["price"] for e in execs)
+                                                 / shares)
+        assert row["client_id"] == client_id and row["perm_id"] == execs[0]["perm_id"]
+
+    from ats.cli.lifecycle import supervisord_conf
+
+    restarted = time.time()
+    subprocess.run([str(BIN / "supervisorctl"), "-c", str(supervisord_conf(system.cfg())),
+                    "restart", "broker"], env=system.env, check=True, timeout=60)
+    wait_broker_synced(system, restarted)
+    assert probe_history(system) == history
+
+    system.ctl("down", timeout=90)
+    offline = system.ctl("orders", "--all", "--strategy", "probe", "--json")
+    assert offline.stderr.startswith("offline: the broker is not running")
+    assert {o["order_ref"]: {k: o[k] for k in HISTORY}
+            for o in json.loads(offline.stdout)} == history
+
+    restarted = time.time()
+    system.ctl("up", timeout=180)  # the simulator restarts too, from its own state file
+    wait_broker_synced(system, restarted)
+    assert probe_history(system) == history

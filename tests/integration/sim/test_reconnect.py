@@ -249,7 +249,7 @@ class HostHarness:
         manager.register("get", lambda params: self.entry)
         broker = Service(self._zctx, eps.broker, "broker")
         broker.register("book", lambda params: {
-            "positions": [], "cash": 0.0, "exec_ids": [], "trading_state": "ACTIVE",
+            "positions": [], "cash": 0.0, "executions": [], "trading_state": "ACTIVE",
             "in_flight": []})
         for service in (manager, broker):
             service.bind()

@@ -7,6 +7,7 @@ import contextlib
 import socket
 import struct
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from ib_async import (
@@ -211,6 +212,39 @@ def test_master_client_sees_other_clients_fills_and_executions_filter(
         assert all(f.execution.side == "SLD" for f in sells)
     finally:
         for c in (master, a, b):
+            c.disconnect()
+
+
+def test_an_execution_correction_reaches_the_placing_and_the_master_client(
+        sim: SimProcess, new_client_id: Callable[[], int]) -> None:
+    master, a = IB(), IB()
+    master.connect(sim.host, sim.port, clientId=0)
+    a.connect(sim.host, sim.port, clientId=new_client_id())
+    try:
+        ko = Stock("KO", "SMART", "USD")
+        a.qualifyContracts(ko)
+        trade = a.placeOrder(ko, MarketOrder("BUY", 7, orderRef="corrected"))
+        assert _wait(a, lambda: trade.isDone() and bool(trade.fills))
+        old = trade.fills[-1].execution
+        reports: dict[str, list[Any]] = {"a": [], "master": []}
+        a.commissionReportEvent += lambda t, f, r: reports["a"].append(f)
+        master.commissionReportEvent += lambda t, f, r: reports["master"].append(f)
+        new = sim.admin.call("correct_execution", exec_id=old.execId, price=old.price + 0.5,
+                             shares=5)["execution"]
+        assert new["exec_id"] == old.execId[:-2] + "02"
+        for name, client in (("a", a), ("master", master)):
+            assert _wait(client, lambda n=name: any(
+                f.execution.execId == new["exec_id"] for f in reports[n]))
+            [f] = [f for f in reports[name] if f.execution.execId == new["exec_id"]]
+            assert (f.execution.shares, f.execution.price) == (5, old.price + 0.5)
+            assert f.commissionReport.commission == pytest.approx(new["commission"])
+        ids = [f.execution.execId for f in a.reqExecutions(
+            ExecutionFilter(clientId=a.client.clientId, symbol="KO"))]
+        assert ids[-2:] == [old.execId, new["exec_id"]]  # every version, as IB gives them
+        latest = {e["exec_id"] for e in sim.admin.call("executions")["executions"]}
+        assert new["exec_id"] in latest and old.execId not in latest
+    finally:
+        for c in (master, a):
             c.disconnect()
 
 
