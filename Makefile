@@ -1,4 +1,4 @@
-# ats: make run | make test | make test-clock | make bench | make lint | make clean
+# ats: make run | make test | make test-clock | make bench | make lint | make clean | make browser
 PY          ?= python3
 VENV        ?= .venv
 INSYNC_VENV ?= .venv-insync
@@ -14,7 +14,7 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 CLOCK_TESTS ?= tests/unit tests/integration
 CLOCK_TIMES ?= "2026-11-28 12:00" "2026-12-25 15:00" "2026-11-27 19:00" "2026-12-02 03:00"
 
-.PHONY: install run test test-clock bench lint clean
+.PHONY: install run test test-clock bench lint clean browser
 
 install: $(BIN)/.installed
 
@@ -37,7 +37,21 @@ run: install
 	$(BIN)/ats-ctl init --if-missing
 	$(BIN)/ats-ctl up --foreground
 
-test: install $(INSYNC_VENV)/.installed
+# The web console's browser tests drive the system's headless Chromium (Debian's chromium and
+# chromium-driver). As root, install them where missing; otherwise those tests are skipped and
+# pytest says so in red at the end.
+browser:
+	@if command -v chromedriver >/dev/null && \
+		{ command -v chromium >/dev/null || command -v chromium-browser >/dev/null; }; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver for the browser tests"; \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+		echo "!!! could not install chromium: THE BROWSER TESTS WILL BE SKIPPED"; \
+	else \
+		echo "!!! no chromium/chromedriver and not root: THE BROWSER TESTS WILL BE SKIPPED"; \
+	fi
+
+test: install $(INSYNC_VENV)/.installed browser
 	ATS_INSYNC_PYTHON=$(CURDIR)/$(INSYNC_VENV)/bin/python $(BIN)/pytest -q $(PYTEST_ARGS)
 
 test-clock: install $(INSYNC_VENV)/.installed

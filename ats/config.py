@@ -20,7 +20,7 @@ from typing import Any
 import tomli_w
 
 from ats import config_schema
-from bus.endpoints import Endpoints
+from bus.endpoints import Endpoints, is_loopback
 
 CONFIG_FILE = "ats.toml"
 
@@ -98,6 +98,14 @@ DEFAULTS: dict[str, Any] = {
         # clientId of `ats-ctl data fetch` (historical downloads); distinct from every strategy.
         "client_id": 90,
         "library": "market_data",
+    },
+    "web": {
+        # The web console (ats-web). A host other than loopback needs tls_cert and tls_key
+        # (PEM files): the console is then served over https only.
+        "host": "127.0.0.1",
+        "port": 8765,
+        "tls_cert": "",
+        "tls_key": "",
     },
     "risk": {
         # The most the strategies' target weights may sum to (1.0: the account's equity once).
@@ -203,6 +211,24 @@ class Config:
         return dict(self.data.get(name, {}))
 
     @property
+    def web_token_file(self) -> Path:
+        """The web console's login token (0600), written by `ats-ctl init`."""
+        return self.state_dir / "web-token"
+
+    @property
+    def web_audit_file(self) -> Path:
+        """Every action taken through the web console, one JSON object a line."""
+        return self.log_dir / "web-audit.jsonl"
+
+    @property
+    def web_url(self) -> str:
+        web = self.data["web"]
+        scheme = "https" if web["tls_cert"] and web["tls_key"] else "http"
+        host = str(web["host"])
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{host}:{web['port']}/"
+
+    @property
     def max_gross_leverage(self) -> float:
         return float(self.data["risk"]["max_gross_leverage"])
 
@@ -219,7 +245,10 @@ class Config:
             "log": str(self.log_dir),
             "state": str(self.state_dir),
             "supervisor_socket": str(self.supervisor_socket),
+            "web_token": str(self.web_token_file),
+            "web_audit": str(self.web_audit_file),
         }
+        out["web"]["url"] = self.web_url
         out["storage"]["arctic_uri"] = self.arctic_uri
         out["bus"]["endpoints"] = self.endpoints.to_mapping()
         return out
@@ -243,9 +272,26 @@ def _weight_problems(data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _web_problems(data: Mapping[str, Any]) -> list[str]:
+    """The console is served beyond loopback only over TLS: both files named, both present."""
+    web = data["web"]
+    cert, key = str(web["tls_cert"]), str(web["tls_key"])
+    problems = []
+    if bool(cert) != bool(key):
+        problems.append("[web] tls_cert and tls_key must be set together")
+    for name, path in (("tls_cert", cert), ("tls_key", key)):
+        if path and not Path(path).is_file():
+            problems.append(f"[web] {name} {path!r} is not a file")
+    if not is_loopback(str(web["host"])) and not (cert and key):
+        problems.append(f"[web] host {web['host']!r} is not a loopback address: the console "
+                        "is served beyond this machine only over TLS; set [web] tls_cert and "
+                        "tls_key (PEM files), or keep host = \"127.0.0.1\"")
+    return problems
+
+
 def _validate(data: Mapping[str, Any]) -> list[str]:
     """Every problem of the merged configuration, one sentence each; empty when valid."""
-    return config_schema.check(data, DEFAULTS) or _weight_problems(data)
+    return config_schema.check(data, DEFAULTS) or _weight_problems(data) or _web_problems(data)
 
 
 def load(home: Path | None = None) -> Config:
@@ -267,16 +313,16 @@ def load(home: Path | None = None) -> Config:
 def init_home(home: Path, overrides: Mapping[str, Any] | None = None) -> Config:
     """Create ATS_HOME with its folders and a config file holding every default."""
     home = home.resolve()
+    path = home / CONFIG_FILE
+    data = _merge(DEFAULTS, overrides or {})
+    problems = [] if path.exists() else _validate(data)
+    if problems:  # never create a home that every command would then refuse
+        raise ConfigError(f"{path}: {'; '.join(problems)}")
     for sub in ("", "log", "state", "supervisor.d"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     (home / "run").mkdir(mode=0o700, exist_ok=True)
     os.chmod(home / "run", 0o700)
-    path = home / CONFIG_FILE
     if not path.exists():
-        data = _merge(DEFAULTS, overrides or {})
-        problems = _validate(data)
-        if problems:  # never write a file that every command would then refuse
-            raise ConfigError(f"{path}: {'; '.join(problems)}")
         path.write_text(
             "# ats configuration. Every key is optional; see ats/config.py for the defaults.\n"
             + tomli_w.dumps(data)

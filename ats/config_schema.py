@@ -84,6 +84,8 @@ CONSTRAINTS: dict[KeyPath, Schema] = {
     ("broker", "disk_hard_mb"): NOT_NEGATIVE,
     ("data", "client_id"): NOT_NEGATIVE,
     ("data", "library"): NOT_EMPTY,
+    ("web", "host"): NOT_EMPTY,
+    ("web", "port"): PORT,
     ("risk", "max_gross_leverage"): POSITIVE,
     # Every key of these tables (the limits ats.broker.risk.Limits knows) is a LIMIT.
     ("risk", "account", "*"): LIMIT,

@@ -188,7 +188,11 @@ def bus_main(argv: list[str] | None = None) -> None:
     home_arg(parser)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    cfg = config.load(args.home)
+    try:
+        cfg = config.load(args.home)
+    except config.ConfigError as exc:
+        logging.getLogger("ats-bus").error("%s", exc)
+        raise SystemExit(2) from exc
     eps = cfg.endpoints
     with single_instance(cfg, "ats-bus"):
         ParentWatch(sigterm_self).start()

@@ -87,6 +87,7 @@ class System:
             # throttle is (both paths alike).
             "sim": {"admin_port": _free_port(), "speed": 1.0, "max_msg_rate": 0},
             "manager": {"seed_strategies": []},
+            "web": {"port": _free_port()},
         }
         (self.home / "ats.toml").write_text(tomli_w.dumps(data))
 

@@ -17,7 +17,7 @@ from ats.errors import Code
 from bus.topics import validate_name
 
 #: Processes whose supervisord log is log/<name>.log; any other name is a strategy's.
-SERVICE_LOGS = frozenset({"gateway-sim", "bus", "broker", "manager", "supervisord"})
+SERVICE_LOGS = frozenset({"gateway-sim", "bus", "broker", "manager", "web", "supervisord"})
 #: Bytes read at a time from the end of a log.
 BLOCK = 8192
 #: Seconds between looks at a followed log.
@@ -91,7 +91,8 @@ def follow(path: Path, offset: int, stop: Callable[[], bool] = lambda: False,
 @pass_ctl
 def logs(ctl: Ctl, name: str, n: int, follow_: bool) -> None:
     """The last lines of a strategy's log (ATS_HOME/log/strategy-NAME.log), like
-    `supervisorctl tail`; NAME may also be broker, manager, bus, gateway-sim or supervisord."""
+    `supervisorctl tail`; NAME may also be broker, manager, bus, gateway-sim, web or
+    supervisord."""
     try:
         validate_name(name)
     except ValueError as exc:

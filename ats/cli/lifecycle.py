@@ -18,6 +18,7 @@ from ats.cli import homeprocs, readiness
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.errors import Code
 from ats.manager.supervisor import UNREACHABLE_ERRORS, Supervisor
+from ats.web import logintoken
 
 REPO_DEPLOY = Path(ats.__file__).resolve().parent.parent / "deploy" / "supervisord.conf"
 
@@ -86,6 +87,7 @@ def processes(n: int) -> str:
 def init(ctl: Ctl, if_missing: bool, venue: str | None, port: int | None) -> None:
     """Create ATS_HOME: config file, run folder (0700), logs, ArcticDB store."""
     if (ctl.home / config_mod.CONFIG_FILE).exists():
+        _ = ctl.cfg  # an existing file is checked: a broken one fails here, not at `up`
         if if_missing:
             return
         click.echo(f"{ctl.home} already holds {config_mod.CONFIG_FILE}; leaving it as is")
@@ -95,8 +97,13 @@ def init(ctl: Ctl, if_missing: bool, venue: str | None, port: int | None) -> Non
         overrides["venue"]["kind"] = venue
     if port:
         overrides["venue"]["port"] = port
-    cfg = config_mod.init_home(ctl.home, overrides)
-    click.echo(f"initialised {cfg.home} (config {cfg.path})")
+    try:
+        cfg = config_mod.init_home(ctl.home, overrides)
+    except config_mod.ConfigError as exc:
+        fail("CONFIG", str(exc))
+    logintoken.ensure(cfg.web_token_file)
+    click.echo(f"initialised {cfg.home} (config {cfg.path}); the web console's login token "
+               f"is in {cfg.web_token_file} (`ats-ctl web token`)")
 
 
 @click.command()
@@ -114,6 +121,7 @@ def up(ctl: Ctl, foreground: bool, wait: bool, timeout: float) -> None:
     if not cfg.path.exists():
         fail("CONFIG", f"{cfg.path} does not exist; run `ats-ctl init` first")
     config_mod.init_home(cfg.home)  # make sure every folder exists, with the right modes
+    logintoken.ensure(cfg.web_token_file)  # a home made before the web console has none
     if supervisor_running(cfg):
         click.echo(f"already up (supervisord at {cfg.supervisor_socket})")
         return
@@ -128,6 +136,8 @@ def up(ctl: Ctl, foreground: bool, wait: bool, timeout: float) -> None:
     if foreground:
         click.echo(f"starting ats in the foreground (home {cfg.home}); Ctrl-C stops it all")
         click.echo(f"  logs: {cfg.log_dir}    status: ATS_HOME={cfg.home} ats-ctl status")
+        click.echo(f"  web console: {cfg.web_url} (login token: ATS_HOME={cfg.home} "
+                   "ats-ctl web token)")
         os.execve(cmd[0], [*cmd, "-n"], env)
     subprocess.run(cmd, env=env, check=True)
     if not wait:

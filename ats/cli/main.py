@@ -7,7 +7,17 @@ from pathlib import Path
 import click
 
 from ats import config as config_mod
-from ats.cli import backtest, config_cmd, data, inspect_cmd, lifecycle, strategies, trading, watch
+from ats.cli import (
+    backtest,
+    config_cmd,
+    data,
+    inspect_cmd,
+    lifecycle,
+    strategies,
+    trading,
+    watch,
+    web,
+)
 from ats.cli.context import Ctl
 
 
@@ -20,7 +30,8 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     ctx.obj = Ctl(home=(home or config_mod.default_home()).resolve())
 
 
-for module in (lifecycle, strategies, inspect_cmd, trading, config_cmd, watch, backtest):
+for module in (lifecycle, strategies, inspect_cmd, trading, config_cmd, watch, backtest, web):
     for command in module.COMMANDS:
         cli.add_command(command)
 cli.add_command(data.data)
+cli.add_command(web.web)

@@ -11,6 +11,11 @@ from ats import config as config_mod
 #: states a process or strategy does not leave by itself
 FAILED = frozenset({"FATAL", "EXITED", "CRASH_LOOP", "UNKNOWN"})
 UP = frozenset({"RUNNING", "ERRORING"})
+#: what to look at when a process does not run (str.format: name, venue_port, web_port)
+HINTS = {
+    "gateway-sim": " ([sim] or [venue] port {venue_port} in use? see ats-ctl logs gateway-sim)",
+    "web": " ([web] port {web_port} in use? see ats-ctl logs web)",
+}
 
 
 @dataclass
@@ -35,8 +40,8 @@ def assess(cfg: config_mod.Config, statuses: list[dict[str, Any]]) -> Readiness:
             if name == "gateway-sim" and venue["kind"] != "sim":
                 continue
             if state != "RUNNING":
-                hint = (f" ([sim] or [venue] port {venue['port']} in use? see ats-ctl logs "
-                        "gateway-sim)" if name == "gateway-sim" else f" (see ats-ctl logs {name})")
+                hint = HINTS.get(name, " (see ats-ctl logs {name})").format(
+                    name=name, venue_port=venue["port"], web_port=cfg.data["web"]["port"])
                 (r.failed if state in FAILED else r.waiting).append(f"{name} {state}{hint}")
             elif name == "broker" and s.get("venue") != "connected":
                 r.waiting.append(f"the broker is not connected to the venue at {where} "
@@ -55,4 +60,4 @@ def ready_line(cfg: config_mod.Config, r: Readiness) -> str:
     venue = cfg.venue
     return (f"ats is ready: {r.running} of {r.wanted} strategies running, the broker connected "
             f"to the venue at {venue['host']}:{venue['port']} ({venue['kind']}); "
-            f"home {cfg.home}")
+            f"web console {cfg.web_url}; home {cfg.home}")

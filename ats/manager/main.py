@@ -47,7 +47,7 @@ PARAMS_ACK_TIMEOUT = 5.0
 #: Seconds a started host may take to send its first heartbeat.
 STARTUP_GRACE = 20.0
 #: supervisord programs of the system itself, shown after the strategies in `ats-ctl status`
-PROCESSES = ("bus", "manager", "broker", "gateway-sim")
+PROCESSES = ("bus", "manager", "broker", "gateway-sim", "web")
 #: A RUNNING strategy whose handlers raised within this many seconds is ERRORING: one error
 #: is enough (a strategy on daily bars may raise once a day), and it clears by itself.
 ERRORING_SECONDS = 60.0
@@ -342,10 +342,12 @@ class Manager:
         cls = await asyncio.to_thread(self._strategy_class, entry.spec)
         rows: list[dict[str, Any]] = []
         if cls is not None:
+            bounds = cls.params_type.constraints()
             for name, type_, default, doc in cls.params_type.describe():
                 rows.append({"name": name, "type": type_,
                              "default": list(default) if isinstance(default, tuple) else default,
-                             "value": entry.params.get(name, default), "doc": doc})
+                             "value": entry.params.get(name, default), "doc": doc,
+                             **bounds.get(name, {})})
         else:  # the file no longer loads: the stored values, untyped
             rows = [{"name": k, "type": None, "default": None, "value": v, "doc": ""}
                     for k, v in sorted(entry.params.items())]

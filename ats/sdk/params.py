@@ -99,6 +99,15 @@ class Params:
         return rows
 
 
+    @classmethod
+    def constraints(cls) -> dict[str, dict[str, Any]]:
+        """Each parameter's bounds as declared with `param()`: min, max and choices (None when
+        not declared), for forms that check a value before it is sent."""
+        return {f.name: {"min": f.metadata.get(_MIN), "max": f.metadata.get(_MAX),
+                         "choices": list(c) if (c := f.metadata.get(_CHOICES)) else None}
+                for f in dataclasses.fields(cls)}
+
+
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 

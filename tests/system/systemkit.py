@@ -103,6 +103,7 @@ def make_home(strategies: list[dict[str, Any]], extra: dict[str, Any] | None = N
         "sim": {"admin_port": free_port(), "speed": 60.0, "start": SESSION},
         "manager": {"seed_strategies": strategies},
         "broker": {"reconcile_seconds": 1.0, "equity_sample_seconds": 1.0},
+        "web": {"port": free_port()},
     }
     for key, value in (extra or {}).items():
         data.setdefault(key, {}).update(value)

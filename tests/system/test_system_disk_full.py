@@ -48,6 +48,7 @@ def system() -> Iterator[System]:
         "broker": {"reconcile_seconds": 1.0, "equity_sample_seconds": 1.0, "flush_seconds": 0.5,
                    "disk_soft_mb": SOFT_MB, "disk_hard_mb": HARD_MB},
         "risk": {"account": loose, "default": loose},
+        "web": {"port": free_port()},
     }))
     s = System(home)
     try:

@@ -130,7 +130,7 @@ def test_a_command_on_an_uninitialised_home_exits_20_and_creates_nothing(tmp_pat
 
 
 def test_a_stopped_system_fails_at_once_with_exit_3(home: Path) -> None:
-    result = ctl(home, "orders")  # nothing listens on the broker's socket
+    result = ctl(home, "reconcile")  # nothing listens on the broker's socket
     assert result.exit_code == 3
     assert "the broker is unreachable" in one_error_line(result)
 
@@ -165,3 +165,32 @@ def test_add_of_a_strategy_that_raises_when_built_exits_8_and_registers_nothing(
     line = one_error_line(result, 8)
     assert "Broken cannot be built: KeyError: 'missing table'" in line
     assert registered == []
+
+
+def test_init_with_an_out_of_range_port_exits_17_and_creates_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "new"
+    result = ctl(home, "init", "--port", "70000")
+    assert result.exit_code == 17, result.output
+    assert "[venue] port must be an integer 1..65535, got 70000" in one_error_line(result)
+    assert not home.exists()
+
+
+def test_init_if_missing_checks_the_existing_file_and_exits_17_when_it_is_broken(
+        home: Path) -> None:
+    (home / config.CONFIG_FILE).write_text('[venue]\nport = "x"\n')
+    result = ctl(home, "init", "--if-missing")
+    assert result.exit_code == 17, result.output
+    assert "[venue] port must be an integer" in one_error_line(result)
+
+
+def test_a_daemon_given_a_broken_config_logs_one_line_and_exits_2(home: Path) -> None:
+    import subprocess
+    import sys
+
+    (home / config.CONFIG_FILE).write_text('[venue]\nport = "x"\n')
+    proc = subprocess.run([sys.executable, "-c", "from ats.processes import bus_main; bus_main()",
+                           "--home", str(home)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out
+    assert "ERROR   ats-bus:" in out and "[venue] port must be an integer" in out

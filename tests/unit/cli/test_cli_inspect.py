@@ -136,7 +136,7 @@ def test_show_json_gives_each_parameter_and_the_status(home: Path,
     shown = json.loads(ctl(home, "show", NAME, "--json").output)
     fast = next(p for p in shown["params"] if p["name"] == "fast")
     assert fast == {"name": "fast", "type": "int", "default": 5, "value": 5,
-                    "doc": "fast SMA length (bars)"}
+                    "doc": "fast SMA length (bars)", "min": 1, "max": None, "choices": None}
     assert shown["status"]["last_error"] == "ValueError: bad bar"
     assert shown["status"]["trading_state"] == "HALTED"
 

@@ -79,3 +79,10 @@ def test_describe_lists_name_type_default_doc():
     rows = {r[0]: r for r in P.describe()}
     assert rows["months"] == ("months", "int", 10, "average length")
     assert rows["names"][2] == ("A", "B")
+
+
+def test_constraints_give_each_parameters_declared_bounds_and_choices():
+    c = P.constraints()
+    assert c["months"] == {"min": 2, "max": 60, "choices": None}
+    assert c["mode"] == {"min": None, "max": None, "choices": ["x", "y"]}
+    assert c["on"] == {"min": None, "max": None, "choices": None}

@@ -1,0 +1,231 @@
+"""Issue 11 acceptance: the web console in a real headless Chromium, over the real system.
+
+One system (simulator, hub, manager, broker, web, the `example` strategy that trades every few
+bars, and `ltmt`), one browser. The page is checked against what `ats-ctl` says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from browserkit import chrome, missing, screenshot
+from systemkit import System, wait_for
+
+REASON = missing()
+pytestmark = [pytest.mark.system, pytest.mark.timeout(600),
+              pytest.mark.skipif(REASON is not None, reason=f"NO BROWSER: {REASON}")]
+
+STRATEGIES = [{"name": "example", "target_weight": 0.02, "min_weight": 0.01, "max_weight": 0.03},
+              {"name": "ltmt", "target_weight": 0.1, "min_weight": 0.05, "max_weight": 0.15}]
+
+
+@pytest.fixture(scope="module")
+def system(system_factory: Any) -> System:
+    s: System = system_factory(STRATEGIES)
+    wait_for(lambda: s.all_running(["example", "ltmt"]), 60, "strategies RUNNING")
+    return s
+
+
+@pytest.fixture(scope="module")
+def url(system: System) -> str:
+    return system.ctl("web", "url").stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    driver = chrome()
+    yield driver
+    driver.quit()
+
+
+def open_page(browser: Any, url: str, path: str = "") -> None:
+    browser.get(url + path)
+    wait_for(lambda: browser.execute_script("return window.atsReady === true"), 20, "page ready")
+
+
+def shown_states(browser: Any) -> dict[str, str]:
+    return browser.execute_script(
+        "const out = {};"
+        "for (const tr of document.querySelectorAll('#strategies tbody tr[data-name]'))"
+        "  out[tr.dataset.name] = tr.dataset.state;"
+        "return out;")
+
+
+def shown_pid(browser: Any, name: str) -> str:
+    return str(browser.execute_script(
+        f"const tr = document.querySelector('#strategies tr[data-name=\"{name}\"]');"
+        "return tr ? tr.querySelector('td.pid').textContent : '';"))
+
+
+def post(url: str, path: str, body: dict[str, Any],
+         headers: dict[str, str] | None = None) -> int:
+    req = urllib.request.Request(url + path.lstrip("/"), data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", **(headers or {})},
+                                 method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def click_and_confirm(browser: Any, css: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button = WebDriverWait(browser, 10).until(ec.element_to_be_clickable((By.CSS_SELECTOR, css)))
+    button.click()
+    WebDriverWait(browser, 5).until(ec.alert_is_present())
+    browser.switch_to.alert.accept()
+
+
+def login(browser: Any, url: str, system: System) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, url, "login")
+    browser.find_element(By.ID, "token").send_keys(system.ctl("web", "token").stdout.strip())
+    browser.find_element(By.ID, "login-submit").click()
+    wait_for(lambda: browser.execute_script("return document.body.classList.contains("
+                                            "'logged-in')"), 10, "logged in")
+
+
+def test_the_overview_lists_every_strategy_with_the_states_of_status_json(
+        system: System, browser: Any, url: str) -> None:
+    open_page(browser, url)
+
+    def agree() -> bool:
+        want = {s["name"]: s["state"] for s in system.json("status")
+                if s["kind"] == "strategy"}
+        return shown_states(browser) == want
+    wait_for(agree, 20, "the overview's strategies and states equal status --json's")
+    procs = browser.execute_script(
+        "return [...document.querySelectorAll('#processes tbody tr[data-name]')]"
+        ".map(tr => tr.dataset.name)")
+    assert set(procs) == {"bus", "manager", "broker", "gateway-sim", "web"}
+
+
+def test_a_killed_strategy_shows_as_not_running_then_running_again_without_a_reload(
+        system: System, browser: Any, url: str) -> None:
+    open_page(browser, url)
+    wait_for(lambda: shown_states(browser).get("example") == "RUNNING", 20, "example shown")
+    browser.execute_script("window.notReloaded = true; window.atsSeen = {};")
+    old_pid = system.pid_of("strategy-example")
+    os.kill(old_pid, signal.SIGKILL)
+    wait_for(lambda: system.status()["example"]["state"] == "RUNNING"
+             and system.pid_of("strategy-example") != old_pid, 60, "example restarted")
+    new_pid = str(system.pid_of("strategy-example"))
+    wait_for(lambda: shown_states(browser).get("example") == "RUNNING"
+             and shown_pid(browser, "example") == new_pid, 20, "the new pid RUNNING on the page")
+    seen = browser.execute_script("return window.atsSeen.example")
+    assert seen[-1] == "RUNNING" and any(s != "RUNNING" for s in seen), seen
+    assert browser.execute_script("return window.notReloaded === true")
+
+
+def test_an_open_page_recovers_by_itself_when_the_web_and_manager_processes_are_killed(
+        system: System, browser: Any, url: str) -> None:
+    open_page(browser, url)
+    wait_for(lambda: shown_states(browser).get("ltmt") == "RUNNING", 20, "ltmt shown")
+    browser.execute_script("window.notReloaded = true;")
+    for program in ("web", "manager"):
+        old = system.pid_of(program)
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda p=program, o=old: system.pid_of(p) not in (0, o), 30,
+                 f"{program} restarted")
+    wait_for(lambda: system.ctl("status", check=False).returncode == 0, 30, "the manager")
+    before = system.pid_of("strategy-ltmt")
+    system.ctl("restart", "ltmt", timeout=60)  # a change the page can only learn from the bus
+    new_pid = str(system.pid_of("strategy-ltmt"))
+    assert new_pid != str(before)
+    wait_for(lambda: shown_pid(browser, "ltmt") == new_pid
+             and shown_states(browser).get("ltmt") == "RUNNING", 30,
+             "the restarted strategy's new pid on the page")
+    assert browser.execute_script("return window.notReloaded === true")
+    assert browser.execute_script("return document.querySelector('#conn').textContent") == "live"
+
+
+def test_a_post_without_a_session_is_refused_and_nothing_changes(
+        system: System, url: str) -> None:
+    assert post(url, "/api/strategies/ltmt/stop", {}) == 401
+    assert post(url, "/api/strategies/ltmt/stop", {},
+                {"Cookie": "ats_session=forged", "X-CSRF-Token": "forged"}) == 401
+    assert post(url, "/api/halt", {"flatten": True}) == 401
+    assert system.status()["ltmt"]["state"] == "RUNNING"
+    assert system.json("status")[0]["trading_state"] == "ACTIVE"
+    refused = [r for r in system.json("audit") if r["result"] == "refused"]
+    assert {r["action"] for r in refused} >= {"POST /api/strategies/ltmt/stop", "POST /api/halt"}
+
+
+def test_after_login_the_stop_button_stops_the_strategy_and_start_brings_it_back(
+        system: System, browser: Any, url: str) -> None:
+    login(browser, url, system)
+    open_page(browser, url, "strategy/ltmt")
+    wait_for(lambda: browser.execute_script(
+        "return document.querySelector('#st-state').dataset.state") == "RUNNING", 20, "RUNNING")
+    click_and_confirm(browser, "#btn-stop")
+    wait_for(lambda: system.status()["ltmt"]["state"] == "STOPPED", 30, "ats-ctl: STOPPED")
+    wait_for(lambda: browser.execute_script(
+        "return document.querySelector('#st-state').dataset.state") == "STOPPED", 20,
+        "the page: STOPPED")
+    click_and_confirm(browser, "#btn-start")
+    wait_for(lambda: system.status()["ltmt"]["state"] == "RUNNING", 60, "ats-ctl: RUNNING")
+    wait_for(lambda: browser.execute_script(
+        "return document.querySelector('#st-state').dataset.state") == "RUNNING", 20,
+        "the page: RUNNING")
+    actions = [(r["action"], r["target"], r["result"]) for r in system.json("audit")]
+    assert ("stop", "ltmt", "ok") in actions and ("start", "ltmt", "ok") in actions
+
+
+def test_an_invalid_parameter_shows_the_validation_message_and_nothing_changes(
+        system: System, browser: Any, url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    cli = system.ctl("set", "example", "fast=30", check=False)
+    assert cli.returncode == 7
+    message = cli.stderr.strip().removeprefix("error: ")
+    open_page(browser, url, "strategy/example")
+    field = wait_for(lambda: browser.find_element(By.ID, "param-fast"), 20, "the params form")
+    field.clear()
+    field.send_keys("30")
+    click_and_confirm(browser, "#params-apply")
+    shown = wait_for(lambda: browser.find_element(By.ID, "params-error").text, 20,
+                     "the validation message")
+    assert shown == message
+    params = {p["name"]: p["value"] for p in system.json("show", "example")["params"]}
+    assert params["fast"] == 5
+
+
+def test_the_equity_chart_has_points_once_the_example_strategy_has_traded(
+        system: System, browser: Any, url: str) -> None:
+    wait_for(lambda: [f for f in system.json("fills") if f["strategy"] == "example"], 90,
+             "a fill of example")
+    open_page(browser, url, "strategy/example")
+
+    def points() -> int:
+        return int(browser.execute_script(
+            "const c = document.querySelector('#equity-chart');"
+            "return c ? Number(c.dataset.points) : 0;"))
+    assert wait_for(points, 40, "equity points on the chart") > 0
+
+
+@pytest.mark.parametrize("name,path", [("overview", ""), ("strategy", "strategy/example"),
+                                       ("orders", "orders"), ("risk", "risk"),
+                                       ("performance", "performance"), ("login", "login")])
+def test_each_page_draws_and_is_saved_as_a_screenshot(
+        system: System, browser: Any, url: str, name: str, path: str) -> None:
+    browser.get_log("browser")  # what earlier tests left (the refused parameter's 422)
+    open_page(browser, url, path)
+    if path != "login":
+        wait_for(lambda: browser.execute_script(
+            "return document.querySelector('#conn').textContent") == "live", 20, "live")
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+    shot = screenshot(browser, f"web-{name}")
+    assert shot.stat().st_size > 10_000
