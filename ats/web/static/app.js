@@ -47,8 +47,10 @@ function num(x, digits = 2) {
                                             maximumFractionDigits: digits});
 }
 function signed(x) {
-  const span = h("span", {class: Number(x) > 0 ? "pos" : Number(x) < 0 ? "neg" : ""}, num(x));
-  return span;
+  // Shown to the cent: what rounds to zero is zero, neither red nor "-0.00".
+  const v = x === null || x === undefined || x === "" ? x
+    : Math.abs(Number(x)) < 0.005 ? 0 : Number(x);
+  return h("span", {class: v > 0 ? "pos" : v < 0 ? "neg" : ""}, num(v));
 }
 function duration(sec) {
   if (!sec || sec <= 0) return "–";
