@@ -2,6 +2,7 @@
 PY          ?= python3
 VENV        ?= .venv
 INSYNC_VENV ?= .venv-insync
+IBAPI_VENV  ?= .venv-ibapi
 BIN         := $(VENV)/bin
 ATS_HOME    ?= $(CURDIR)/var
 export ATS_HOME
@@ -33,6 +34,13 @@ $(INSYNC_VENV)/.installed: setup.cfg
 	$(INSYNC_VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
+# IB's official client from PyPI (9.81.1.post1, server versions 100..157) gets its own venv too:
+# the simulator's conformance suite runs it as a script (tests/integration/sim).
+$(IBAPI_VENV)/.installed:
+	$(PY) -m venv $(IBAPI_VENV)
+	$(IBAPI_VENV)/bin/pip install -q 'ibapi==9.81.1.post1'
+	touch $@
+
 run: install
 	$(BIN)/ats-ctl init --if-missing
 	$(BIN)/ats-ctl up --foreground
@@ -51,13 +59,15 @@ browser:
 		echo "!!! no chromium/chromedriver and not root: THE BROWSER TESTS WILL BE SKIPPED"; \
 	fi
 
-test: install $(INSYNC_VENV)/.installed browser
-	ATS_INSYNC_PYTHON=$(CURDIR)/$(INSYNC_VENV)/bin/python $(BIN)/pytest -q $(PYTEST_ARGS)
+test: install $(INSYNC_VENV)/.installed $(IBAPI_VENV)/.installed browser
+	ATS_INSYNC_PYTHON=$(CURDIR)/$(INSYNC_VENV)/bin/python \
+		ATS_IBAPI_PYTHON=$(CURDIR)/$(IBAPI_VENV)/bin/python $(BIN)/pytest -q $(PYTEST_ARGS)
 
-test-clock: install $(INSYNC_VENV)/.installed
+test-clock: install $(INSYNC_VENV)/.installed $(IBAPI_VENV)/.installed
 	@command -v faketime >/dev/null || (apt-get update -qq && apt-get install -y -qq faketime)
 	@for when in $(CLOCK_TIMES); do \
 		ATS_INSYNC_PYTHON=$(CURDIR)/$(INSYNC_VENV)/bin/python \
+		ATS_IBAPI_PYTHON=$(CURDIR)/$(IBAPI_VENV)/bin/python \
 			tests/at-time "$$when" $(BIN)/pytest -q $(PYTEST_ARGS) $(CLOCK_TESTS) || exit 1; \
 	done
 
@@ -69,4 +79,4 @@ lint: install
 	$(BIN)/mypy ats bus strategies
 
 clean:
-	rm -rf $(VENV) $(INSYNC_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(INSYNC_VENV) $(IBAPI_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

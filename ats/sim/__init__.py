@@ -1,3 +1,5 @@
 """TWS API gateway simulator: a venue that unmodified IB clients trade against."""
 
-SERVER_VERSION = 176
+from ats.sim.versions import MAX_VERSION as SERVER_VERSION
+
+__all__ = ["SERVER_VERSION"]

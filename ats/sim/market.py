@@ -380,7 +380,8 @@ class Market:
     # ---- bars -----------------------------------------------------------------------
     def intraday_bars(self, inst: Instrument, start: float, end: float, seconds: int,
                       what: str, rth_only: bool = False) -> list[Bar]:
-        """Bars of `seconds` covering [start, end), aligned to multiples of `seconds`."""
+        """Bars of `seconds` covering [start, end), aligned to multiples of `seconds`. A bar
+        that `end` cuts (the forming bar) is built from [its start, end) only: no look-ahead."""
         first = math.floor(start / seconds) * seconds
         bars: list[Bar] = []
         t = float(first)
@@ -390,7 +391,8 @@ class Market:
             if rth_only and not self._in_rth(t):
                 t = t1
                 continue
-            bar = self._bar(inst, t, t1, what, fine)
+            cut = min(t1, end)
+            bar = self._bar(inst, t, cut, what, fine or cut - t < STEP)
             if bar is not None:
                 bars.append(bar)
             t = t1

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ats.sim import SERVER_VERSION
+from ats.sim import SERVER_VERSION, more_requests, whatif
 from ats.sim import messages as M
 from ats.sim import state as state_file
 from ats.sim.clock import SimClock
@@ -38,12 +38,20 @@ from ats.sim.protocol import (
 )
 from ats.sim.universe import Instrument, Universe
 from ats.sim.venue import Venue
+from ats.sim.versions import (
+    MAX_VERSION,
+    MIN_VERSION,
+    ORDER_CONTAINER,
+    SYNT_REALTIME_BARS,
+    negotiate,
+)
 
 log = logging.getLogger("ats.sim.server")
 
 MAX_CLIENTS = 32
 TICK_INTERVAL = 0.25
 BAR_INTERVAL = 0.25
+KEEP_UP_EVERY = 2.0  #: sim seconds between keepUpToDate updates of the forming bar
 ACCOUNT_INTERVAL = 1.0
 MATCH_INTERVAL = 0.1
 SAVE_INTERVAL = 1.0
@@ -85,6 +93,7 @@ class BarSub:
     format_date: int = 1
     tz: str = "UTC"
     rth: bool = False
+    forming_sent: float = 0.0  #: sim time of the last forming-bar update (keepUpToDate)
 
 
 class Session(asyncio.Protocol):
@@ -96,12 +105,15 @@ class Session(asyncio.Protocol):
         self.reader = FrameReader()
         self.stage = "prefix"  #: prefix -> version -> start -> ready -> closed
         self.client_id: int | None = None
+        self.version = SERVER_VERSION  #: negotiated in the handshake; layouts follow it
         self.peer = ""
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._times: collections.deque[float] = collections.deque()
         self._pacing_warned = 0.0
         self.mkt: dict[int, MktSub] = {}
+        self.tbt: dict[int, more_requests.TickByTickSub] = {}
+        self.depth: dict[int, more_requests.DepthSub] = {}
         self.bars: dict[int, BarSub] = {}
         self.account_updates: str | None = None
         self.positions_sub = False
@@ -142,7 +154,7 @@ class Session(asyncio.Protocol):
         self._out.clear()
 
     def error(self, req_id: int, code: int, text: str) -> None:
-        self.send(M.error(req_id, code, text))
+        self.send(M.error(req_id, code, text, self.version))
 
     def close(self) -> None:
         self._flush()
@@ -175,12 +187,24 @@ class Session(asyncio.Protocol):
     def _on_frame(self, payload: bytes) -> None:
         if self.stage == "version":
             text = payload.decode(errors="replace")
-            log.info("handshake from %s: %s", self.peer, text)
-            if not text.startswith("v"):
+            hs = negotiate(text)
+            if hs is None:
                 raise ProtocolError(f"bad version string {text!r}")
             now = time.strftime("%Y%m%d %H:%M:%S UTC", time.gmtime())
+            self.version = hs.version
+            self.send([hs.version, now])
+            if not hs.accepted:
+                # What a Gateway does: answer its own version, which the client refuses.
+                log.warning("client %s offers v%d..%d, outside v%d..%d: refused", self.peer,
+                            hs.client_min, hs.client_max, MIN_VERSION, MAX_VERSION)
+                self.stage = "closed"
+                self._flush()
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            log.info("handshake from %s: %s -> server version %d", self.peer, text,
+                     hs.version)
             self.stage = "start"
-            self.send([SERVER_VERSION, now])
             return
         fields = split_fields(payload)
         if not fields:
@@ -338,6 +362,8 @@ class Server:
             session.error(-1, 321, f"Error validating request:-'message id' {fields[0][:20]!r}")
             return
         handler = HANDLERS.get(msg_id)
+        if handler is None and more_requests.refuse(self, session, msg_id, fields):
+            return
         if handler is None:
             log.warning("client %s sent unknown message id %s", session.client_id, msg_id)
             session.error(-1, 321, f"Error validating request:-'unsupported message id "
@@ -367,19 +393,18 @@ class Server:
     def order_changed(self, order: SimOrder, inst: Instrument) -> None:
         if self.outage:
             return  # lost: clients recover with reqOpenOrders/reqCompletedOrders
-        oo, st = M.open_order(order, inst), M.order_status(order)
         for s in self._ordered_sessions(order.client_id):
-            s.send(oo)
-            s.send(st)
+            s.send(M.open_order(order, inst, s.version))
+            s.send(M.order_status(order, s.version))
 
     def order_filled(self, order: SimOrder, execution: SimExecution, inst: Instrument) -> None:
         if self.outage:
             log.info("outage: execution %s not delivered", execution.exec_id)
             return  # lost: clients recover with reqExecutions
-        msgs = [M.open_order(order, inst), M.order_status(order),
-                M.exec_details(-1, execution, inst), M.commission_report(execution)]
         for s in self._ordered_sessions(order.client_id):
-            for m in msgs:
+            v = s.version
+            for m in (M.open_order(order, inst, v), M.order_status(order, v),
+                      M.exec_details(-1, execution, inst, v), M.commission_report(execution)):
                 s.send(m)
         self._push_position(order.account, inst)
 
@@ -388,17 +413,15 @@ class Server:
         pos = a.positions.get(inst.con_id)
         if pos is None:
             return
-        pos_msg = M.position(acct, inst, pos.qty, round(pos.avg_cost, 8))
         px = self.venue.price(inst)
         mv, unreal = a.position_value(inst, pos, px)
-        port_msg = M.portfolio_value(inst, pos.qty, round(px, 6), round(mv, 4),
-                                     round(pos.avg_cost, 8), round(unreal, 4),
-                                     round(pos.realized, 4), acct)
         for s in self.sessions.values():
             if s.positions_sub:
-                s.send(pos_msg)
+                s.send(M.position(acct, inst, pos.qty, round(pos.avg_cost, 8), s.version))
             if s.account_updates == acct:
-                s.send(port_msg)
+                s.send(M.portfolio_value(inst, pos.qty, round(px, 6), round(mv, 4),
+                                         round(pos.avg_cost, 8), round(unreal, 4),
+                                         round(pos.realized, 4), acct, s.version))
 
     def order_error(self, client_id: int, order_id: int, code: int, text: str) -> None:
         s = self.sessions.get(client_id)
@@ -441,9 +464,9 @@ class Server:
                 continue
             sub.last[tick_type] = key_value
             if math.isnan(price):
-                session.send(M.tick_size(req_id, tick_type, size))
+                session.send(M.tick_size(req_id, tick_type, size, session.version))
             else:
-                session.send(M.tick_price(req_id, tick_type, price, size))
+                session.send(M.tick_price(req_id, tick_type, price, size, session.version))
             sent += 1
         return sent
 
@@ -460,6 +483,17 @@ class Server:
                     if q is None:
                         q = quotes[sub.inst.con_id] = self.market.quote(sub.inst, now)
                     self.send_ticks(s, req_id, sub, q)
+                if s.tbt or s.depth:
+                    more_requests.stream(s, self._quote_cache(quotes, now), now)
+
+    def _quote_cache(self, quotes: dict[int, Quote], now: float,
+                     ) -> Callable[[Instrument], Quote]:
+        def quote(inst: Instrument) -> Quote:
+            q = quotes.get(inst.con_id)
+            if q is None:
+                q = quotes[inst.con_id] = self.market.quote(inst, now)
+            return q
+        return quote
 
     async def _bar_loop(self) -> None:
         while True:
@@ -484,17 +518,21 @@ class Server:
             for bar in bars:
                 if sub.keep_up:
                     s.send(M.historical_data_update(req_id, bar, sub.daily, sub.format_date,
-                                                    sub.tz))
+                                                    sub.tz, s.version))
                 else:
-                    s.send(M.real_time_bar(req_id, bar))
+                    s.send(M.real_time_bar(req_id, bar, s.version))
             sub.next_time += sub.seconds
             sent += 1
-        if sub.keep_up and sent == 0 and not sub.daily:
+        if sub.keep_up and sent == 0 and not sub.daily and \
+                now - sub.forming_sent >= KEEP_UP_EVERY:
+            # The forming bar, from what has traded so far in it (intraday_bars cuts at now).
+            sub.forming_sent = now
             t0 = sub.next_time
             partial = self.market.intraday_bars(sub.inst, t0, max(now, t0 + 1), sub.seconds,
                                                 sub.what, sub.rth)
             for bar in partial[:1]:
-                s.send(M.historical_data_update(req_id, bar, False, sub.format_date, sub.tz))
+                s.send(M.historical_data_update(req_id, bar, False, sub.format_date, sub.tz,
+                                                s.version))
 
     # ---- periodic -------------------------------------------------------------------
     async def _match_loop(self) -> None:
@@ -555,7 +593,7 @@ class Server:
             mv, unreal = a.position_value(inst, pos, px)
             s.send(M.portfolio_value(inst, pos.qty, round(px, 6), round(mv, 4),
                                      round(pos.avg_cost, 8), round(unreal, 4),
-                                     round(pos.realized, 4), acct))
+                                     round(pos.realized, 4), acct, s.version))
         s.send(M.account_time(self.clock.timestamp()))
         if end:
             s.send(M.account_download_end(acct))
@@ -568,7 +606,8 @@ class Server:
         day = self.clock.now().strftime("%Y%m%d")
         start = a.day_start.setdefault(day, summary["NetLiquidation"])
         s.send(M.pnl(req_id, round(summary["NetLiquidation"] - start, 2),
-                     round(summary["UnrealizedPnL"], 2), round(summary["RealizedPnL"], 2)))
+                     round(summary["UnrealizedPnL"], 2), round(summary["RealizedPnL"], 2),
+                     s.version))
 
     def send_pnl_single(self, s: Session, req_id: int, acct: str, con_id: int) -> None:
         a = self.venue.accounts.get(acct)
@@ -580,7 +619,7 @@ class Server:
         mv, unreal = a.position_value(inst, pos, self.venue.price(inst)) if pos else (0.0, 0.0)
         realized = pos.realized if pos else 0.0
         s.send(M.pnl_single(req_id, qty, round(unreal + realized, 2), round(unreal, 2),
-                            round(realized, 2), round(mv, 2)))
+                            round(realized, 2), round(mv, 2), s.version))
 
     # ---- faults ---------------------------------------------------------------------
     def broadcast_error(self, code: int, text: str) -> None:
@@ -598,6 +637,8 @@ class Server:
             for s in self.sessions.values():
                 s.mkt.clear()
                 s.bars.clear()
+                s.tbt.clear()
+                s.depth.clear()
             self.broadcast_error(1101, "Connectivity between IB and Trader Workstation has "
                                        "been restored - data lost.")
         else:
@@ -686,6 +727,8 @@ def _cancel_mkt_data(srv: Server, s: Session, r: Reader) -> None:
 
 
 def _place_order(srv: Server, s: Session, r: Reader) -> None:
+    if s.version < ORDER_CONTAINER:
+        r.skip()  # message version
     order_id = r.int()
     spec = r.contract()
     r.skip(2)  # secIdType, secId
@@ -703,6 +746,10 @@ def _place_order(srv: Server, s: Session, r: Reader) -> None:
     parent_id = r.int()
     r.skip(4)  # blockOrder, sweepToFill, displaySize, triggerMethod
     outside_rth = r.bool()
+    try:
+        what_if = whatif.read_what_if(r, s.version)
+    except FieldError:
+        what_if = False  # a shorter layout than ibapi's: not a what-if order
     assert s.client_id is not None
     found = srv.resolve(spec)
     if len(found) != 1:
@@ -710,10 +757,30 @@ def _place_order(srv: Server, s: Session, r: Reader) -> None:
         s.error(order_id, 200, "No security definition has been found for the request")
         return
     inst = found[0]
+    if what_if:
+        _answer_what_if(srv, s, SimOrder(s.client_id, order_id, 0, account, inst.con_id,
+                                         action, qty, order_type, lmt, aux, tif,
+                                         order_ref=order_ref, status="PreSubmitted"), inst)
+        return
     order = SimOrder(s.client_id, order_id, 0, account, inst.con_id, action, qty, order_type,
                      lmt, aux, tif, order_ref=order_ref, oca_group=oca,
                      outside_rth=outside_rth, parent_id=parent_id)
     srv.acknowledge(lambda: srv.venue.place(order, inst))
+
+
+def _answer_what_if(srv: Server, s: Session, order: SimOrder, inst: Instrument) -> None:
+    """A Gateway answers a what-if order with one openOrder carrying the margin and
+    commission preview; nothing is placed or executed."""
+    srv.venue.max_order_id = max(srv.venue.max_order_id, order.order_id)
+    acct = order.account if order.account in srv.venue.accounts else srv.venue.account_names[0]
+    order.account = acct
+    account = srv.venue.accounts[acct]
+    summary = account.summary(srv.venue.instrument, srv.venue.price)
+    price = order.lmt_price if order.order_type == "LMT" and order.lmt_price else \
+        srv.venue.price(inst)
+    pv = whatif.preview(account, summary, inst, order.action, order.total_qty, price,
+                        srv.clock.now().strftime("%Y%m"))
+    s.send(M.open_order(order, inst, s.version, pv.order_state_fields(s.version)))
 
 
 def _cancel_order(srv: Server, s: Session, r: Reader) -> None:
@@ -729,8 +796,8 @@ def _send_open_orders(srv: Server, s: Session, everyone: bool) -> None:
         if everyone or order.client_id == s.client_id:
             inst = srv.venue.instrument(order.con_id)
             if inst is not None:
-                s.send(M.open_order(order, inst))
-                s.send(M.order_status(order))
+                s.send(M.open_order(order, inst, s.version))
+                s.send(M.order_status(order, s.version))
     s.send(M.open_order_end())
 
 
@@ -787,7 +854,7 @@ def _req_executions(srv: Server, s: Session, r: Reader) -> None:
             continue
         if side and side_map.get(side) != e.side:
             continue
-        s.send(M.exec_details(req_id, e, inst))
+        s.send(M.exec_details(req_id, e, inst, s.version))
         s.send(M.commission_report(e))
     s.send(M.exec_details_end(req_id))
 
@@ -807,7 +874,7 @@ def _req_contract_details(srv: Server, s: Session, r: Reader) -> None:
     for inst in found:
         exch = spec.exchange.upper() if spec.exchange.upper() in inst.valid_exchanges \
             else inst.exchange
-        s.send(M.contract_data(req_id, inst, exch))
+        s.send(M.contract_data(req_id, inst, exch, s.version))
     s.send(M.contract_data_end(req_id))
 
 
@@ -816,6 +883,8 @@ def _req_managed_accts(srv: Server, s: Session, r: Reader) -> None:
 
 
 def _req_historical_data(srv: Server, s: Session, r: Reader) -> None:
+    if s.version < SYNT_REALTIME_BARS:
+        r.skip()  # message version
     req_id = r.int()
     spec = r.contract()
     r.bool()  # includeExpired
@@ -827,7 +896,7 @@ def _req_historical_data(srv: Server, s: Session, r: Reader) -> None:
     format_date = r.int(1)
     if spec.sec_type == "BAG":
         r.skip(4 * r.int())
-    keep_up = r.bool()
+    keep_up = r.bool() if s.version >= SYNT_REALTIME_BARS else False
     inst = srv.resolve_one(s, req_id, spec)
     if inst is None:
         return
@@ -866,7 +935,7 @@ def _req_historical_data(srv: Server, s: Session, r: Reader) -> None:
         return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
     s.send(M.historical_data(req_id, fmt_ts(end - span), fmt_ts(end), bars, daily,
-                             format_date, inst.time_zone))
+                             format_date, inst.time_zone, s.version))
     if keep_up:
         nxt = (math.floor(now / secs) * secs) if not daily else now
         s.bars[req_id] = BarSub(inst, secs if not daily else 86400, what, nxt, keep_up=True,
@@ -949,7 +1018,7 @@ def _req_positions(srv: Server, s: Session, r: Reader) -> None:
         for pos in acc.positions.values():
             inst = srv.venue.instrument(pos.con_id)
             if inst is not None and pos.qty:
-                s.send(M.position(name, inst, pos.qty, round(pos.avg_cost, 8)))
+                s.send(M.position(name, inst, pos.qty, round(pos.avg_cost, 8), s.version))
     s.send(M.position_end())
 
 
@@ -968,10 +1037,6 @@ def _req_account_summary(srv: Server, s: Session, r: Reader) -> None:
 
 def _cancel_positions(srv: Server, s: Session, r: Reader) -> None:
     s.positions_sub = False
-
-
-def _noop(srv: Server, s: Session, r: Reader) -> None:
-    pass
 
 
 def _req_positions_multi(srv: Server, s: Session, r: Reader) -> None:
@@ -1027,7 +1092,7 @@ def _req_completed_orders(srv: Server, s: Session, r: Reader) -> None:
         if order.is_done:
             inst = srv.venue.instrument(order.con_id)
             if inst is not None:
-                s.send(M.completed_order(order, inst))
+                s.send(M.completed_order(order, inst, s.version))
     s.send(M.completed_orders_end())
 
 
@@ -1049,7 +1114,6 @@ HANDLERS: dict[int, Handler] = {
     7: _req_executions,
     8: _req_ids,
     9: _req_contract_details,
-    14: _noop,  # setServerLogLevel
     15: _req_auto_open_orders,
     16: _req_all_open_orders,
     17: _req_managed_accts,
@@ -1062,18 +1126,15 @@ HANDLERS: dict[int, Handler] = {
     59: _req_market_data_type,
     61: _req_positions,
     62: _req_account_summary,
-    63: _noop,  # cancelAccountSummary
     64: _cancel_positions,
     74: _req_positions_multi,
-    75: _noop,  # cancelPositionsMulti
     76: _req_account_updates_multi,
-    77: _noop,  # cancelAccountUpdatesMulti
     87: _req_head_timestamp,
-    90: _noop,  # cancelHeadTimeStamp
     92: _req_pnl,
     93: _cancel_pnl,
     94: _req_pnl_single,
     95: _cancel_pnl_single,
     99: _req_completed_orders,
+    **more_requests.HANDLERS,
 }
 
