@@ -7,6 +7,8 @@ Logic: each day before the close, for each name in the universe compute RSI(`rsi
   `exposure_per_name` x capital each, up to `max_names` held in total.
 - Cover: RSI <= `cover_rsi` (reverted), or the close is `stop_pct` above the entry price
   (stop), or after `max_hold_days` sessions.
+- An entry is recorded when its order is accepted; a refusal (risk, venue) or a cancel before
+  any fill forgets it, so the name can be shorted again at a later decision.
 
 Parameters (defaults): symbols AAPL MSFT NVDA AMZN GOOGL META TSLA KO PEP XOM CVX,
 rsi_period 3, entry_rsi 90, cover_rsi 30, trend_days 200, exposure_per_name 0.1,
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 from ats.sdk import BarSpec, Fill, ParamError, Params, Stock, Strategy, param
 from ats.sdk.indicators import rsi, sma
+from ats.sdk.orders import OrderHandle, OrderStatus
 
 DEFAULT_UNIVERSE = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA",
                     "KO", "PEP", "XOM", "CVX")
@@ -96,6 +99,7 @@ class ShortRsiThrust(Strategy[ShortRsiThrustParams]):
 
     def on_init(self) -> None:
         self.held: dict[str, Held] = {}
+        self._entering: list[tuple[OrderHandle, str]] = []  #: entry orders not yet done
 
     def on_start(self) -> None:
         self.schedule.before_close(self.daily, minutes=self.params.minutes_before_close)
@@ -122,8 +126,26 @@ class ShortRsiThrust(Strategy[ShortRsiThrustParams]):
                 del self.held[sym]
         for sym in rsi_thrust_entries(snaps, set(self.held), p):
             self.log.info("short %s: RSI %.1f below trend", sym, snaps[sym].rsi)
-            self.order_target_percent(Stock(sym), -p.exposure_per_name)
+            order = self.order_target_percent(Stock(sym), -p.exposure_per_name)
+            if order is None or order.status == OrderStatus.REJECTED:
+                self.log.warning("no short of %s: %s", sym,
+                                 "nothing to order" if order is None else order.reason)
+                continue
+            # Held from the order on, so that it is not shorted again while working; a
+            # refusal that arrives later undoes it (on_order_status).
             self.held[sym] = Held(entry=snaps[sym].close)
+            self._entering.append((order, sym))
+
+    def on_order_status(self, order: OrderHandle) -> None:
+        for pair in [e for e in self._entering if e[0] is order]:
+            sym = pair[1]
+            if order.status == OrderStatus.REJECTED or (
+                    order.status == OrderStatus.CANCELLED and not order.filled):
+                self.log.warning("short of %s %s: %s", sym, order.status.lower(), order.reason)
+                if not self.position(Stock(sym)):
+                    self.held.pop(sym, None)
+            if order.status in OrderStatus.DONE:
+                self._entering.remove(pair)
 
     def on_fill(self, fill: Fill) -> None:
         sym = fill.instrument.split(".")[0]

@@ -53,3 +53,42 @@ def test_backtest_shorts_the_thrust_and_covers_on_reversion():
     assert entry["quantity"] < 0
     assert abs(entry["quantity"] * entry["price"]) == pytest.approx(10_000, rel=0.1)
     assert f["quantity"].sum() == 0  # covered
+
+
+def _thrust_strategy(ctx):
+    """short_rsi_thrust on the evening of the thrust's third day (RSI(3) far above 90)."""
+    s = ShortRsiThrust("srt", ShortRsiThrustParams(symbols=("AAA",), trend_days=40), ctx)
+    bars = daily_bars(downtrend_with_thrust()).iloc[:53]
+    s.warm_up("AAA.STK", bars)
+    ctx.set_price("AAA.STK", float(bars["close"].iloc[-1]))
+    ctx.set_time(bars.index[-1])
+    s.start()
+    return s
+
+
+@pytest.mark.parametrize("when", ["at once", "later"])
+def test_a_refused_short_is_not_recorded_as_held_and_is_tried_again(when):
+    from ats.sdk.backtest import BacktestContext
+    from ats.sdk.orders import OrderStatus
+
+    class RiskRefuses(BacktestContext):
+        def submit(self, req):
+            h = super().submit(req)
+            if when == "at once":
+                h.status, h.reason = OrderStatus.REJECTED, "max_position exceeded"
+                self._open.pop(h.local_id, None)
+            return h
+
+    ctx = RiskRefuses(100_000.0)
+    s = _thrust_strategy(ctx)
+    s.daily()
+    assert len(ctx.orders) == 1
+    if when == "later":
+        assert "AAA" in s.held  # working: not shorted twice
+        h = ctx.orders[0]
+        h.status, h.reason = OrderStatus.REJECTED, "max_position exceeded"
+        ctx._open.pop(h.local_id, None)
+        s.handle_order_status(h)
+    assert s.held == {}
+    s.daily()  # the thrust is still there: a new decision tries again
+    assert len(ctx.orders) == 2
