@@ -8,7 +8,8 @@ When active, hold a short in the contract with the best roll yield per day,
 (F - VIX) / F / days_to_expiry, among listed contracts more than `roll_days` calendar days from
 expiry. A held contract is kept until it is within `roll_days` of expiry, then rolled into the
 best contract (close old, open new the same day). The short is sized from the weight:
-contracts = trunc(exposure x capital / (price x multiplier)), at least `min_contracts`.
+contracts = trunc(exposure x capital / (price x multiplier)); none when that is fewer than
+`min_contracts` (it never shorts more than its capital pays for).
 
 Parameters (defaults): symbol VXM, vix VIX, spx SPX, rv_days 21, min_vrp 0.0, roll_days 5,
 exposure 0.1, min_contracts 1, max_contracts 50, chain_size 3.
@@ -38,7 +39,7 @@ class ShortVixParams(Params):
     min_vrp: float = param(0.0, "short only when VIX - realized vol exceeds this (vol points)")
     roll_days: int = param(5, "roll when this many calendar days or fewer to expiry", min=0)
     exposure: float = param(0.1, "short notional as a fraction of capital", min=0.0, max=2.0)
-    min_contracts: int = param(1, "smallest position when active", min=0)
+    min_contracts: int = param(1, "smallest position when active; fewer: none", min=0)
     max_contracts: int = param(50, "largest position", min=1)
     chain_size: int = param(3, "nearest listed contracts considered", min=1)
     minutes_before_close: int = param(15, "daily decision time before the close", min=1)
@@ -124,21 +125,30 @@ class ShortVix(Strategy[ShortVixParams]):
                 target = self.held
             else:
                 target = choose_contract(vix, quotes, self.now, p.roll_days)
+        qty = 0
+        if target is not None:
+            qty = self.contracts(target, {i.key: q for i, q in quotes}[target.key])
+            if qty == 0:
+                self.log.warning("no short of %s: %.0f of capital buys fewer than %d "
+                                 "contracts", target.key, p.exposure * self.capital(),
+                                 max(p.min_contracts, 1))
+                target = None
+            elif target != self.held:
+                self.log.info("short %d %s (VRP %.1f)", qty, target.key, vrp)
         for inst in self.held_contracts():
             if target is None or inst.key != target.key:
                 self.log.info("close %s (%s)", inst.key, "roll" if target else "inactive")
                 self.flatten(inst)
         if target is not None:
-            qty = self.contracts(target, {i.key: q for i, q in quotes}[target.key])
-            if target != self.held:
-                self.log.info("short %d %s (VRP %.1f)", qty, target.key, vrp)
             self.order_target_quantity(target, -qty)
         self.held = target
 
     def contracts(self, inst: Instrument, price: float) -> int:
+        """Contracts the capital pays for, at most `max_contracts`; 0 when that is fewer
+        than `min_contracts` (never more exposure than the capital allows)."""
         p = self.params
         n = math.trunc(p.exposure * self.capital() / (price * inst.multiplier))
-        return max(p.min_contracts, min(p.max_contracts, n))
+        return 0 if n < max(p.min_contracts, 1) else min(p.max_contracts, n)
 
     def on_save(self) -> dict[str, object]:
         return {"held": None if self.held is None else [self.held.symbol, self.held.expiry]}

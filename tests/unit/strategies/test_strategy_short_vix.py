@@ -81,3 +81,17 @@ def test_flat_when_realized_vol_exceeds_vix():
                            index=spx.index)
     r = backtest.run(ShortVix, {}, bars)
     assert r.fills.empty
+
+
+def test_no_short_when_the_capital_pays_for_less_than_one_contract(caplog):
+    # 10% of 10_000 / (15 * 100) = 0.67 contracts: nothing, not one contract
+    with caplog.at_level("WARNING"):
+        r = backtest.run(ShortVix, ShortVixParams(exposure=0.1), scenario(), cash=10_000.0)
+    assert r.fills.empty
+    assert "buys fewer than 1 contracts" in caplog.text
+
+
+def test_capital_for_one_contract_shorts_exactly_one():
+    # 10% of 15_000 / (15 * 100) = 1 contract
+    r = backtest.run(ShortVix, ShortVixParams(exposure=0.1), scenario(), cash=15_000.0)
+    assert r.fills["quantity"].iloc[0] == -1
