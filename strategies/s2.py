@@ -1,4 +1,4 @@
-"""S2: statistical arbitrage on a cointegrated pair, dollar-neutral.
+"""S2: statistical arbitrage on a cointegrated pair, hedged by the regression's ratio.
 
 Logic: each day before the close, regress log(A) on log(B) over the last `window` days
 (rolling OLS) to get the hedge ratio beta; the spread is log(A) - beta * log(B), and z is the
@@ -7,7 +7,8 @@ last spread's z-score over the same window.
 - flat and z <= -entry_z: long the spread (buy A, sell B);
 - in a position and |z| <= exit_z: close both legs (reverted);
 - in a position and |z| >= stop_z: close both legs (stop) and stay out until |z| <= exit_z.
-The legs are dollar-neutral: each leg is `leg_exposure` x capital in value, opposite signs.
+The legs hold the spread it measured: B's value is beta x A's, on the opposite side, and the
+larger leg is `leg_exposure` x capital in value.
 
 Parameters (defaults): symbol_a KO, symbol_b PEP, window 60, entry_z 2.0, exit_z 0.5,
 stop_z 4.0, leg_exposure 0.5.
@@ -74,13 +75,16 @@ def s2_next_state(state: int, z: float, p: S2Params) -> int:
     return FLAT
 
 
-def leg_quantities(direction: int, price_a: float, price_b: float,
-                   notional: float) -> tuple[float, float]:
-    """Whole shares for a dollar-neutral spread: +1 long A / short B, -1 the reverse."""
-    if direction not in (LONG_SPREAD, SHORT_SPREAD):
+def leg_quantities(direction: int, price_a: float, price_b: float, notional: float,
+                   beta: float = 1.0) -> tuple[float, float]:
+    """Whole shares holding the spread log(A) - beta * log(B): +1 long A / short B, -1 the
+    reverse. B's value is beta times A's (opposite side when beta > 0), so the position moves
+    with the spread it measured; the larger leg is worth `notional`."""
+    if direction not in (LONG_SPREAD, SHORT_SPREAD) or not np.isfinite(beta):
         return 0.0, 0.0
-    qa = float(int(notional / price_a)) * direction
-    qb = -float(int(notional / price_b)) * direction
+    value_a = notional / max(abs(beta), 1.0)
+    qa = float(int(value_a / price_a)) * direction
+    qb = -float(int(abs(beta) * value_a / price_b)) * direction * (1 if beta >= 0 else -1)
     return qa, qb
 
 
@@ -116,7 +120,8 @@ class S2(Strategy[S2Params]):
             return
         self.log.info("z=%.2f beta=%.2f: state %d -> %d", self.last_z, self.beta, self.state, new)
         self.state = new
-        qa, qb = leg_quantities(new, float(ca[-1]), float(cb[-1]), p.leg_exposure * self.capital())
+        qa, qb = leg_quantities(new, float(ca[-1]), float(cb[-1]),
+                                p.leg_exposure * self.capital(), self.beta)
         self.order_target_quantity(self.a, qa)
         self.order_target_quantity(self.b, qb)
 

@@ -53,11 +53,14 @@ def test_state_machine_enters_at_2_exits_near_0_and_stops_at_4():
     assert s2_next_state(STOPPED, 0.1, P) == FLAT
 
 
-def test_legs_are_dollar_neutral():
-    qa, qb = leg_quantities(SHORT_SPREAD, 50.0, 100.0, 10_000.0)
-    assert (qa, qb) == (-200.0, 100.0)
-    assert qa * 50 + qb * 100 == 0
+def test_legs_hold_beta_times_a_in_b_on_the_other_side():
+    qa, qb = leg_quantities(SHORT_SPREAD, 50.0, 100.0, 10_000.0, beta=0.5)
+    assert (qa, qb) == (-200.0, 50.0)  # $10,000 of A against $5,000 of B
+    qa, qb = leg_quantities(LONG_SPREAD, 50.0, 100.0, 10_000.0, beta=2.0)
+    assert (qa, qb) == (100.0, -100.0)  # the larger leg (B) is the notional
+    assert leg_quantities(SHORT_SPREAD, 50.0, 100.0, 10_000.0, beta=1.0) == (-200.0, 100.0)
     assert leg_quantities(FLAT, 50.0, 100.0, 10_000.0) == (0.0, 0.0)
+    assert leg_quantities(LONG_SPREAD, 50.0, 100.0, 10_000.0, beta=float("nan")) == (0.0, 0.0)
 
 
 def test_backtest_enters_on_dislocation_and_exits_on_reversion():
@@ -70,6 +73,7 @@ def test_backtest_enters_on_dislocation_and_exits_on_reversion():
     assert first["KO.STK"] < 0 < first["PEP.STK"]  # short the spread: sell A, buy B
     ko_value = abs(first["KO.STK"]) * a[70]
     pep_value = first["PEP.STK"] * b[70]
-    assert ko_value == pytest.approx(pep_value, rel=0.05)
-    assert ko_value == pytest.approx(0.5 * 100_000, rel=0.05)
+    beta, _ = s2_signal(a[:71], b[:71], P.window)  # what it measured at the decision
+    assert pep_value == pytest.approx(beta * ko_value, rel=0.05)
+    assert max(ko_value, pep_value) == pytest.approx(0.5 * 100_000, rel=0.05)
     assert r.context.positions() == {}  # exited after the reversion
