@@ -67,11 +67,13 @@ DEFAULTS: dict[str, Any] = {
         "strategy_python": "",
         "ib_lib": "ib_async",
         # Registered and started on the manager's first start: a shipped name, or a table
-        # {name, spec, params, description, target_weight, min_weight, max_weight, start}.
-        # Weights left out are SEED_WEIGHTS'; the target weights may sum to at most
-        # [risk] max_gross_leverage.
+        # {name, spec, params, description, target_weight, min_weight, max_weight, start,
+        # benchmark}. Weights left out are SEED_WEIGHTS'; the target weights may sum to at most
+        # [risk] max_gross_leverage. benchmark: the symbol `ats-ctl report` compares the
+        # strategy with (default SPY).
         "seed_strategies": [
-            *({"name": n, "target_weight": 0.09, "min_weight": 0.07, "max_weight": 0.11}
+            *({"name": n, "target_weight": 0.09, "min_weight": 0.07, "max_weight": 0.11,
+               **({"benchmark": "ACWI"} if n == "ltmt" else {})}
               for n in ("ltmt", "pea_oss", "s2", "svix", "short_rsi_thrust", "short_vix",
                         "cnr", "sie", "smag7", "vow")),
             {"name": "example", "target_weight": 0.02, "min_weight": 0.01,
@@ -107,6 +109,52 @@ DEFAULTS: dict[str, Any] = {
         "tls_cert": "",
         "tls_key": "",
     },
+    "alerts": {
+        # Where alerts go (ats-alerts, through Apprise): a list of tables
+        # {url = "json://127.0.0.1:9000/hook", min_level = "WARNING"}, each an Apprise URL
+        # (mailto://, tgram://, slack://, json://, ...) and the least severe level it receives
+        # (INFO, WARNING or CRITICAL; default WARNING). URLs may hold credentials: they are
+        # never put on the bus, in ArcticDB or in a log, and `ats-ctl config` masks them.
+        "urls": [],
+        # Repeats of one alert within this many seconds are folded into one, sent when the
+        # window ends and saying how many it stands for.
+        "repeat_seconds": 300.0,
+        # At most this many alerts a minute; more (below CRITICAL) are held and sent as one
+        # digest. 0: no limit.
+        "max_per_minute": 20,
+        # A failed delivery is retried after retry_seconds, doubling up to retry_max_seconds;
+        # undelivered alerts wait in state/alerts-outbox.json.
+        "retry_seconds": 2.0,
+        "retry_max_seconds": 300.0,
+        # A venue disconnect longer than this is CRITICAL.
+        "disconnect_seconds": 30.0,
+        # This many risk refusals of one strategy within the window are a burst (WARNING).
+        "refusal_burst": 10,
+        "refusal_window_seconds": 60.0,
+        # A fall from the highest equity seen past this fraction of the strategy's capital
+        # (its target weight of the account), or of the account's peak, is WARNING;
+        # max_drawdown_by_strategy sets a strategy's own, e.g. {ltmt = 0.05}.
+        "max_drawdown": 0.1,
+        "max_drawdown_by_strategy": {},
+        # The daily summary (P&L per strategy and the account) after this local time on
+        # weekdays; "" for none.
+        "summary_time": "16:15",
+        "summary_tz": "America/New_York",
+    },
+    "stats": {
+        # The manager samples every process this often (CPU, memory, descriptors, threads,
+        # event-loop lag) and publishes stats.<process> (`ats-ctl top`, the web's /metrics).
+        "interval": 2.0,
+        # Alerts on resources (alert.<process>, WARNING): resident memory grown this much past
+        # the process's own once it is rss_warmup_seconds old (and again at each further step);
+        # event-loop lag above loop_lag_ms for loop_lag_seconds; open file descriptors at
+        # fd_ratio of the process's limit.
+        "rss_growth_mb": 256.0,
+        "rss_warmup_seconds": 60.0,
+        "loop_lag_ms": 500.0,
+        "loop_lag_seconds": 10.0,
+        "fd_ratio": 0.8,
+    },
     "risk": {
         # The most the strategies' target weights may sum to (1.0: the account's equity once).
         # `ats-ctl weights` and `ats-ctl add` refuse a change past it unless --force.
@@ -133,6 +181,15 @@ DEFAULTS: dict[str, Any] = {
 SEED_WEIGHTS: dict[str, float] = {"target_weight": 0.1, "min_weight": 0.05, "max_weight": 0.15}
 #: Rounding slack when target weights are summed against [risk] max_gross_leverage.
 WEIGHT_EPSILON = 1e-9
+
+
+def _masked_url(item: Any) -> Any:
+    """An [alerts] urls entry with its URL's secrets starred (URLs may hold credentials)."""
+    from ats.alerts.delivery import mask
+
+    if isinstance(item, Mapping):
+        return {**item, "url": mask(str(item.get("url", "")))}
+    return mask(str(item))
 
 
 class ConfigError(Exception):
@@ -221,6 +278,11 @@ class Config:
         return self.log_dir / "web-audit.jsonl"
 
     @property
+    def alerts_log_file(self) -> Path:
+        """Every alert ats-alerts raised, one JSON object a line (`ats-ctl alerts`)."""
+        return self.log_dir / "alerts.jsonl"
+
+    @property
     def web_url(self) -> str:
         web = self.data["web"]
         scheme = "https" if web["tls_cert"] and web["tls_key"] else "http"
@@ -236,7 +298,8 @@ class Config:
         return seed_strategies(self.data)
 
     def effective(self) -> dict[str, Any]:
-        """The merged configuration plus the derived paths, as JSON-safe data."""
+        """The merged configuration plus the derived paths, as JSON-safe data; the alert URLs
+        masked."""
         out = copy.deepcopy(self.data)
         out["home"] = str(self.home)
         out["paths"] = {
@@ -247,7 +310,9 @@ class Config:
             "supervisor_socket": str(self.supervisor_socket),
             "web_token": str(self.web_token_file),
             "web_audit": str(self.web_audit_file),
+            "alerts_log": str(self.alerts_log_file),
         }
+        out["alerts"]["urls"] = [_masked_url(u) for u in out["alerts"]["urls"]]
         out["web"]["url"] = self.web_url
         out["storage"]["arctic_uri"] = self.arctic_uri
         out["bus"]["endpoints"] = self.endpoints.to_mapping()

@@ -46,9 +46,25 @@ SEED_STRATEGY: Schema = {
             "min_weight": {"type": "number", **NOT_NEGATIVE},
             "max_weight": {"type": "number", **NOT_NEGATIVE},
             "start": {"type": "boolean"},
+            "benchmark": {"type": "string"},
         },
     },
 }
+
+LEVEL: Schema = {"enum": ["INFO", "WARNING", "CRITICAL"]}
+#: An alert destination: an Apprise URL and the least severe level it receives.
+ALERT_URL: Schema = {
+    "if": {"type": "string"},
+    "then": NOT_EMPTY,
+    "else": {
+        "type": "object",
+        "x-what": "an Apprise URL or a table {url, min_level}",
+        "required": ["url"],
+        "additionalProperties": False,
+        "properties": {"url": {"type": "string", **NOT_EMPTY}, "min_level": LEVEL},
+    },
+}
+FRACTION: Schema = {"type": "number", "minimum": 0, "maximum": 1}
 
 #: What the defaults' types do not say, by the key's path in the file.
 CONSTRAINTS: dict[KeyPath, Schema] = {
@@ -86,6 +102,26 @@ CONSTRAINTS: dict[KeyPath, Schema] = {
     ("data", "library"): NOT_EMPTY,
     ("web", "host"): NOT_EMPTY,
     ("web", "port"): PORT,
+    ("alerts", "urls"): {"items": ALERT_URL},
+    ("alerts", "repeat_seconds"): NOT_NEGATIVE,
+    ("alerts", "max_per_minute"): NOT_NEGATIVE,
+    ("alerts", "retry_seconds"): POSITIVE,
+    ("alerts", "retry_max_seconds"): POSITIVE,
+    ("alerts", "disconnect_seconds"): NOT_NEGATIVE,
+    ("alerts", "refusal_burst"): {"minimum": 1},
+    ("alerts", "refusal_window_seconds"): POSITIVE,
+    ("alerts", "max_drawdown"): FRACTION,
+    # any strategy name (or "account") -> its own threshold
+    ("alerts", "max_drawdown_by_strategy"): {"additionalProperties": FRACTION},
+    ("alerts", "summary_time"): {"pattern": "^$|^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                 "x-what": "HH:MM (or empty)"},
+    ("alerts", "summary_tz"): {"format": "timezone", "x-what": "an IANA time zone"},
+    ("stats", "interval"): POSITIVE,
+    ("stats", "rss_growth_mb"): POSITIVE,
+    ("stats", "rss_warmup_seconds"): NOT_NEGATIVE,
+    ("stats", "loop_lag_ms"): POSITIVE,
+    ("stats", "loop_lag_seconds"): NOT_NEGATIVE,
+    ("stats", "fd_ratio"): {"exclusiveMinimum": 0, "maximum": 1},
     ("risk", "max_gross_leverage"): POSITIVE,
     # Every key of these tables (the limits ats.broker.risk.Limits knows) is a LIMIT.
     ("risk", "account", "*"): LIMIT,
@@ -103,6 +139,18 @@ def _iso8601(value: object) -> bool:
     return True
 
 
+def _timezone(value: object) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(value, str):
+        return True
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _loopback(value: object) -> bool:
     return not isinstance(value, str) or is_loopback(value)
 
@@ -111,6 +159,7 @@ def _loopback(value: object) -> bool:
 FORMATS: dict[str, tuple[Callable[[object], bool], str]] = {
     "iso8601": (_iso8601, "an ISO 8601 instant (or empty)"),
     "loopback": (_loopback, "a loopback address"),
+    "timezone": (_timezone, "an IANA time zone such as America/New_York"),
 }
 
 _FORMAT_CHECKER = FormatChecker(formats=())
@@ -227,6 +276,9 @@ def _messages(error: ValidationError) -> Iterator[str]:
         yield f"{key} must be {text}, got {value!r}"
     elif kind == "enum":
         yield f"{key} must be {_one_of(schema['enum'])}, got {value!r}"
+    elif kind == "pattern":
+        yield f"{key} must be {schema.get('x-what', 'like ' + str(schema['pattern']))}, " \
+              f"got {value!r}"
     elif kind == "minLength":
         yield f"{key} must not be empty"
     elif kind == "format":

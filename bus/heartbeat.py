@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bus import topics
+from bus.looplag import LoopLag
 from bus.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,9 @@ HEARTBEAT_TYPE = "hb"
 
 
 class Heartbeater:
-    """Publishes ``{"pid", "uptime", **info()}`` on ``topics.hb(process)`` every interval."""
+    """Publishes ``{"pid", "uptime", "loop_lag_ms", **info()}`` on ``topics.hb(process)`` every
+    interval. While ``run()`` runs, a ``LoopLag`` probe measures the loop's lag beside it, and
+    ``loop_lag_ms`` is the worst lag since the beat before (absent before the probe runs)."""
 
     def __init__(
         self,
@@ -39,10 +42,13 @@ class Heartbeater:
         self.beats = 0
         self._started = time.monotonic()
         self._stop = asyncio.Event()
+        self.loop_lag = LoopLag()
 
     def beat(self) -> int:
         """Publish one heartbeat now; return its seq."""
         body: dict[str, Any] = {"pid": os.getpid(), "uptime": time.monotonic() - self._started}
+        if self.loop_lag.samples:
+            body["loop_lag_ms"] = round(self.loop_lag.take() * 1000.0, 1)
         if self.info is not None:
             try:
                 body.update(self.info())
@@ -53,6 +59,15 @@ class Heartbeater:
 
     async def run(self) -> None:
         """Beat every ``interval`` until ``stop()`` or cancellation."""
+        probe = asyncio.create_task(self.loop_lag.run(), name=f"loop lag {self.process}")
+        try:
+            await self._beat_until_stopped()
+        finally:
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
+
+    async def _beat_until_stopped(self) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():
             try:

@@ -26,12 +26,14 @@ ALERT = "alert"
 PARAMS = "params"
 CONNECTION = "connection"
 RISK = "risk"
+#: resource figures of one process (CPU, memory, descriptors, loop lag), every few seconds
+STATS = "stats"
 #: process-wide families (no name)
 ACCOUNT = "account"
 RECONCILE = "reconcile"
 
 NAMED_FAMILIES = frozenset(
-    {STATUS, ORDER, FILL, POSITION, PNL, HB, LOG, ALERT, PARAMS, CONNECTION, RISK}
+    {STATUS, ORDER, FILL, POSITION, PNL, HB, LOG, ALERT, PARAMS, CONNECTION, RISK, STATS}
 )
 GLOBAL_FAMILIES = frozenset({ACCOUNT, RECONCILE})
 FAMILIES = NAMED_FAMILIES | GLOBAL_FAMILIES
@@ -123,6 +125,10 @@ def connection(process: str) -> str:
 
 def risk(strategy: str) -> str:
     return build(RISK, strategy)
+
+
+def stats(process: str) -> str:
+    return build(STATS, process)
 
 
 def account() -> str:

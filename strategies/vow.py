@@ -107,7 +107,9 @@ class Vow(Strategy[VowParams]):
 
     def subscriptions(self) -> list[BarSpec]:
         p = self.params
-        return [BarSpec(Stock(s), p.bar_size, p.vol_window + 2) for s in p.symbols]
+        # Regular hours only: pre- and post-market bars would move its VWAP and volumes.
+        return [BarSpec(Stock(s), p.bar_size, p.vol_window + 2, regular_hours=True)
+                for s in p.symbols]
 
     def on_init(self) -> None:
         self.sessions: dict[str, _Session] = {}

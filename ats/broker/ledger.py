@@ -43,6 +43,7 @@ PNL_COLUMNS = [
 FILL_COLUMNS = [
     "exec_id", "strategy", "symbol", "con_id", "side", "shares", "price", "commission",
     "commission_pending", "realized_pnl", "order_ref", "client_id", "perm_id", "time",
+    "sec_type", "multiplier",
 ]
 EQUITY_COLUMNS = [
     "ts", "strategy", "cash", "market_value", "realized_pnl", "unrealized_pnl", "commissions",
@@ -354,7 +355,8 @@ class Ledger:
                 "con_id": e.con_id, "side": e.side, "shares": e.shares, "price": e.price,
                 "commission": c.commission if c else 0.0, "commission_pending": c is None,
                 "realized_pnl": t.realized, "order_ref": e.order_ref, "client_id": e.client_id,
-                "perm_id": e.perm_id, "time": e.time.isoformat(),
+                "perm_id": e.perm_id, "time": e.time.isoformat(), "sec_type": e.sec_type,
+                "multiplier": e.multiplier,
             })
         return rows
 

@@ -313,17 +313,20 @@ class Broker:
         account (reqGlobalCancel). Persisted: survives restarts of every process."""
         strategy = p.get("strategy")
         reason = str(p.get("reason") or "operator halt")
+        by = str(p.get("by") or "unknown")  #: who asked: cli:<user>, web:<session>, ...
         if strategy:
             self.states.set_strategy(str(strategy), TradingState.HALTED)
             self.publisher.publish(topics.risk(str(strategy)), "trading_state",
-                                   {"state": "HALTED", "cancel": True, "reason": reason})
+                                   {"state": "HALTED", "cancel": True, "reason": reason,
+                                    "by": by})
         else:
             self.states.set_global(TradingState.HALTED)
             self.publisher.publish(topics.risk("all"), "trading_state",
-                                   {"state": "HALTED", "cancel": True, "reason": reason})
+                                   {"state": "HALTED", "cancel": True, "reason": reason,
+                                    "by": by})
             if self.connected:
                 self.ib.reqGlobalCancel()
-        log.warning("HALT %s: %s", strategy or "account", reason)
+        log.warning("HALT %s by %s: %s", strategy or "account", by, reason)
         flattened = await self._flatten(strategy) if p.get("flatten") else []
         return {"trading_state": self.states.to_dict(), "flatten_orders": flattened}
 
@@ -335,9 +338,10 @@ class Broker:
         else:
             self.states.set_global(TradingState.ACTIVE)
             topic = topics.risk("all")
+        by = str(p.get("by") or "unknown")
         self.publisher.publish(topic, "trading_state", {"state": "ACTIVE", "cancel": False,
-                                                        "reason": "operator resume"})
-        log.warning("RESUME %s", strategy or "account")
+                                                        "reason": "operator resume", "by": by})
+        log.warning("RESUME %s by %s", strategy or "account", by)
         return self.states.to_dict()
 
     async def _flatten(self, strategy: str | None) -> list[str]:

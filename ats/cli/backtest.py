@@ -7,6 +7,7 @@ equity curve and its summary.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,30 @@ import pandas as pd
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.data import BAD_INPUT, NO_DATA, store_for
 from ats.cli.output import echo_json, table
+from ats.cli.report import (
+    fetch_option,
+    frequency_option,
+    measured_from,
+    registry_entries,
+    report_book,
+    risk_free_option,
+    venue_fetch,
+)
 from ats.data.naming import format_symbol, split_storage_name, storage_name
 from ats.data.ranges import utc
 from ats.data.store import BarStore
 from ats.errors import Code
+from ats.report import benchmark as bm
+from ats.report.build import write
+from ats.report.inputs import backtest_book
 from ats.sdk.backtest import BacktestContext, BacktestResult, run
 from ats.sdk.bars import BAR_SIZES, BarSpec
 from ats.sdk.instrument import Future, Instrument
 from ats.sdk.loader import StrategyLoadError, load_strategy
 from ats.sdk.params import ParamError, Params
 from ats.sdk.strategy import Strategy
+from ats.sdk.weights import FULL_WEIGHTS, Weights
+from bus.endpoints import listening
 
 #: Calendar time per bar of history, to read enough bars before --start to warm up.
 _WARMUP_STRETCH = 1.6
@@ -81,7 +96,11 @@ def summary(result: BacktestResult, cash: float) -> dict[str, Any]:
 @click.argument("strategy")
 @click.option("--start", default=None, help="First trading date (earlier bars warm up).")
 @click.option("--end", default=None, help="Last date (default: the last stored bar).")
-@click.option("--cash", type=float, default=1_000_000.0, show_default=True)
+@click.option("--capital", "--cash", "capital", type=float, default=None,
+              help="The account's capital (default: the venue's NetLiquidation, or [sim] cash "
+                   "with the broker down).")
+@click.option("--weight", type=float, default=None,
+              help="Target weight of the account (default: the registered one, else 1.0).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Strategy parameter (repeatable).")
 @click.option("--fill-at", type=click.Choice(["next_open", "close"]), default="next_open",
@@ -89,10 +108,25 @@ def summary(result: BacktestResult, cash: float) -> dict[str, Any]:
 @click.option("--plot", type=click.Path(path_type=Path), default=None,
               help="Write the equity curve (PNG).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Also write report.html, metrics.json, equity.csv and "
+                                 "trades.csv (as `ats-ctl report`) into this folder.")
+@click.option("--benchmark", default=None, metavar="SYM",
+              help="The report's benchmark (default: the registry's, else SPY).")
+@frequency_option
+@risk_free_option
+@fetch_option
 @pass_ctl
-def backtest(ctl: Ctl, strategy: str, start: str | None, end: str | None, cash: float,
-             params: tuple[str, ...], fill_at: str, plot: Path | None, as_json: bool) -> None:
-    """Run STRATEGY (a shipped name such as ltmt, a module or a .py file) over stored bars."""
+def backtest(ctl: Ctl, strategy: str, start: str | None, end: str | None,
+             capital: float | None, weight: float | None, params: tuple[str, ...],
+             fill_at: str, plot: Path | None, as_json: bool, report_dir: Path | None,
+             benchmark: str | None, frequency: str, risk_free: float,
+             fetch_bars: bool) -> None:
+    """Run STRATEGY (a shipped name such as ltmt, a module or a .py file) over stored bars.
+
+    It trades its share of the account: --weight (default: its registered target weight,
+    1.0 when it is not registered) of --capital (default: the account's), and pays the
+    simulator's commissions."""
     try:
         cls = load_strategy(strategy)
         p = cls.params_type.from_mapping(_pairs(params))
@@ -127,13 +161,18 @@ def backtest(ctl: Ctl, strategy: str, start: str | None, end: str | None, cash: 
     if not times:
         fail(NO_DATA, "no stored bars in the requested dates")
     warmup = sum(1 for t in times if start_ts is not None and t < start_ts)
+    entry = registry_entries(ctl).get(strategy, {})
+    weights, weight_rule = sizing(weight, entry)
+    cash, capital_rule = account_capital(ctl, capital)
     result = run(cls, p, bars, cash=cash, fill_at=fill_at,  # type: ignore[arg-type]
-                 warmup=warmup, name=strategy)
+                 warmup=warmup, name=strategy, weights=weights)
     trading = result.equity.iloc[warmup:] if warmup < len(result.equity) else result.equity
     result.equity = trading
     info = summary(result, cash)
     info["strategy"] = strategy
     info["params"] = p.to_mapping()
+    info["weight"] = weights.target
+    info["capital"] = cash
     if as_json:
         echo_json(info)
     else:
@@ -144,6 +183,41 @@ def backtest(ctl: Ctl, strategy: str, start: str | None, end: str | None, cash: 
         _plot_equity(trading, f"{strategy} equity", plot)
         if not as_json:
             click.echo(f"equity curve written to {plot}")
+    if report_dir is not None:
+        base = weights.target * cash
+        book = backtest_book(strategy, trading, result.fills,
+                             {inst.key: df["close"] for inst, df in bars.items() if len(df)},
+                             cash, base, f"{weight_rule} x {capital_rule} {cash:,.2f}")
+        book = measured_from(book, trading.index[0] if len(trading) else None)
+        symbol = (benchmark or str(entry.get("benchmark") or "") or bm.DEFAULT).upper()
+        rep = report_book(ctl, book, symbol, frequency, risk_free,
+                          venue_fetch(ctl) if fetch_bars else None, {})
+        write(rep, report_dir)
+        click.echo(f"report written to {report_dir / 'report.html'}", err=as_json)
+
+
+def sizing(weight: float | None, entry: Mapping[str, Any]) -> tuple[Weights, str]:
+    """The weights a replay trades with, and where they came from."""
+    if weight is not None:
+        if weight <= 0:
+            fail(Code.BAD_PARAMS, f"--weight must be > 0, got {weight}")
+        return Weights(weight, weight * 0.9, weight * 1.1), f"--weight {weight:g}"
+    target = float(entry.get("target_weight") or 0.0)
+    if target > 0:
+        return (Weights(target, float(entry["min_weight"]), float(entry["max_weight"])),
+                f"registered target weight {target:g}")
+    return FULL_WEIGHTS, "weight 1.0 (not registered with a target weight)"
+
+
+def account_capital(ctl: Ctl, capital: float | None) -> tuple[float, str]:
+    if capital is not None:
+        return capital, "--capital"
+    if listening(ctl.cfg.endpoints.broker):
+        account = {v["tag"]: float(v["value"]) for v in ctl.call("broker", "account").values()
+                   if v["currency"] in ("USD", "BASE")}
+        if account.get("NetLiquidation", 0.0) > 0:
+            return account["NetLiquidation"], "the account's NetLiquidation"
+    return float(ctl.cfg.section("sim")["cash"]), "[sim] cash"
 
 
 def _fmt(key: str, value: Any) -> str:

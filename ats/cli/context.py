@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,14 @@ from ats.errors import Code as AtsCode
 from bus.client import Requester
 from bus.endpoints import listening
 from bus.errors import Code, RequestError
+
+
+def actor() -> str:
+    """Who asks, as the broker's halt and resume record it (and its alerts say): cli:<user>."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid
+        return f"cli:uid{os.getuid()}"
 
 
 def fail(code: str, message: str) -> NoReturn:

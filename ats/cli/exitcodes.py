@@ -32,6 +32,7 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     "NOT_READY": (23, "see `ats-ctl status` and `ats-ctl logs NAME`"),
     "NO_LOG": (21, "has it ever been started? see `ats-ctl status`"),
     "ORPHANS": (22, "`ats-ctl down` stops them"),
+    "NOT_DELIVERED": (24, "check the URL and the service; see [alerts] urls"),
 }
 
 

@@ -8,12 +8,15 @@ import click
 
 from ats import config as config_mod
 from ats.cli import (
+    alerts,
     backtest,
     config_cmd,
     data,
     inspect_cmd,
     lifecycle,
+    report,
     strategies,
+    top,
     trading,
     watch,
     web,
@@ -30,8 +33,10 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     ctx.obj = Ctl(home=(home or config_mod.default_home()).resolve())
 
 
-for module in (lifecycle, strategies, inspect_cmd, trading, config_cmd, watch, backtest, web):
+for module in (lifecycle, strategies, inspect_cmd, trading, config_cmd, watch, backtest, web,
+               report, top):
     for command in module.COMMANDS:
         cli.add_command(command)
 cli.add_command(data.data)
 cli.add_command(web.web)
+cli.add_command(alerts.alerts)

@@ -144,9 +144,12 @@ def _warn(reply: dict[str, Any]) -> None:
 @click.option("--param", "-p", "params", multiple=True, help="key=value (repeatable)")
 @click.option("--force", is_flag=True, help="Register even if the target weights then sum past "
               "[risk] max_gross_leverage (with a warning).")
+@click.option("--benchmark", default="", metavar="SYM",
+              help="What `ats-ctl report` compares it with (default SPY).")
 @pass_ctl
 def add(ctl: Ctl, spec: str, name: str | None, description: str, target_weight: float,
-        min_weight: float, max_weight: float, params: tuple[str, ...], force: bool) -> None:
+        min_weight: float, max_weight: float, params: tuple[str, ...], force: bool,
+        benchmark: str) -> None:
     """Register a strategy from a .py file or a module path (strategies.ltmt).
 
     The file is imported and validated first; a broken file is refused. A strategy that
@@ -161,6 +164,7 @@ def add(ctl: Ctl, spec: str, name: str | None, description: str, target_weight: 
         "name": name, "spec": spec, "description": description, "params": _parse_pairs(params),
         "target_weight": target_weight, "min_weight": min_weight, "max_weight": max_weight,
         **({"force": True} if force else {}),
+        **({"benchmark": benchmark.upper()} if benchmark else {}),
     }, timeout=30)
     _warn(entry)
     click.echo(f"registered {entry['name']} (clientId {entry['client_id']}); "

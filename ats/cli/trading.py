@@ -9,9 +9,10 @@ import click
 from ats.broker import order_store
 from ats.broker.ledger import Ledger
 from ats.broker.ledger_store import LedgerStore
-from ats.cli.context import Ctl, fail, pass_ctl
+from ats.cli.context import Ctl, actor, fail, pass_ctl
 from ats.cli.output import echo_json, table
 from ats.errors import Code
+from ats.storage.arctic import open_arctic
 from bus.endpoints import listening
 
 
@@ -23,7 +24,9 @@ def offline_ledger(ctl: Ctl) -> Ledger | None:
     clients: dict[int, str] = {}
     if listening(ctl.cfg.endpoints.manager):  # executions without our orderRef, by clientId
         clients = {int(e["client_id"]): str(e["name"]) for e in ctl.call("manager", "list")}
-    store = LedgerStore(ctl.cfg.state_dir / "ledger", ctl.cfg.arctic_uri, read_only=True)
+    # the process's one Arctic over this LMDB path (LMDB refuses a second one safely)
+    store = LedgerStore(ctl.cfg.state_dir / "ledger", ctl.cfg.arctic_uri, read_only=True,
+                        arctic=open_arctic(ctl.cfg.arctic_uri))
     ledger = Ledger(client_strategies=clients)
     ledger.replay(*store.load())
     click.echo("offline: the broker is not running; read-only from the ledger's store, "
@@ -116,17 +119,20 @@ def _plot_equity(samples: list[dict[str, Any]], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import pandas as pd
+
+    from ats.report.inputs import pnl_curve, samples_frame
 
     fig, ax = plt.subplots(figsize=(10, 5))
     if samples:
-        df = pd.DataFrame(samples)
-        df["ts"] = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
+        df = samples_frame(samples)
         # Strategies start with no cash of their own: their equity is their P&L.
         for name, group in df.groupby("strategy"):
             ax.plot(group["ts"], group["equity"], label=str(name))
+        # Their sum at each sample time (a book not sampled yet counts 0, then its last value)
+        total = pnl_curve(df, None)["equity"]
+        ax.plot(total.index, total.to_numpy(), label="TOTAL", color="black", linewidth=2)
         ax.legend(loc="upper left", fontsize="small")
-    ax.set_title("P&L by strategy")
+    ax.set_title("P&L by strategy, and their TOTAL")
     ax.set_ylabel("USD")
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
@@ -177,7 +183,7 @@ def fills(ctl: Ctl, strategy: str | None, limit: int, as_json: bool) -> None:
 def halt(ctl: Ctl, strategy: str | None, flatten: bool, reason: str) -> None:
     """Halt one strategy (cancel its orders) or, without a name, everything (global cancel)."""
     result = ctl.call("broker", "halt", {"strategy": strategy, "flatten": flatten,
-                                         "reason": reason}, timeout=30)
+                                         "reason": reason, "by": actor()}, timeout=30)
     click.echo(f"HALTED {strategy or 'all trading'}" +
                (f"; flatten orders: {', '.join(result['flatten_orders']) or 'none'}"
                 if flatten else ""))
@@ -188,7 +194,7 @@ def halt(ctl: Ctl, strategy: str | None, flatten: bool, reason: str) -> None:
 @pass_ctl
 def resume(ctl: Ctl, strategy: str | None) -> None:
     """Undo a halt."""
-    ctl.call("broker", "resume", {"strategy": strategy})
+    ctl.call("broker", "resume", {"strategy": strategy, "by": actor()})
     click.echo(f"resumed {strategy or 'all trading'}")
 
 

@@ -53,7 +53,8 @@ def _snapshot_lines(ctl: Ctl, zctx: zmq.Context[Any]) -> list[str]:
 
 @click.command()
 @click.option("--topic", "prefix", default="", help="Only topics with this prefix, e.g. fill.")
-@click.option("--heartbeats/--no-heartbeats", default=False, help="Show hb.* messages.")
+@click.option("--heartbeats/--no-heartbeats", default=False,
+              help="Show hb.* and stats.* messages.")
 @click.option("--count", type=int, default=0, help="Stop after this many messages.")
 @click.option("--snapshot/--no-snapshot", default=True, help="Print the current state first.")
 @pass_ctl
@@ -73,7 +74,7 @@ def tail(ctl: Ctl, prefix: str, heartbeats: bool, count: int, snapshot: bool) ->
             if msg is None:
                 continue
             topic, env = msg
-            if env.type == "hb" and not heartbeats:
+            if env.type in ("hb", "stats") and not heartbeats:
                 continue
             click.echo(describe(topic, env))
             seen += 1

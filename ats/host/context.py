@@ -110,7 +110,9 @@ class LiveContext:
         return self.last_prices.get(inst.key)
 
     def futures_chain(self, symbol: str) -> list[Instrument]:
-        return list(self.chains.get(symbol, []))
+        """The chain as last loaded, less the contracts that have expired since."""
+        today = self.now().tz_convert(None).strftime("%Y%m%d")
+        return [i for i in self.chains.get(symbol, []) if not i.expiry or i.expiry >= today]
 
     # -- host side --------------------------------------------------------------------------
 

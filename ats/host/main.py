@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import zmq
 import zmq.asyncio
@@ -35,12 +36,15 @@ from ats.host.feed import BarAggregator, is_forming
 from ats.host.statefile import StateFile
 from ats.ib import adapter, parsing
 from ats.processes import BusLogHandler, install_stop_handlers, setup_logging
+from ats.sdk.bars import BarSpec
 from ats.sdk.instrument import Instrument
 from ats.sdk.loader import StrategyLoadError, load_strategy
 from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
 from ats.sdk.params import ParamError
+from ats.sdk.schedule import Sessions, sessions
 from ats.sdk.strategy import Strategy
 from ats.sdk.weights import Weights
+from ats.stats.histogram import RoundTrips
 from bus import topics
 from bus.client import AsyncRequester
 from bus.errors import RequestError
@@ -84,6 +88,7 @@ class Host:
         self.contracts: dict[str, Any] = {}
         self.con_keys: dict[int, str] = {}
         self.aggregators: dict[str, BarAggregator] = {}
+        self.regular_hours: set[str] = set()  #: keys whose bars come from sessions only
         self.rt_bars: list[Any] = []
         self.trades: dict[str, Any] = {}  #: local_id -> ib Trade
         self.executions = Executions(self.ctx)  #: execIds in the book, corrections applied
@@ -102,6 +107,8 @@ class Host:
         self._halting = False  #: a halt for errors is being asked of the broker
         #: started: from now on its state is saved (never a half-built one over a good file)
         self.strategy_running = False
+        #: each order's latency to approval, venue acknowledgement and fill (heartbeat info)
+        self.round_trips = RoundTrips()
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -130,6 +137,7 @@ class Host:
     def hb_info(self) -> dict[str, Any]:
         return {"venue": self.venue_state, "client_id": self.client_id,
                 "trading_state": self.trading_state, "data_ok": self.data_ok,
+                "order_latency": self.round_trips.to_dict(),
                 **self.ctx.snapshot(), **self.errors.info(self.wall())}
 
     def _notify_status(self, handle: OrderHandle) -> None:
@@ -183,7 +191,8 @@ class Host:
                  "error": err.text, "error_type": err.type, "where": err.where,
                  "errors_5m": count}
         try:
-            await self.broker.request("halt", {"strategy": self.name, "reason": reason})
+            await self.broker.request("halt", {"strategy": self.name, "reason": reason,
+                                               "by": f"strategy:{self.name}"})
         except RequestError as exc:
             log.error("could not halt %s after its errors (%s): %s", self.name, exc.message,
                       reason)
@@ -305,23 +314,39 @@ class Host:
                    if s.instrument.sec_type == "FUT"}
         for symbol in sorted(symbols | set(getattr(strategy, "futures_symbols", ()))):
             details = await self.ib.reqContractDetailsAsync(parsing.future_chain_query(symbol))
-            chain = sorted((parsing.from_contract(d.contract) for d in details),
-                           key=lambda i: i.expiry or "")
-            self.ctx.chains[symbol] = chain
-            for d, inst in zip(details, chain, strict=False):
-                self.contracts.setdefault(inst.key, d.contract)
+            listed = sorted(((parsing.from_contract(d.contract), d.contract) for d in details),
+                            key=lambda pair: pair[0].expiry or "")
+            self.ctx.chains[symbol] = [inst for inst, _ in listed]
+            for inst, contract in listed:
+                self.contracts.setdefault(inst.key, contract)
                 self.instruments.setdefault(inst.key, inst)
+                self.con_keys.setdefault(contract.conId, inst.key)
 
-    async def warm_up(self, strategy: Strategy[Any]) -> None:
-        for spec in strategy.subscriptions():
+    async def refresh_chains(self, strategy: Strategy[Any]) -> None:
+        """Load the futures chains again (a new day lists new contracts and expires old
+        ones), then warm up and stream the bars of any subscription that is new with them."""
+        await self.load_chains(strategy)
+        strategy.forget_specs()
+        new = [s for s in strategy.subscriptions() if s.instrument.key not in self.aggregators]
+        if new:
+            log.info("new subscriptions after the chains' reload: %s",
+                     ", ".join(s.instrument.key for s in new))
+            await self.warm_up(strategy, new)
+            self.subscribe_bars([s.instrument.key for s in new])
+
+    async def warm_up(self, strategy: Strategy[Any],
+                      specs: list[BarSpec] | None = None) -> None:
+        for spec in strategy.subscriptions() if specs is None else specs:
             contract = await self.qualify(spec.instrument)
             if spec.lookback > 0:
                 bars = await self.ib.reqHistoricalDataAsync(
                     contract, endDateTime="", durationStr=parsing.duration_for(
                         spec.bar_size, spec.lookback),
                     barSizeSetting=parsing.BAR_SETTINGS[spec.bar_size][0], whatToShow="TRADES",
-                    useRTH=False, formatDate=2)
+                    useRTH=spec.regular_hours, formatDate=2)
                 df = parsing.bars_to_df(bars)
+                if len(df) and self._regular_hours_only(spec):
+                    df = df[self._sessions().in_hours(df.index.asi8)]
                 if len(df):
                     if is_forming(df.index[-1], spec.bar_size, self.clock.now(),
                                   strategy.calendar):
@@ -330,10 +355,19 @@ class Host:
                     self.ctx.last_prices[spec.instrument.key] = float(df["close"].iloc[-1])
             self.aggregators[spec.instrument.key] = BarAggregator(spec.instrument.key,
                                                                    spec.bar_size)
+            if self._regular_hours_only(spec):
+                self.regular_hours.add(spec.instrument.key)
 
-    def subscribe_bars(self) -> None:
-        for key in self.aggregators:
-            bars = self.ib.reqRealTimeBars(self.contracts[key], 5, "TRADES", False)
+    def _regular_hours_only(self, spec: BarSpec) -> bool:
+        return spec.regular_hours and spec.bar_size != "1d"
+
+    def _sessions(self) -> Sessions:
+        return sessions(self.strategy.calendar if self.strategy is not None else "XNYS")
+
+    def subscribe_bars(self, keys: list[str] | None = None) -> None:
+        for key in self.aggregators if keys is None else keys:
+            bars = self.ib.reqRealTimeBars(self.contracts[key], 5, "TRADES",
+                                           key in self.regular_hours)
             bars.updateEvent += self._on_rt_bar
             self.rt_bars.append(bars)
 
@@ -347,12 +381,17 @@ class Host:
         if not has_new_bar or not bars or self.strategy is None:
             return
         b = bars[-1]
+        # ib_async/ib_insync keep every real-time bar of a subscription in this list (about
+        # 380 bytes each, 17,280 a day per subscription): only the newest is ever read.
+        del bars[:-1]
         key = self.con_keys.get(bars.contract.conId)
         if key is None:
             return
         t = pd.Timestamp(b.time)
         t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
         self.ctx.last_prices[key] = float(b.close)
+        if key in self.regular_hours and not self._sessions().in_hours(np.array([t.value]))[0]:
+            return
         done = self.aggregators[key].add(t, b.open_, b.high, b.low, b.close, b.volume)
         if done is not None:
             self.clock.latest_bar = done.time
@@ -447,15 +486,19 @@ class Host:
             "ref_price": self.ctx.last_prices.get(req.instrument.key) or req.limit or req.stop
             or 0.0,
         }
+        self.round_trips.sent(handle.local_id, time.monotonic())
         try:
             decision = await self.broker.request("approve", intent, timeout=5.0)
         except RequestError as exc:
             # Fail closed: without the broker's approval nothing leaves.
+            self.round_trips.forget(handle.local_id)
             self.ctx.reject(handle, f"risk check unavailable ({exc.code}): {exc.message}")
             return
         if not decision.get("approved"):
+            self.round_trips.forget(handle.local_id)
             self.ctx.reject(handle, decision.get("reason") or "rejected by risk")
             return
+        self.round_trips.reached(handle.local_id, "approve", time.monotonic())
         order = adapter.Order(
             action=intent["side"], totalQuantity=abs(req.quantity), orderType=req.order_type,
             tif=req.tif, orderRef=decision["order_ref"],
@@ -468,6 +511,7 @@ class Host:
             order.account = self.cfg.venue["account"]
         # The handle is now known by its orderRef: unique and stable across restarts.
         self.ctx.handles.pop(handle.local_id, None)
+        self.round_trips.rename(handle.local_id, decision["order_ref"])
         handle.local_id = decision["order_ref"]
         self.ctx.handles[handle.local_id] = handle
         trade = self.ib.placeOrder(contract, order)
@@ -490,6 +534,7 @@ class Host:
         if status == OrderStatus.CANCELLED and getattr(last, "errorCode", 0) == \
                 adapter.ORDER_REJECTED:
             status = OrderStatus.REJECTED
+        self._time_round_trip(handle.local_id, status)
         changed = status != handle.status or sign * st.filled != handle.filled
         rejected = status == OrderStatus.REJECTED and handle.status != OrderStatus.REJECTED
         handle.status, handle.filled = status, sign * float(st.filled)
@@ -500,6 +545,14 @@ class Host:
             self.spawn(self.report_rejection(handle), f"report rejection {handle.local_id}")
         if changed:
             self._notify_status(handle)
+
+    def _time_round_trip(self, ref: str, status: str) -> None:
+        if status in (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
+            self.round_trips.reached(ref, "ack", time.monotonic())
+        if status == OrderStatus.FILLED:
+            self.round_trips.reached(ref, "fill", time.monotonic())
+        elif status in OrderStatus.DONE:
+            self.round_trips.forget(ref)
 
     async def report_rejection(self, handle: OrderHandle) -> None:
         """The broker's master connection never sees a refused order: tell it, so that the
@@ -704,9 +757,15 @@ class Host:
             log.warning("halt: cancelled %d open orders", n)
 
     async def clock_loop(self) -> None:
+        chains_of = self.clock.now().date()
         while not self.stop_event.is_set():
             if self.strategy is not None:
-                self._guard(self.strategy.advance_clock, self.clock.now())
+                now = self.clock.now()
+                if now.date() != chains_of and self.ctx.chains:
+                    # New listings appear and old ones expire: chains are loaded each day.
+                    chains_of = now.date()
+                    self.spawn(self.refresh_chains(self.strategy), "reload futures chains")
+                self._guard(self.strategy.advance_clock, now)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), 1.0)
 

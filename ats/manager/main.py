@@ -33,6 +33,7 @@ from ats.manager import supervisor as sv
 from ats.manager.registry import Entry, Registry, RegistryError
 from ats.processes import BusLogHandler, install_stop_handlers, service_main
 from ats.sdk import buildcheck
+from ats.stats.publisher import StatsPublisher
 from bus import topics
 from bus.clone import CloneState, register_snapshot
 from bus.errors import RequestError
@@ -47,7 +48,7 @@ PARAMS_ACK_TIMEOUT = 5.0
 #: Seconds a started host may take to send its first heartbeat.
 STARTUP_GRACE = 20.0
 #: supervisord programs of the system itself, shown after the strategies in `ats-ctl status`
-PROCESSES = ("bus", "manager", "broker", "gateway-sim", "web")
+PROCESSES = ("bus", "manager", "broker", "gateway-sim", "web", "alerts")
 #: A RUNNING strategy whose handlers raised within this many seconds is ERRORING: one error
 #: is enough (a strategy on daily bars may raise once a day), and it clears by itself.
 ERRORING_SECONDS = 60.0
@@ -144,6 +145,10 @@ class Manager:
         self.started_at = time.time()  #: when this manager began to listen for heartbeats
         self.process_rows: list[dict[str, Any]] = []  #: the last refresh's PROCESSES rows
         self.hb_info: dict[str, dict[str, Any]] = {}
+        #: supervisord's programs at the last refresh, by program name
+        self.programs: dict[str, sv.ProcessInfo] = {}
+        #: samples every program, publishes stats.<process> and resource alerts
+        self.stats = StatsPublisher(self.publisher, cfg.section("stats"))
         self.supervisor = sv.Supervisor(cfg.supervisor_socket)
         self._sv_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor")
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -168,7 +173,7 @@ class Manager:
             "start": self.m_start, "stop": self.m_stop, "restart": self.m_restart,
             "add": self.m_add, "remove": self.m_remove, "enable": self.m_enable,
             "disable": self.m_disable, "set": self.m_set, "set_weights": self.m_set_weights,
-            "config": self.m_config, "describe": self.m_describe,
+            "config": self.m_config, "describe": self.m_describe, "stats": self.m_stats,
         }
         for name, fn in methods.items():
             self.service.register(name, fn)
@@ -275,6 +280,7 @@ class Manager:
 
     async def refresh(self) -> dict[str, dict[str, Any]]:
         infos = {p.name: p for p in await self._sv(self.supervisor.all_processes)}
+        self.programs = infos
         self.process_rows = self._process_rows(infos)
         out: dict[str, dict[str, Any]] = {}
         for entry in self.registry:
@@ -362,8 +368,13 @@ class Manager:
         statuses = await self.refresh()
         if params.get("name"):
             entry = self._entry(params)
-            return [statuses[entry.name]]
-        return [*statuses.values(), *self.process_rows]
+            return [{**statuses[entry.name], **self.stats.figures(entry.name)}]
+        return [{**row, **self.stats.figures(row["name"])}
+                for row in (*statuses.values(), *self.process_rows)]
+
+    async def m_stats(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """`ats-ctl top`: the last stats of every program (ats.stats.publisher)."""
+        return self.stats.rows()
 
     async def m_config(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.cfg.effective()
@@ -466,6 +477,7 @@ class Manager:
                 target_weight=target,
                 min_weight=float(params.get("min_weight", 0.0)),
                 max_weight=float(params.get("max_weight", 1.0)),
+                benchmark=str(params.get("benchmark") or ""),
             )
         except RegistryError as exc:
             raise RequestError(exc.code, exc.message) from exc
@@ -564,7 +576,8 @@ class Manager:
                     name, spec, params=validated, description=str(item.get("description", "")),
                     target_weight=float(item["target_weight"]),
                     min_weight=float(item["min_weight"]),
-                    max_weight=float(item["max_weight"]))
+                    max_weight=float(item["max_weight"]),
+                    benchmark=str(item.get("benchmark", "")))
                 if item.get("start", True):
                     if entry.target_weight <= 0 and _sizes_by_weight(spec):
                         log.error("seeded %s but not starting it: %s", name, _unweighted(name))
@@ -592,6 +605,9 @@ class Manager:
                 log.warning("waiting for supervisord (%s)", exc.message)
                 await asyncio.sleep(min(0.2 * (attempt + 1), 2.0))
         tasks.append(asyncio.create_task(self.health_loop(), name="health"))
+        tasks.append(asyncio.create_task(
+            self.stats.run(lambda: self.programs.values(), self.hb_info, self._stop),
+            name="stats"))
         log.info("manager up (pid %d): %d strategies", os.getpid(), len(list(self.registry)))
         await self._stop.wait()
         self.service.stop()

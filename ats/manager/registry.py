@@ -24,7 +24,7 @@ SYMBOL = "strategies"
 NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,47}$")
 _COLUMNS = [
     "name", "spec", "enabled", "client_id", "params", "target_weight", "min_weight",
-    "max_weight", "description", "desired", "removed", "created", "updated",
+    "max_weight", "description", "desired", "removed", "created", "updated", "benchmark",
 ]
 
 
@@ -50,6 +50,7 @@ class Entry:
     removed: bool = False
     created: float = 0.0
     updated: float = 0.0
+    benchmark: str = ""  #: symbol its reports compare it with ("": SPY)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +76,8 @@ class Entry:
             removed=bool(row["removed"]),
             created=float(row["created"]),
             updated=float(row["updated"]),
+            # rows written before the field existed have no such column
+            benchmark=str(row.get("benchmark") or ""),
         )
 
 
@@ -132,7 +135,7 @@ class Registry:
 
     def add(self, name: str, spec: str, *, params: Mapping[str, Any] | None = None,
             description: str = "", target_weight: float = 0.0, min_weight: float = 0.0,
-            max_weight: float = 1.0) -> Entry:
+            max_weight: float = 1.0, benchmark: str = "") -> Entry:
         validate_name(name)
         if not 0 <= min_weight <= target_weight <= max_weight:
             raise RegistryError(
@@ -149,7 +152,7 @@ class Registry:
         entry = Entry(
             name=name, spec=spec, client_id=client_id, params=dict(params or {}),
             description=description, target_weight=target_weight, min_weight=min_weight,
-            max_weight=max_weight, created=now, updated=now,
+            max_weight=max_weight, created=now, updated=now, benchmark=benchmark,
         )
         self._entries[name] = entry
         self._save()

@@ -39,15 +39,19 @@ class BacktestContext:
         cash: float = 1_000_000.0,
         *,
         instruments: Mapping[str, Instrument] | None = None,
-        commission_per_share: float = 0.0035,
+        commission_per_share: float | None = None,
         commission_per_contract: float = 1.0,
         now: pd.Timestamp | None = None,
     ) -> None:
+        """Commissions: the simulator's schedule (`venue_commission`) unless
+        `commission_per_share` is given, which charges that flat rate per share and
+        `commission_per_contract` per futures contract."""
         self._cash = float(cash)
         self._now = now if now is not None else pd.Timestamp("1970-01-01", tz="UTC")
         self.instruments: dict[str, Instrument] = dict(instruments or {})
         self.commission_per_share = commission_per_share
         self.commission_per_contract = commission_per_contract
+        self._monthly_shares: dict[str, float] = {}  #: "YYYYMM" -> stock shares traded
         self._positions: dict[str, float] = {}
         self._prices: dict[str, float] = {}
         self._open: dict[str, OrderHandle] = {}
@@ -143,9 +147,7 @@ class BacktestContext:
 
     def fill(self, h: OrderHandle, qty: float, price: float, time: pd.Timestamp) -> Fill:
         inst = h.request.instrument
-        commission = abs(qty) * (
-            self.commission_per_contract if inst.sec_type == "FUT" else self.commission_per_share
-        )
+        commission = self._commission(h, inst, qty, price, time)
         self._cash -= qty * price * inst.multiplier + commission
         self._positions[inst.key] = self._positions.get(inst.key, 0.0) + qty
         total = h.filled + qty
@@ -159,6 +161,20 @@ class BacktestContext:
         f = Fill(inst.key, qty, price, commission, time, h.local_id)
         self.fills.append(f)
         return f
+
+    def _commission(self, h: OrderHandle, inst: Instrument, qty: float, price: float,
+                    time: pd.Timestamp) -> float:
+        if self.commission_per_share is not None:
+            return abs(qty) * (self.commission_per_contract if inst.sec_type == "FUT"
+                               else self.commission_per_share)
+        month = time.strftime("%Y%m")
+        done = abs(h.filled)
+        commission = venue_commission(inst, done, done * h.avg_price * inst.multiplier,
+                                      abs(qty), abs(qty) * price * inst.multiplier,
+                                      self._monthly_shares.get(month, 0.0))
+        if inst.sec_type != "FUT":
+            self._monthly_shares[month] = self._monthly_shares.get(month, 0.0) + abs(qty)
+        return commission
 
     def match_bar(self, bar: Bar, market: bool) -> list[tuple[Fill, OrderHandle]]:
         """Fill working orders on `bar`'s instrument; market orders only when `market`."""
@@ -192,6 +208,23 @@ class BacktestContext:
                 h.reason = "expired: cash settled at last price"
                 out.append((self.fill(h, -qty, self._prices.get(key, 0.0), self._now), h))
         return out
+
+
+def venue_commission(inst: Instrument, cum_before: float, value_before: float, qty: float,
+                     value: float, monthly_shares_before: float) -> float:
+    """What the simulator charges a fill of `qty` worth `value` (price x qty x multiplier) of
+    an order that had filled `cum_before` for `value_before`: its own function, given the
+    simulator's view of the contract."""
+    from ats.sim.commissions import fill_commission
+    from ats.sim.universe import Instrument as VenueInstrument
+
+    venue_inst = VenueInstrument(
+        con_id=0, symbol=inst.symbol, sec_type=inst.sec_type, exchange=inst.exchange,
+        primary_exchange=inst.primary_exchange or "", currency=inst.currency,
+        long_name=inst.symbol, multiplier=int(inst.multiplier),
+        trading_class=inst.symbol if inst.sec_type == "FUT" else "")
+    return fill_commission(venue_inst, cum_before, value_before, qty, value,
+                           monthly_shares_before)
 
 
 def _touch_price(req: OrderRequest, bar: Bar, market: bool) -> float | None:
@@ -235,7 +268,7 @@ def run(
     *,
     cash: float = 1_000_000.0,
     weights: Weights = FULL_WEIGHTS,
-    commission_per_share: float = 0.0035,
+    commission_per_share: float | None = None,
     fill_at: FillAt = "next_open",
     bar_size: str | None = None,
     warmup: int = 0,
@@ -244,6 +277,8 @@ def run(
 ) -> BacktestResult:
     """Replay `bars` (per instrument: DataFrame indexed by time, OHLCV columns) through a strategy.
 
+    Commissions follow the simulator's schedule (IBKR's tiered rates, per-order minimum and
+    maximum, per-contract futures fees), or a flat `commission_per_share` when given.
     The first `warmup` bar times only fill the strategy's windows (as `warm_up` does live).
     `bar_size` defaults to the smallest one in the strategy's subscriptions.
     `restart_at`: before the first bar at or after each of these times, the strategy is
@@ -267,6 +302,7 @@ def run(
         sizes = [s.bar_size for s in strat.specs().values()] or ["1d"]
         bar_size = min(sizes, key=lambda s: BAR_SIZES[s])
 
+    bars = _regular_hours(bars, strat)
     times, groups = _merge(bars)
     equity = np.empty(len(times))
     started = False
@@ -304,6 +340,21 @@ def run(
     )
     return BacktestResult(pd.Series(equity, index=index, name="equity"), fills, ctx.orders,
                           strat, ctx)
+
+
+def _regular_hours(bars: Mapping[Instrument, pd.DataFrame],
+                   strat: Strategy[Any]) -> dict[Instrument, pd.DataFrame]:
+    """Intraday bars of a `regular_hours` subscription cut to the calendar's sessions."""
+    specs = strat.specs()
+    out = {}
+    for inst, df in bars.items():
+        spec = specs.get(inst.key)
+        if spec is not None and spec.regular_hours and spec.bar_size != "1d" and len(df):
+            idx = pd.DatetimeIndex(df.index)
+            idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+            df = df[sessions(strat.calendar).in_hours(idx.asi8)]
+        out[inst] = df
+    return out
 
 
 def _restart(old: Strategy[Any], bars: Mapping[Instrument, pd.DataFrame],

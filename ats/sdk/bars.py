@@ -35,11 +35,14 @@ class Bar:
 
 @dataclass(frozen=True)
 class BarSpec:
-    """A subscription: bars of `bar_size` for `instrument`, with `lookback` bars of history."""
+    """A subscription: bars of `bar_size` for `instrument`, with `lookback` bars of history.
+    With `regular_hours`, intraday bars come only from the strategy calendar's regular
+    sessions (no pre- or post-market), live and in backtest alike; daily bars always do."""
 
     instrument: Instrument
     bar_size: str = "1d"
     lookback: int = 1
+    regular_hours: bool = False
 
     def __post_init__(self) -> None:
         if self.bar_size not in BAR_SIZES:

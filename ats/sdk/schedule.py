@@ -48,6 +48,13 @@ class Sessions:
         i = self.session_index(t)
         return i >= 0 and t <= self.closes[i]
 
+    def in_hours(self, starts: np.ndarray) -> np.ndarray:
+        """Mask of bar start times (ns) inside a regular session: open <= start < close."""
+        i = np.searchsorted(self.opens, starts, side="right") - 1
+        ok = i >= 0
+        out: np.ndarray = ok & (starts < self.closes[np.where(ok, i, 0)])
+        return out
+
     def local_times(self, at: time) -> np.ndarray:
         """`at` in the calendar's time zone on every session date, as UTC ns."""
         local = (self.dates + pd.Timedelta(hours=at.hour, minutes=at.minute, seconds=at.second))

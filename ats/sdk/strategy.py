@@ -265,6 +265,10 @@ class Strategy(Generic[P]):
             self._specs = {s.instrument.key: s for s in self.subscriptions()}
         return self._specs
 
+    def forget_specs(self) -> None:
+        """Ask `subscriptions()` again at the next `specs()` (futures chains were reloaded)."""
+        self._specs = None
+
     def _window_size(self, key: str) -> int:
         spec = self.specs().get(key)
         return max(spec.lookback, 2) if spec is not None else DEFAULT_WINDOW

@@ -15,6 +15,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from ats.report.inputs import fills_frame, samples_frame
+from ats.report.live import account_base, measure_books, table_rows
 from ats.web import audit
 from ats.web.auth import CSRF_HEADER, SESSION_TTL, Refused, Session
 from ats.web.backend import DEFAULT_TIMEOUT, SLOW_TIMEOUT, http_status
@@ -31,7 +33,25 @@ LOGIN_PATH = "/api/login"
 MAX_ROWS = 5000
 
 
+#: equity samples per book the Performance page measures (the broker thins evenly past this)
+PERFORMANCE_POINTS = 20_000
+
 Next = Callable[[Request], Awaitable[Response]]
+
+
+def performance_rows(samples: list[dict[str, Any]], fills: list[dict[str, Any]],
+                     account: dict[str, Any], pnl: list[dict[str, Any]],
+                     weights: dict[str, float]) -> dict[str, Any]:
+    frame = samples_frame(samples)
+    if frame.empty:
+        return {"rows": [], "note": "no equity samples yet: the broker samples the books once "
+                                    "something has traded"}
+    base = account_base(account.values(), pnl)
+    if base is None:
+        return {"rows": [], "note": "the venue has not reported the account's NetLiquidation"}
+    reports = measure_books(frame, fills_frame(fills), base,
+                            "the venue's NetLiquidation less the P&L of every book", weights)
+    return {"rows": table_rows(reports), "note": ""}
 
 
 class LoginBody(BaseModel):
@@ -126,6 +146,8 @@ def router(console: Console) -> APIRouter:
                   method: str, params: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
         """One change, through the service, audited with its result."""
         remote = remote_of(request)
+        if (service, method) in (("broker", "halt"), ("broker", "resume")):
+            params = {**params, "by": f"web:{session.who}"}  # said in the alert it raises
         try:
             result = await console.backend.call(service, method, params, timeout)
         except RequestError as exc:
@@ -228,6 +250,17 @@ def router(console: Console) -> APIRouter:
         if strategy:
             params["strategy"] = strategy
         return await ask("broker", "equity", params, SLOW_TIMEOUT)
+
+    @api.get("/performance", summary="`ats-ctl report`'s figures of the account and of each "
+             "strategy, since inception (without a benchmark: see `ats-ctl report`)")
+    async def performance() -> Any:
+        samples = await ask("broker", "equity", {"points": PERFORMANCE_POINTS}, SLOW_TIMEOUT)
+        fills = await ask("broker", "fills", {"limit": 0}, SLOW_TIMEOUT)
+        account = await ask("broker", "account")
+        pnl = await ask("broker", "pnl")
+        entries = await ask("manager", "list")
+        weights = {str(e["name"]): float(e.get("target_weight") or 0.0) for e in entries}
+        return await asyncio.to_thread(performance_rows, samples, fills, account, pnl, weights)
 
     # -- changes ----------------------------------------------------------------------------
 

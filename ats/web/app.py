@@ -21,6 +21,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ats.web import api
 from ats.web.console import Console, dumps
+from ats.web.metrics import CONTENT_TYPE, Metrics
 
 STATIC = Path(__file__).resolve().parent / "static"
 #: the pages, each drawn by app.js from its path
@@ -77,6 +78,13 @@ def event_stream(console: Console) -> Callable[[Request], Awaitable[Response]]:
     return events
 
 
+def metrics_route(metrics: Metrics) -> Callable[[], Response]:
+    def scrape() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE,
+                        headers={"Cache-Control": "no-store"})
+    return scrape
+
+
 def create_app(console: Console) -> FastAPI:
     # No /docs: Swagger UI loads its assets from a CDN. /openapi.json documents the API.
     app = FastAPI(title="ats web console", docs_url=None, redoc_url=None)
@@ -111,6 +119,9 @@ def create_app(console: Console) -> FastAPI:
     app.include_router(api.router(console))
     app.add_api_route("/events", event_stream(console), methods=["GET"],
                       include_in_schema=False)
+    if console.metrics is not None:  # Prometheus text format; read-only, open like every GET
+        app.add_api_route("/metrics", metrics_route(console.metrics), methods=["GET"],
+                          include_in_schema=False)
 
     def page() -> FileResponse:
         return FileResponse(STATIC / "app.html", headers={"Cache-Control": "no-store"})

@@ -12,6 +12,7 @@ from ats.web.audit import AuditLog
 from ats.web.auth import SESSION_COOKIE, Sessions
 from ats.web.backend import Backend
 from ats.web.live import LiveBus
+from ats.web.metrics import Metrics
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Console:
     #: the Host headers served (None: any); on loopback only loopback names, so a page of
     #: another site that rebinds its DNS name to 127.0.0.1 cannot even read
     hosts: tuple[str, ...] | None = None
+    #: what GET /metrics exports (None: no /metrics)
+    metrics: Metrics | None = None
 
 
 def _clean(x: Any) -> Any:

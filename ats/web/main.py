@@ -25,6 +25,7 @@ from ats.web.auth import SESSION_COOKIE, Sessions
 from ats.web.backend import BusBackend
 from ats.web.console import Console
 from ats.web.live import LiveBus
+from ats.web.metrics import Metrics
 from bus.endpoints import is_loopback
 from bus.heartbeat import Heartbeater
 from bus.publisher import Publisher
@@ -54,19 +55,21 @@ async def serve(cfg: config_mod.Config) -> None:
     logging.getLogger().addHandler(BusLogHandler(publisher, PROCESS))
     backend = BusBackend(ctx, cfg.endpoints)
     live = LiveBus(ctx, cfg.endpoints, backend)
+    metrics = Metrics(lambda: live.status["rows"])
     tls = bool(web["tls_cert"] and web["tls_key"])
     console = Console(backend=backend, live=live,
                       sessions=Sessions(logintoken.ensure(cfg.web_token_file)),
                       audit=AuditLog(cfg.web_audit_file), log_dir=cfg.log_dir, secure=tls,
                       cookie=f"{SESSION_COOKIE}_{web['port']}",
                       hosts=(*LOOPBACK_NAMES, str(web["host"])) if is_loopback(str(web["host"]))
-                      else None)
+                      else None, metrics=metrics)
     server = _Server(uvicorn.Config(
         create_app(console), host=str(web["host"]), port=int(web["port"]),
         log_level="warning", access_log=False, lifespan="off",
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
         ssl_certfile=str(web["tls_cert"]) or None, ssl_keyfile=str(web["tls_key"]) or None))
     tasks = [asyncio.create_task(live.run(), name="live"),
+             asyncio.create_task(metrics.run(ctx, cfg.endpoints.subscribe), name="metrics"),
              asyncio.create_task(Heartbeater(publisher, PROCESS).run(), name="heartbeat")]
     serving = asyncio.create_task(server.serve(), name="http")
     log.info("web console at %s", cfg.web_url)

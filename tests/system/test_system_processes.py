@@ -88,12 +88,75 @@ def test_status_lists_the_systems_processes_and_the_brokers_venue_connection(
 
     rows = wait_for(lambda: (r := processes())["broker"]["venue"] == "connected" and r, 30,
                     "the broker's venue connection in status")
-    assert set(rows) == {"bus", "manager", "broker", "gateway-sim", "web"}
+    assert set(rows) == {"bus", "manager", "broker", "gateway-sim", "web", "alerts"}
     for name, row in rows.items():
         assert row["state"] == "RUNNING" and row["pid"] == system.pid_of(name), row
     assert rows["broker"]["venue_since"] and rows["broker"]["disk"] == "OK"
     table = system.ctl("status").stdout
     assert "PROCESS" in table and "connected" in table
+
+
+def _sampled(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+    """The rows by name once every running program has a CPU figure (its second sample)."""
+    by_name = {r["name"]: r for r in rows}
+    running = [r for r in by_name.values() if r["state"] == "RUNNING"]
+    done = len(running) >= len(NAMES) + 5 and all(r["cpu_percent"] is not None for r in running)
+    return by_name if done else None
+
+
+def test_top_lists_every_process_with_its_memory_cpu_files_threads_and_loop_lag(
+        system: System) -> None:
+    rows = wait_for(lambda: _sampled(system.json("top", "--once")), 30,
+                    "a CPU figure of every process in top")
+    programs = {p.name: p for p in system.supervisor().all_processes()}
+    for program, info in programs.items():
+        if info.state != "RUNNING":
+            continue
+        row = rows[program.removeprefix("strategy-")]
+        assert row["pid"] == info.pid and row["rss_mb"] > 5, row
+        assert row["cpu_percent"] >= 0 and row["threads"] >= 1 and row["num_fds"] > 0, row
+    for name in (*NAMES, "manager", "broker", "web"):  # the asyncio processes beat their lag
+        assert rows[name]["loop_lag_ms"] is not None and rows[name]["loop_lag_ms"] < 5000
+    assert rows["bus"]["messages_in_per_s"] > 0  # heartbeats alone flow every second
+    assert "order_latency" in rows[NAMES[0]]
+    table = system.ctl("top", "--once").stdout
+    assert "RSS MB" in table and "msg/s" in table
+
+
+def test_status_json_has_the_rss_and_cpu_of_each_process_and_strategy(system: System) -> None:
+    rows = wait_for(lambda: (r := system.json("status")) and
+                    all(x["cpu_percent"] is not None for x in r if x["state"] == "RUNNING")
+                    and r, 30, "rss_mb and cpu_percent in status --json")
+    for row in rows:
+        if row["state"] == "RUNNING":
+            assert row["rss_mb"] > 5 and row["cpu_percent"] >= 0, row
+
+
+def test_metrics_of_the_web_process_parse_with_the_prometheus_parser(system: System) -> None:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = system.ctl("web", "url").stdout.strip().rstrip("/") + "/metrics"
+
+    def scrape() -> dict[str, list[Any]] | None:
+        with urllib.request.urlopen(url, timeout=5) as r:  # no login: read-only
+            text = r.read().decode()
+        found = {f.name: list(f.samples) for f in text_string_to_metric_families(text)}
+        rss = {s.labels["process"] for s in found["ats_process_resident_memory_bytes"]}
+        states = {s.labels["strategy"] for s in found["ats_strategy_state"]}
+        return found if {"broker", "web", *NAMES} <= rss and set(NAMES) <= states else None
+
+    found = wait_for(scrape, 30, "every process and strategy in /metrics")
+    for name in ("ats_process_cpu_percent", "ats_process_cpu_seconds", "ats_venue_connected",
+                 "ats_order_round_trip_seconds", "ats_fills", "ats_risk_refusals",
+                 "ats_bus_messages", "ats_process_event_loop_lag_seconds"):
+        assert name in found, name
+    venue = {s.labels["process"]: s.value for s in found["ats_venue_connected"]}
+    assert venue["broker"] == 1.0
+    running = {s.labels["strategy"] for s in found["ats_strategy_state"]
+               if s.labels["state"] == "RUNNING" and s.value == 1.0}
+    assert set(NAMES) <= running
 
 
 def test_strategies_connect_to_the_venue_with_their_own_client_ids(system: System) -> None:

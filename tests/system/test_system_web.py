@@ -109,7 +109,7 @@ def test_the_overview_lists_every_strategy_with_the_states_of_status_json(
     procs = browser.execute_script(
         "return [...document.querySelectorAll('#processes tbody tr[data-name]')]"
         ".map(tr => tr.dataset.name)")
-    assert set(procs) == {"bus", "manager", "broker", "gateway-sim", "web"}
+    assert set(procs) == {"bus", "manager", "broker", "gateway-sim", "web", "alerts"}
 
 
 def test_a_killed_strategy_shows_as_not_running_then_running_again_without_a_reload(

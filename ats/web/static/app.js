@@ -643,22 +643,37 @@ const riskPage = {
 const performancePage = {
   init() {
     fill($("#main"), h("h1", {}, "Performance"),
-      h("p", {class: "muted"}, "The metrics of `ats-ctl report` (returns, Sharpe, drawdown…) are not " +
-        "built yet; until they are, this is the ledger's P&L per strategy, live."),
-      h("div", {class: "card", id: "perf-box"}));
+      h("p", {class: "muted"}, "What `ats-ctl report` computes, since inception, for the account and " +
+        "each strategy on its capital base (target weight x the account's). Refreshed every 30 s. " +
+        "The benchmark comparison, the periods and the charts are in the report: " +
+        "`ats-ctl report --out DIR`."),
+      h("div", {class: "card", id: "perf-box"}, "measuring…"));
+    this.load();
+    this.timer = setInterval(() => this.load(), 30000);
+  },
+  async load() {
+    try { this.data = await api("/api/performance"); } catch (e) {
+      fill($("#perf-box"), h("p", {class: "message error"}, e.message)); return;
+    }
+    this.render();
   },
   render() {
-    const rows = Object.values(S.states.pnl).sort((a, b) => a.strategy.localeCompare(b.strategy));
-    const total = {strategy: "TOTAL"};
-    for (const k of ["realized_pnl_net", "unrealized_pnl", "commissions", "fills", "equity"]) {
-      total[k] = rows.reduce((a, r) => a + Number(r[k] || 0), 0);
-    }
+    if (!this.data || !$("#perf-box")) return;
+    const pct = (x) => x === null || x === undefined ? "–" : signed(100 * x);
+    const ratio = (x) => x === null || x === undefined ? "–" : num(x);
     fill($("#perf-box"), table([
-      ["strategy", (r) => r.strategy], ["realized (net)", (r) => signed(r.realized_pnl_net), {num: true}],
-      ["unrealized", (r) => signed(r.unrealized_pnl), {num: true}],
-      ["total P&L", (r) => signed(totalPnl(r)), {num: true}],
-      ["commissions", (r) => num(r.commissions), {num: true}], ["fills", (r) => r.fills, {num: true}],
-    ], rows.length ? [...rows, total] : [], {id: "performance"}));
+      ["book", (r) => r.name], ["capital base", (r) => num(r.capital_base, 0), {num: true}],
+      ["total return %", (r) => pct(r.total_return), {num: true}],
+      ["CAGR %", (r) => pct(r.cagr), {num: true}],
+      ["volatility %", (r) => pct(r.volatility), {num: true}],
+      ["Sharpe", (r) => ratio(r.sharpe), {num: true}], ["Sortino", (r) => ratio(r.sortino), {num: true}],
+      ["max drawdown %", (r) => pct(r.max_drawdown), {num: true}],
+      ["Calmar", (r) => ratio(r.calmar), {num: true}],
+      ["hit rate %", (r) => pct(r.hit_rate), {num: true}],
+      ["profit factor", (r) => ratio(r.profit_factor), {num: true}],
+      ["turnover", (r) => ratio(r.turnover), {num: true}],
+      ["commissions", (r) => num(r.commissions), {num: true}],
+    ], this.data.rows, {id: "performance", empty: this.data.note || "(none)"}));
   },
 };
 

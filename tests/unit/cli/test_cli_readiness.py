@@ -19,7 +19,7 @@ def strategy(name: str, state: str, desired: str = "running") -> dict[str, Any]:
 
 
 PROCESSES = [process("bus"), process("manager"), process("broker", venue="connected"),
-             process("gateway-sim"), process("web")]
+             process("gateway-sim"), process("web"), process("alerts")]
 
 
 def test_ready_when_processes_run_the_broker_is_connected_and_wanted_strategies_run(
@@ -46,7 +46,7 @@ def test_a_starting_strategy_or_an_unconnected_broker_is_waited_for(tmp_path: Pa
 def test_a_fatal_process_or_crash_looping_strategy_fails_at_once_naming_it(
         tmp_path: Path) -> None:
     cfg = config.init_home(tmp_path / "h")
-    r = assess(cfg, [*PROCESSES[:3], process("gateway-sim", "FATAL"), PROCESSES[4],
+    r = assess(cfg, [*PROCESSES[:3], process("gateway-sim", "FATAL"), *PROCESSES[4:],
                      strategy("a", "CRASH_LOOP")])
     assert r.failed[0].startswith("gateway-sim FATAL ([sim] or [venue] port 14002 in use?")
     assert r.failed[1] == "strategy a CRASH_LOOP (see ats-ctl logs a)"
@@ -54,7 +54,7 @@ def test_a_fatal_process_or_crash_looping_strategy_fails_at_once_naming_it(
 
 def test_the_simulator_is_not_required_against_a_real_gateway(tmp_path: Path) -> None:
     cfg = config.init_home(tmp_path / "h", {"venue": {"kind": "ib", "port": 4002}})
-    r = assess(cfg, [*PROCESSES[:3], process("gateway-sim", "STOPPED"), PROCESSES[4]])
+    r = assess(cfg, [*PROCESSES[:3], process("gateway-sim", "STOPPED"), *PROCESSES[4:]])
     assert r.ready
 
 
@@ -66,5 +66,12 @@ def test_the_ready_line_shows_the_web_consoles_address(tmp_path: Path) -> None:
 
 def test_a_fatal_web_console_names_its_port(tmp_path: Path) -> None:
     cfg = config.init_home(tmp_path / "h")
-    r = assess(cfg, [*PROCESSES[:4], process("web", "FATAL")])
+    r = assess(cfg, [*PROCESSES[:4], process("web", "FATAL"), PROCESSES[5]])
     assert r.failed == ["web FATAL ([web] port 8765 in use? see ats-ctl logs web)"]
+
+
+def test_an_alerts_process_that_does_not_run_is_not_ready_naming_its_log(
+        tmp_path: Path) -> None:
+    cfg = config.init_home(tmp_path / "h")
+    r = assess(cfg, [*PROCESSES[:5], process("alerts", "FATAL")])
+    assert r.failed == ["alerts FATAL (see ats-ctl logs alerts)"]

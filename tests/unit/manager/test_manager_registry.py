@@ -56,3 +56,17 @@ def test_desired_state_and_params_survive_a_reload(uri: str) -> None:
     reg.update("alpha", desired="running", params={"quantity": 4})
     again = Registry(uri).get("alpha")
     assert again.desired == "running" and again.params == {"quantity": 4}
+
+
+def test_a_strategys_benchmark_is_kept_and_older_rows_have_none(uri: str) -> None:
+    from ats.manager import registry as registry_mod
+    from ats.storage.arctic import library
+
+    reg = Registry(uri)
+    reg.add("ltmt", "strategies.ltmt", benchmark="ACWI")
+    reg.add("cnr", "strategies.cnr")
+    assert Registry(uri).get("ltmt").benchmark == "ACWI"
+    assert Registry(uri).get("cnr").benchmark == ""  # reports use SPY
+    lib = library(uri, registry_mod.LIBRARY)  # as written before the field existed
+    lib.write(registry_mod.SYMBOL, lib.read(registry_mod.SYMBOL).data.drop(columns="benchmark"))
+    assert Registry(uri).get("ltmt").benchmark == ""

@@ -6,6 +6,7 @@ import pytest
 
 from ats.sdk import BarSpec, Future, Params, Stock, Strategy, Weights, backtest, param
 from ats.sdk.testkit import daily_bars, intraday_bars
+from ats.sim.commissions import FUTURE_PER_CONTRACT, US_MIN_PER_ORDER, US_TIERS
 
 SPY, QQQ = Stock("SPY"), Stock("QQQ")
 
@@ -105,8 +106,20 @@ def test_futures_use_the_multiplier_and_settle_at_expiry():
 
     r = backtest.run(ShortFut, {}, {fut: df}, cash=100_000)
     assert r.fills["quantity"].tolist() == [-2.0, 2.0]  # entry, then expiry settlement
-    assert r.equity.iloc[-1] == pytest.approx(100_000 + 2 * 100 * (15 - 13) - 2 * 2 * 1.0)
+    fee = FUTURE_PER_CONTRACT["VXM"]  # the simulator's own schedule
+    assert r.equity.iloc[-1] == pytest.approx(100_000 + 2 * 100 * (15 - 13) - 2 * 2 * fee)
     assert not r.context.positions()
+
+
+def test_stock_commissions_follow_the_simulators_tiered_schedule():
+    df = daily_bars([100.0, 100.0, 100.0, 100.0], spread=0.0)
+    small = backtest.run(Script, {"qty": 10}, {SPY: df}, cash=1_000_000)
+    large = backtest.run(Script, {"qty": 1000}, {SPY: df}, cash=1_000_000)
+    assert small.fills["commission"].tolist() == [US_MIN_PER_ORDER]  # the per-order minimum
+    assert large.fills["commission"].tolist() == [pytest.approx(1000 * US_TIERS[0][1])]
+    flat = backtest.run(Script, {"qty": 10}, {SPY: df}, cash=1_000_000,
+                        commission_per_share=0.01)
+    assert flat.fills["commission"].tolist() == [pytest.approx(0.1)]
 
 
 def test_warmup_bars_only_fill_windows():

@@ -1,8 +1,10 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from ats.sdk import Stock, backtest
-from ats.sdk.testkit import intraday_bars
+from ats.sdk.schedule import sessions
+from ats.sdk.testkit import intraday_bars, random_walk
 from strategies.vow import Vow, VowParams, session_vwap, vow_entry, vow_exit
 
 SPY = Stock("SPY")
@@ -61,3 +63,18 @@ def test_flattens_before_the_close():
     assert r.context.position(SPY) == 0
     last = r.fills["time"].iloc[-1]
     assert (last.hour, last.minute) == (20, 50)  # 10 minutes before the 21:00 UTC close
+
+
+def test_vow_trades_regular_hours_only_even_when_the_bars_run_around_the_clock():
+    # Two days of 5-minute bars around the clock, volume spikes at every hour of it.
+    idx = pd.date_range("2026-11-17T00:00Z", "2026-11-18T23:55Z", freq="5min")
+    closes = random_walk(len(idx), 100.0, 0.003, seed=7)
+    volume = np.where(np.arange(len(idx)) % 7 == 0, 80_000.0, 10_000.0)
+    o = np.concatenate([[closes[0]], closes[:-1]])
+    bars = pd.DataFrame({"open": o, "high": np.maximum(o, closes) * 1.0005,
+                         "low": np.minimum(o, closes) * 0.9995, "close": closes,
+                         "volume": volume}, index=idx)
+    r = backtest.run(Vow, None, {Stock("SPY"): bars})
+    assert not r.fills.empty
+    times = pd.DatetimeIndex(r.fills["time"])
+    assert sessions("XNYS").in_hours(times.asi8).all(), r.fills

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from webkit import TOKEN, FakeBackend, client, login
 
 from ats.errors import Code
+from ats.report import metrics as m
 from ats.web import audit
 from ats.web.auth import CSRF_HEADER, SESSION_COOKIE
 from ats.web.console import Console
@@ -127,9 +130,11 @@ def test_each_change_is_the_request_ats_ctl_makes_and_is_audited(
     headers = login(tc)
     r = tc.post(path, json=body, headers=headers)
     assert r.status_code == 200, r.text
-    assert backend.changes() == [call]
     rec = records(web)[-1]
     assert rec["result"] == audit.OK and rec["who"].startswith("session:")
+    if call[1] in ("halt", "resume"):  # the broker is told who, for its alert
+        call = (call[0], call[1], {**call[2], "by": f"web:{rec['who']}"})
+    assert backend.changes() == [call]
     assert rec["params"] == call[2]
 
 
@@ -209,3 +214,32 @@ def test_the_api_is_described_for_scripts_at_openapi_json(tc: TestClient) -> Non
     paths = tc.get("/openapi.json").json()["paths"]
     assert {"/api/status", "/api/strategies/{name}/stop", "/api/limits"} <= set(paths)
     assert tc.get("/docs").status_code == 404  # Swagger UI would load from a CDN
+
+
+def test_performance_measures_the_account_and_each_strategy_like_ats_ctl_report(
+        tc: TestClient, backend: FakeBackend) -> None:
+    days = pd.date_range("2026-01-05", periods=40, freq="B", tz="UTC")
+    pnl_a = np.cumsum(np.r_[0.0, np.tile([120.0, -80.0, 150.0, -40.0], 10)[:39]])
+    backend.replies[("broker", "equity")] = [
+        {"ts": t.isoformat(), "strategy": "a", "equity": float(e), "market_value": 0.0}
+        for t, e in zip(days, pnl_a, strict=True)]
+    backend.replies[("broker", "fills")] = []
+    backend.replies[("broker", "account")] = {
+        "NetLiquidation|USD": {"tag": "NetLiquidation", "currency": "USD",
+                               "value": str(1_000_000.0 + pnl_a[-1])}}
+    backend.replies[("broker", "pnl")] = [{"strategy": "a", "equity": float(pnl_a[-1])}]
+    backend.replies[("manager", "list")] = [{"name": "a", "target_weight": 0.1}]
+    r = tc.get("/api/performance")
+    assert r.status_code == 200, r.text
+    rows = {row["name"]: row for row in r.json()["rows"]}
+    assert set(rows) == {"account", "a"}
+    a = rows["a"]
+    assert a["capital_base"] == 100_000.0  # 0.1 x the account's 1,000,000
+    # independently: daily simple returns of 100,000 + P&L, 252 a year, no risk-free rate
+    equity = 100_000.0 + pnl_a
+    rets = np.diff(equity) / equity[:-1]
+    assert a["total_return"] == pytest.approx(equity[-1] / 100_000.0 - 1)
+    assert a["sharpe"] == pytest.approx(rets.mean() / rets.std(ddof=1) * np.sqrt(252), rel=1e-6)
+    assert a["max_drawdown"] == pytest.approx(
+        float(np.min(equity / np.maximum.accumulate(equity) - 1)))
+    assert m.Conventions("daily", 0.0).to_dict()["periods_per_year"] == a["periods_per_year"]
