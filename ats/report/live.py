@@ -12,6 +12,7 @@ import pandas as pd
 from ats.report.build import Report, build
 from ats.report.inputs import ACCOUNT, live_book, strategy_base
 from ats.report.metrics import clean
+from ats.report.tearsheet import SHORT_RECORD
 
 #: the figures of a book shown in a table, in order
 TABLE_FIGURES = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
@@ -44,8 +45,13 @@ def table_rows(reports: Mapping[str, Report]) -> list[dict[str, Any]]:
     rows = []
     for name, r in reports.items():
         info = r.metrics
+        n = int(info.get("n_returns") or 0)
         rows.append(clean({"name": name, "capital_base": info["capital_base"],
                            "start": info["start"], "end": info["end"],
                            "periods_per_year": info.get("periods_per_year"),
+                           "record": f"{n} {info.get('frequency', '')} returns",
+                           # as the report says: annualised figures of so short a record
+                           # say little
+                           "short_record": n < SHORT_RECORD,
                            **{k: info.get(k) for k in TABLE_FIGURES}}))
     return rows

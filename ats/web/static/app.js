@@ -661,14 +661,18 @@ const performancePage = {
     if (!this.data || !$("#perf-box")) return;
     const pct = (x) => x === null || x === undefined ? "–" : signed(100 * x);
     const ratio = (x) => x === null || x === undefined ? "–" : num(x);
+    // Annualised figures of a short record say little: shown as "short", as the report notes.
+    const yearly = (r, cell) => r.short_record ? h("span", {class: "muted", title: r.record}, "short") : cell;
     fill($("#perf-box"), table([
       ["book", (r) => r.name], ["capital base", (r) => num(r.capital_base, 0), {num: true}],
+      ["record", (r) => r.record],
       ["total return %", (r) => pct(r.total_return), {num: true}],
-      ["CAGR %", (r) => pct(r.cagr), {num: true}],
-      ["volatility %", (r) => pct(r.volatility), {num: true}],
-      ["Sharpe", (r) => ratio(r.sharpe), {num: true}], ["Sortino", (r) => ratio(r.sortino), {num: true}],
+      ["CAGR %", (r) => yearly(r, pct(r.cagr)), {num: true}],
+      ["volatility %", (r) => yearly(r, pct(r.volatility)), {num: true}],
+      ["Sharpe", (r) => yearly(r, ratio(r.sharpe)), {num: true}],
+      ["Sortino", (r) => yearly(r, ratio(r.sortino)), {num: true}],
       ["max drawdown %", (r) => pct(r.max_drawdown), {num: true}],
-      ["Calmar", (r) => ratio(r.calmar), {num: true}],
+      ["Calmar", (r) => yearly(r, ratio(r.calmar)), {num: true}],
       ["hit rate %", (r) => pct(r.hit_rate), {num: true}],
       ["profit factor", (r) => ratio(r.profit_factor), {num: true}],
       ["turnover", (r) => ratio(r.turnover), {num: true}],

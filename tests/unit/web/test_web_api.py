@@ -235,6 +235,7 @@ def test_performance_measures_the_account_and_each_strategy_like_ats_ctl_report(
     assert set(rows) == {"account", "a"}
     a = rows["a"]
     assert a["capital_base"] == 100_000.0  # 0.1 x the account's 1,000,000
+    assert (a["record"], a["short_record"]) == ("39 daily returns", False)
     # independently: daily simple returns of 100,000 + P&L, 252 a year, no risk-free rate
     equity = 100_000.0 + pnl_a
     rets = np.diff(equity) / equity[:-1]
