@@ -33,6 +33,7 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     "NO_LOG": (21, "has it ever been started? see `ats-ctl status`"),
     "ORPHANS": (22, "`ats-ctl down` stops them"),
     "NOT_DELIVERED": (24, "check the URL and the service; see [alerts] urls"),
+    "DOCTOR": (25, "fix what failed before trading live on this venue"),
 }
 
 

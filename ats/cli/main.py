@@ -12,6 +12,7 @@ from ats.cli import (
     backtest,
     config_cmd,
     data,
+    doctor,
     inspect_cmd,
     lifecycle,
     report,
@@ -34,7 +35,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 for module in (lifecycle, strategies, inspect_cmd, trading, config_cmd, watch, backtest, web,
-               report, top):
+               report, top, doctor):
     for command in module.COMMANDS:
         cli.add_command(command)
 cli.add_command(data.data)

@@ -25,6 +25,7 @@ from ats.data.ranges import utc
 from ats.errors import Code
 from ats.manager.registry import LIBRARY as REGISTRY_LIBRARY
 from ats.manager.registry import SYMBOL as REGISTRY_SYMBOL
+from ats.manager.registry import Entry
 from ats.report import benchmark as bm
 from ats.report.build import Benchmark, Report, build, write
 from ats.report.inputs import (
@@ -69,7 +70,8 @@ def registry_entries(ctl: Ctl) -> dict[str, dict[str, Any]]:
     if not lib.has_symbol(REGISTRY_SYMBOL):
         return {}
     rows = lib.read(REGISTRY_SYMBOL).data.to_dict("records")
-    return {str(r["name"]): dict(r) for r in rows if not r.get("removed")}
+    entries = (Entry.from_row(r) for r in rows)
+    return {e.name: e.to_dict() for e in entries if not e.removed}
 
 
 def load_inputs(ctl: Ctl) -> tuple[pd.DataFrame, pd.DataFrame, float | None]:

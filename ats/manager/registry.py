@@ -61,7 +61,7 @@ class Entry:
         return row
 
     @classmethod
-    def _from_row(cls, row: Mapping[str, Any]) -> Entry:
+    def from_row(cls, row: Mapping[str, Any]) -> Entry:
         return cls(
             name=str(row["name"]),
             spec=str(row["spec"]),
@@ -105,7 +105,7 @@ class Registry:
             self._entries = {}
             return
         df = self._lib.read(SYMBOL).data
-        self._entries = {str(r["name"]): Entry._from_row(r) for r in df.to_dict("records")}
+        self._entries = {str(r["name"]): Entry.from_row(r) for r in df.to_dict("records")}
 
     def _save(self) -> None:
         rows = [e._row() for e in self._entries.values()]
