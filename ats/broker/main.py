@@ -41,6 +41,7 @@ from ats.broker.syncer import BackgroundSync
 from ats.broker.tradingstate import TradingState, TradingStates
 from ats.errors import Code
 from ats.ib import adapter, parsing
+from ats.ib.venueclock import VenueClock
 from ats.processes import BusLogHandler, install_stop_handlers, service_main
 from ats.storage.arctic import open_arctic
 from bus import topics
@@ -110,6 +111,8 @@ class Broker:
         self.ib: Any = adapter.IB()
         self.connected = False
         self.venue_since = time.time()  #: when `connected` last changed
+        self.clock = VenueClock(float(cfg.section("sim")["speed"])
+                                if cfg.venue["kind"] == "sim" else 1.0)
         self.venue_code: int | None = None  #: the last connectivity or farm code from the venue
         self.stop_event = asyncio.Event()
         self.suspects: dict[int, int] = {}  #: con_id -> consecutive mismatches
@@ -570,6 +573,11 @@ class Broker:
                               account=str(venue["account"]), stop=self.stop_event)
         log.info("connected to %s:%s as master clientId %s", venue["host"], venue["port"],
                  venue["master_client_id"])
+        try:
+            self.clock.sync((await self.ib.reqCurrentTimeAsync()).timestamp())
+        except Exception as exc:
+            log.warning("reqCurrentTime failed (%s): equity is stamped with this machine's "
+                        "clock", exc)
         await self.recover()
         self._set_connected(True)
         self.publisher.publish(topics.connection("broker"), "venue", {"state": "connected"})
@@ -637,7 +645,8 @@ class Broker:
                     self.check_reconciliation()
                 if now - last_equity > self.equity_seconds:
                     last_equity = now
-                    self.ledger.sample_equity(time.time())
+                    # The venue's time, like the fills': a simulator may run its own clock.
+                    self.ledger.sample_equity(self.clock.now().timestamp())
                     for strategy in self.ledger.strategies():
                         self._publish_books(strategy)
                 if now - last_equity_write > EQUITY_WRITE_SECONDS:

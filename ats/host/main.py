@@ -29,12 +29,13 @@ from ats.broker import orderref
 from ats.broker.intents import IN_FLIGHT_GRACE
 from ats.errors import Code
 from ats.host import crashloop
-from ats.host.context import LiveContext, VenueClock
+from ats.host.context import LiveContext
 from ats.host.errorlog import ErrorLog, HandlerError
 from ats.host.executions import Executions, Version, seeded
 from ats.host.feed import BarAggregator, is_forming
 from ats.host.statefile import StateFile
 from ats.ib import adapter, parsing
+from ats.ib.venueclock import VenueClock
 from ats.processes import BusLogHandler, install_stop_handlers, setup_logging
 from ats.sdk.bars import BarSpec
 from ats.sdk.instrument import Instrument

@@ -54,3 +54,16 @@ def closes(store: BarStore, symbol: str, frequency: Frequency, start: pd.Timesta
         except Exception as exc:  # the stored bars are still worth a report
             source += f" (the venue could not complete it: {exc})"
     return stored(store, symbol, bar, start - lead, end), source
+
+
+def stored_reader(uri: str, library: str) -> Callable[[str, str, pd.Timestamp, pd.Timestamp],
+                                                      pd.Series]:
+    """`stored` on a store opened at the first read (a process that never asks opens none)."""
+    opened: list[BarStore] = []
+
+    def read(symbol: str, bar_size: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+        if not opened:
+            opened.append(BarStore(uri, library))
+        return stored(opened[0], symbol, bar_size, start, end)
+
+    return read

@@ -11,11 +11,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ats.report.inputs import fills_frame, samples_frame
+from ats.report.benchmark import DEFAULT as DEFAULT_BENCHMARK
+from ats.report.inputs import fills_frame, samples_frame, strategy_base
 from ats.report.live import account_base, measure_books, table_rows
 from ats.web import audit
 from ats.web.auth import CSRF_HEADER, SESSION_TTL, Refused, Session
@@ -37,6 +39,31 @@ MAX_ROWS = 5000
 PERFORMANCE_POINTS = 20_000
 
 Next = Callable[[Request], Awaitable[Response]]
+
+
+def benchmark_bar(span: pd.Timedelta) -> str:
+    """Bars fine enough for a chart of this span, and no finer."""
+    return "1min" if span <= pd.Timedelta(days=2) else "1h" if span <= pd.Timedelta(days=60) \
+        else "1d"
+
+
+def benchmark_points(symbol: str, capital: float, closes: pd.Series,
+                     start: pd.Timestamp) -> dict[str, Any]:
+    """What `capital` invested in the benchmark at `start` would have gained at each close."""
+    idx = pd.DatetimeIndex(closes.index)
+    closes.index = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    before = closes[closes.index <= start]
+    after = closes[closes.index > start]
+    if not len(after) or capital <= 0:
+        why = "no capital base" if capital <= 0 else \
+            f"no {symbol} bars stored for these times: `ats-ctl data fetch {symbol}`"
+        return {"symbol": symbol, "capital_base": capital, "points": [], "note": why}
+    first = float(before.iloc[-1]) if len(before) else float(after.iloc[0])
+    points = [{"ts": start.isoformat(), "pnl": 0.0}] if len(before) else []
+    points += [{"ts": t.isoformat(), "pnl": capital * (float(c) / first - 1.0)}
+               for t, c in after.items()]
+    return {"symbol": symbol, "capital_base": capital, "points": points, "note": ""}
 
 
 def performance_rows(samples: list[dict[str, Any]], fills: list[dict[str, Any]],
@@ -261,6 +288,24 @@ def router(console: Console) -> APIRouter:
         entries = await ask("manager", "list")
         weights = {str(e["name"]): float(e.get("target_weight") or 0.0) for e in entries}
         return await asyncio.to_thread(performance_rows, samples, fills, account, pnl, weights)
+
+    @api.get("/strategies/{name}/benchmark",
+             summary="Its benchmark (registry `benchmark`, else SPY) as the P&L its capital "
+                     "base would have made holding it from `start`, from the stored bars")
+    async def benchmark(name: str, start: str, end: str) -> Any:
+        try:
+            t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+        except ValueError as exc:
+            raise HTTPException(400, {"code": "BAD_INPUT", "message": str(exc)}) from exc
+        entry = await ask("manager", "get", {"name": name})
+        account = await ask("broker", "account")
+        pnl = await ask("broker", "pnl")
+        symbol = (str(entry.get("benchmark") or "") or DEFAULT_BENCHMARK).upper()
+        base = account_base(account.values(), pnl)
+        capital, _ = strategy_base(float(entry.get("target_weight") or 0.0), base or 0.0)
+        closes = (pd.Series(dtype=float) if console.closes is None else await asyncio.to_thread(
+            console.closes, symbol, benchmark_bar(t1 - t0), t0 - pd.Timedelta(days=7), t1))
+        return benchmark_points(symbol, capital, closes, t0)
 
     # -- changes ----------------------------------------------------------------------------
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from ats.web.audit import AuditLog
 from ats.web.auth import SESSION_COOKIE, Sessions
 from ats.web.backend import Backend
 from ats.web.live import LiveBus
 from ats.web.metrics import Metrics
+
+Closes = Callable[[str, str, pd.Timestamp, pd.Timestamp], pd.Series]
 
 
 @dataclass
@@ -32,6 +37,8 @@ class Console:
     hosts: tuple[str, ...] | None = None
     #: what GET /metrics exports (None: no /metrics)
     metrics: Metrics | None = None
+    #: closes(symbol, bar_size, start, end) of the stored market data (None: no benchmark)
+    closes: Closes | None = None
 
 
 def _clean(x: Any) -> Any:

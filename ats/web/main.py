@@ -18,6 +18,7 @@ import zmq.asyncio
 
 from ats import config as config_mod
 from ats.processes import BusLogHandler, home_arg, install_stop_handlers, setup_logging
+from ats.report.benchmark import stored_reader
 from ats.web import logintoken
 from ats.web.app import create_app
 from ats.web.audit import AuditLog
@@ -62,7 +63,8 @@ async def serve(cfg: config_mod.Config) -> None:
                       audit=AuditLog(cfg.web_audit_file), log_dir=cfg.log_dir, secure=tls,
                       cookie=f"{SESSION_COOKIE}_{web['port']}",
                       hosts=(*LOOPBACK_NAMES, str(web["host"])) if is_loopback(str(web["host"]))
-                      else None, metrics=metrics)
+                      else None, metrics=metrics,
+                      closes=stored_reader(cfg.arctic_uri, str(cfg.section("data")["library"])))
     server = _Server(uvicorn.Config(
         create_app(console), host=str(web["host"]), port=int(web["port"]),
         log_level="warning", access_log=False, lifespan="off",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -206,13 +207,25 @@ def test_the_equity_chart_has_points_once_the_example_strategy_has_traded(
         system: System, browser: Any, url: str) -> None:
     wait_for(lambda: [f for f in system.json("fills") if f["strategy"] == "example"], 90,
              "a fill of example")
+    time.sleep(3.0)  # three simulated minutes: complete SPY minute bars after the first sample
+    system.ctl("data", "fetch", "SPY", "--bar", "1min", "--duration", "1d", timeout=120)
     open_page(browser, url, "strategy/example")
 
-    def points() -> int:
+    def points(kind: str) -> int:
         return int(browser.execute_script(
             "const c = document.querySelector('#equity-chart');"
-            "return c ? Number(c.dataset.points) : 0;"))
-    assert wait_for(points, 40, "equity points on the chart") > 0
+            f"return c ? Number(c.dataset.{kind} || 0) : 0;"))
+    assert wait_for(lambda: points("points"), 40, "equity points on the chart") > 0
+    # the benchmark (SPY, example's registry default) from the bars just stored
+    note = "return document.querySelector('#bench-note').textContent"
+    try:
+        # reloaded with the equity every 10 s; the manager may still be back from its kill -9
+        wait_for(lambda: points("benchPoints"), 90, "benchmark points on the chart")
+    except AssertionError as exc:
+        state = browser.execute_script("return JSON.stringify(S.bench)")
+        raise AssertionError(f"{exc}; note {browser.execute_script(note)!r}; "
+                             f"S.bench {str(state)[:300]}") from None
+    assert "Dashed: SPY held with its capital base" in browser.execute_script(note)
 
 
 @pytest.mark.parametrize("name,path", [("overview", ""), ("strategy", "strategy/example"),

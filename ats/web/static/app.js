@@ -18,6 +18,7 @@ const S = {
   session: {logged_in: false, csrf: null, who: null},
   fills: [],          // recent fills (API first, then live), newest first
   equity: null,       // equity samples of the open strategy page
+  bench: null,        // its benchmark, as P&L of its capital base (GET .../benchmark)
   todayBase: {},      // strategy -> equity at the start of today (UTC)
 };
 window.atsSeen = {};     // strategy -> every state shown, in order (for tests and debugging)
@@ -377,7 +378,8 @@ const strategyPage = {
         h("div", {}, h("h2", {}, "Equity and drawdown"),
           h("div", {class: "card"}, h("div", {id: "equity-box"}),
             h("p", {class: "muted"}, "Equity is the strategy's P&L (it starts with no cash of its " +
-              "own); the shaded area is the drawdown from its running peak. No benchmark yet.")))),
+              "own); the shaded area is the drawdown from its running peak."),
+            h("p", {class: "muted", id: "bench-note"})))),
       h("div", {class: "grid"},
         h("div", {}, h("h2", {}, "Parameters"), h("div", {class: "card", id: "params-box"}, "loading…")),
         h("div", {}, h("h2", {}, "Weights"), h("div", {class: "card", id: "weights-box"}))),
@@ -475,6 +477,11 @@ const strategyPage = {
   async loadEquity() {
     try {
       S.equity = await api(`/api/equity?strategy=${encodeURIComponent(this.name)}&points=500`);
+      const ts = S.equity.map((x) => x.ts).sort();
+      if (ts.length) {
+        const q = `start=${encodeURIComponent(ts[0])}&end=${encodeURIComponent(ts[ts.length - 1])}`;
+        S.bench = await api(`/api/strategies/${encodeURIComponent(this.name)}/benchmark?${q}`);
+      }
       scheduleRender();
     } catch (e) { /* broker down: keep the last curve */ }
   },
@@ -507,14 +514,19 @@ const strategyPage = {
     fill($("#orders-box"), ordersTable(Object.values(S.states.orders)
       .filter((o) => o.strategy === n && !DONE_ORDERS.has(o.status)), "orders"));
     fill($("#fills-box"), fillsTable(S.fills.filter((f) => f.strategy === n).slice(0, 50), "fills"));
-    if (this.drawnEquity !== S.equity) {
+    if (this.drawnEquity !== S.equity || this.drawnBench !== S.bench) {
       this.drawnEquity = S.equity;
-      fill($("#equity-box"), equityChart(S.equity || []));
+      this.drawnBench = S.bench;
+      fill($("#equity-box"), equityChart(S.equity || [], S.bench));
+      const b = S.bench;
+      fill($("#bench-note"), !b ? "" : b.points.length
+        ? `Dashed: ${b.symbol} held with its capital base (${num(b.capital_base, 0)}) from the first sample.`
+        : `Benchmark ${b.symbol}: ${b.note}.`);
     }
   },
 };
 
-function equityChart(samples) {
+function equityChart(samples, bench) {
   const NS = "http://www.w3.org/2000/svg";
   const s = (tag, attrs) => {
     const el = document.createElementNS(NS, tag);
@@ -533,13 +545,21 @@ function equityChart(samples) {
   let peak = -Infinity;
   const dd = pts.map(([t, v]) => { peak = Math.max(peak, v); return [t, v - peak]; });
   const t0 = pts[0][0], t1 = Math.max(pts[pts.length - 1][0], t0 + 1);
-  const vals = pts.map((p) => p[1]), lo = Math.min(...vals, 0), hi = Math.max(...vals, 0);
+  const bpts = (bench && bench.points || []).map((x) => [Date.parse(x.ts), Number(x.pnl)])
+    .filter(([t, v]) => Number.isFinite(t) && Number.isFinite(v) && t >= pts[0][0]);
+  const vals = [...pts, ...bpts].map((p) => p[1]);
+  const lo = Math.min(...vals, 0), hi = Math.max(...vals, 0);
   const ddLo = Math.min(...dd.map((d) => d[1]), -1e-9);
   const X = (t) => 40 + (t - t0) / (t1 - t0) * 550;
   const Y = (v) => 10 + (hi - v) / Math.max(hi - lo, 1e-9) * 140;   // top 150 px: equity
   const D = (v) => 165 + v / ddLo * 45;                              // bottom: drawdown
   svg.append(s("line", {class: "axis", x1: 40, x2: 590, y1: Y(0), y2: Y(0)}));
   svg.append(s("polyline", {class: "eq", points: pts.map(([t, v]) => `${X(t)},${Y(v)}`).join(" ")}));
+  if (bpts.length) {
+    svg.setAttribute("data-bench-points", String(bpts.length));
+    svg.append(s("polyline", {class: "bench", points: bpts.filter(([t]) => t <= t1)
+      .map(([t, v]) => `${X(t)},${Y(v)}`).join(" ")}));
+  }
   svg.append(s("polygon", {class: "dd", points: `${X(t0)},165 ` +
     dd.map(([t, v]) => `${X(t)},${D(v)}`).join(" ") + ` ${X(pts[pts.length - 1][0])},165`}));
   const label = (x, y, text) => { const t = s("text", {x, y}); t.textContent = text; svg.append(t); };

@@ -244,3 +244,42 @@ def test_performance_measures_the_account_and_each_strategy_like_ats_ctl_report(
     assert a["max_drawdown"] == pytest.approx(
         float(np.min(equity / np.maximum.accumulate(equity) - 1)))
     assert m.Conventions("daily", 0.0).to_dict()["periods_per_year"] == a["periods_per_year"]
+
+
+def test_the_benchmark_is_the_pnl_the_strategys_capital_base_would_have_made_holding_it(
+        web: Console, backend: FakeBackend) -> None:
+    times = pd.date_range("2026-11-18T14:30Z", periods=5, freq="1min")
+    stored = pd.Series([100.0, 101.0, 102.0, 99.0, 100.5], index=times)
+    asked: list[tuple[str, str]] = []
+
+    def closes(symbol: str, bar: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+        asked.append((symbol, bar))
+        return stored[(stored.index >= start) & (stored.index <= end)]
+
+    web.closes = closes
+    backend.replies[("manager", "get")] = {"name": "ltmt", "target_weight": 0.2,
+                                           "benchmark": "acwi"}
+    backend.replies[("broker", "account")] = {
+        "NetLiquidation|USD": {"tag": "NetLiquidation", "currency": "USD", "value": "1000100"}}
+    backend.replies[("broker", "pnl")] = [{"strategy": "ltmt", "equity": 100.0}]
+    r = client(web).get("/api/strategies/ltmt/benchmark",
+                        params={"start": "2026-11-18T14:31:30Z", "end": "2026-11-18T14:34:00Z"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["symbol"], body["capital_base"]) == ("ACWI", 200_000.0)
+    assert asked == [("ACWI", "1min")]
+    # held from 14:31:30 at the 14:31 close (101): +1.0%, -2.0%, -0.5% of 200,000
+    assert [p["pnl"] for p in body["points"]] == pytest.approx(
+        [0.0, 200_000 * (102 / 101 - 1), 200_000 * (99 / 101 - 1), 200_000 * (100.5 / 101 - 1)])
+
+
+def test_without_stored_bars_the_benchmark_says_how_to_get_them(tc: TestClient,
+                                                                backend: FakeBackend) -> None:
+    backend.replies[("manager", "get")] = {"name": "x", "target_weight": 0.0}
+    backend.replies[("broker", "account")] = {
+        "NetLiquidation|USD": {"tag": "NetLiquidation", "currency": "USD", "value": "1000000"}}
+    backend.replies[("broker", "pnl")] = []
+    r = tc.get("/api/strategies/x/benchmark",
+               params={"start": "2026-11-18T14:31:30Z", "end": "2026-11-18T14:34:00Z"})
+    assert r.json() == {"symbol": "SPY", "capital_base": 1_000_000.0, "points": [],
+                        "note": "no SPY bars stored for these times: `ats-ctl data fetch SPY`"}
