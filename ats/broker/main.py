@@ -273,6 +273,8 @@ class Broker:
         if not frames:
             return []
         df = pd.concat(frames)
+        # ArcticDB gives its rows back without a time zone: every sample is UTC, and says so.
+        df["ts"] = pd.to_datetime(df["ts"], utc=True)
         if p.get("strategy"):
             df = df[df["strategy"] == p["strategy"]]
         points = int(p.get("points", 500))

@@ -294,7 +294,7 @@ def router(console: Console) -> APIRouter:
                      "base would have made holding it from `start`, from the stored bars")
     async def benchmark(name: str, start: str, end: str) -> Any:
         try:
-            t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+            t0, t1 = (pd.to_datetime(t, utc=True) for t in (start, end))
         except ValueError as exc:
             raise HTTPException(400, {"code": "BAD_INPUT", "message": str(exc)}) from exc
         entry = await ask("manager", "get", {"name": name})
