@@ -41,8 +41,12 @@ DEFAULTS: dict[str, Any] = {
     "sim": {
         "seed": 1,
         "speed": 1.0,
-        # The simulated clock's start, ISO 8601 (empty: now). Replays use a fixed start.
+        # The simulated clock's start, ISO 8601 (empty: see clock). Replays use a fixed start.
         "start": "",
+        # Without a start: "session" starts now while a New York session is open, else in the
+        # most recent session, so the demo trades on weekends and holidays; "wall" starts now
+        # and follows the real calendar (no trading while the market is closed).
+        "clock": "session",
         "admin_port": 14003,
         "cash": 1_000_000.0,
         "accounts": "DU0000001",

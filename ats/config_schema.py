@@ -75,6 +75,7 @@ CONSTRAINTS: dict[KeyPath, Schema] = {
     ("venue", "connect_timeout"): POSITIVE,
     ("sim", "speed"): POSITIVE,
     ("sim", "start"): {"format": "iso8601", "x-what": "a quoted ISO 8601 instant (or empty)"},
+    ("sim", "clock"): {"enum": ["session", "wall"]},
     ("sim", "admin_port"): PORT,
     ("sim", "cash"): NOT_NEGATIVE,
     ("sim", "accounts"): NOT_EMPTY,

@@ -1,7 +1,8 @@
 """Pinned simulator clocks, so that no test depends on the day or the hour it runs.
 
-Wednesday 2026-11-18 is a regular full session of the New York exchanges, in standard time,
-so the simulator's fixed 14:30-21:00 UTC hours and the XNYS calendar agree on it.
+Wednesday 2026-11-18 is a regular full session of the New York exchanges, in standard time
+(09:30-16:00 New York is 14:30-21:00 UTC); the simulator and the hosts both take it from the
+XNYS calendar.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ def sim_args(cfg: config_mod.Config) -> list[str]:
         # must not change the simulator's prices behind the operator's back.
         *(["--arctic", cfg.arctic_uri] if sim.get("market") == "stored" else []),
         *(["--start", str(sim["start"])] if sim.get("start") else []),
+        "--clock", str(sim.get("clock", "session")),
     ]
 
 

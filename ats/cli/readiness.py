@@ -3,6 +3,7 @@ venue, and every strategy the operator wants running RUNNING; else what is not, 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,8 +57,23 @@ def assess(cfg: config_mod.Config, statuses: list[dict[str, Any]]) -> Readiness:
     return r
 
 
-def ready_line(cfg: config_mod.Config, r: Readiness) -> str:
+def ready_line(cfg: config_mod.Config, r: Readiness, now: dt.datetime | None = None) -> str:
     venue = cfg.venue
     return (f"ats is ready: {r.running} of {r.wanted} strategies running, the broker connected "
             f"to the venue at {venue['host']}:{venue['port']} ({venue['kind']}); "
-            f"web console {cfg.web_url}; home {cfg.home}")
+            f"web console {cfg.web_url}; home {cfg.home}"
+            f"{_sim_clock_note(cfg, now or dt.datetime.now(dt.UTC))}")
+
+
+def _sim_clock_note(cfg: config_mod.Config, now: dt.datetime) -> str:
+    """Says when the simulator's clock started in the last session (the market is closed)."""
+    sim = cfg.section("sim")
+    if cfg.venue["kind"] != "sim" or sim.get("start") or sim.get("clock") != "session":
+        return ""
+    from ats.sim.calendar import demo_start
+
+    start = demo_start(now)
+    if start == now:
+        return ""
+    return (f"; the market is closed, so the simulator's clock started in the last session, "
+            f"{start:%a %Y-%m-%d} (see ats-ctl logs gateway-sim)")

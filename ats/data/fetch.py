@@ -34,8 +34,6 @@ log = logging.getLogger("ats.data.fetch")
 #: ib_async treats these as warnings; 321 still fails a historical request.
 _WARNINGS = frozenset({105, 110, 165, 329, 399, 404, 434, 492, 10167})
 NO_DATA_TEXT = "returned no data"
-#: Futures whose IB symbol is the underlying's, told apart by trading class.
-_TRADING_CLASS_ROOTS = {"VX": "VIX", "VXM": "VIX"}
 
 
 class FetchError(Exception):
@@ -109,16 +107,11 @@ class HistoricalFetcher:
         """The qualified IB contract (cached); FetchError when the venue does not know it."""
         if inst.key in self._contracts:
             return self._contracts[inst.key]
-        candidates = [to_contract(inst)]
-        if inst.sec_type == "FUT" and inst.symbol in _TRADING_CLASS_ROOTS:
-            alt = to_contract(inst)
-            alt.symbol, alt.tradingClass = _TRADING_CLASS_ROOTS[inst.symbol], inst.symbol
-            candidates.append(alt)
-        for c in candidates:
-            await self.ib.qualifyContractsAsync(c)
-            if c.conId:
-                self._contracts[inst.key] = c
-                return c
+        c = to_contract(inst)  # futures as IB lists them (ats.ib.parsing.FUTURE_ROOTS)
+        await self.ib.qualifyContractsAsync(c)
+        if c.conId:
+            self._contracts[inst.key] = c
+            return c
         raise FetchError(format_symbol(inst), "no security definition found", 200)
 
     async def request(self, contract: Any, inst: Instrument, bar_size: str, end: pd.Timestamp,

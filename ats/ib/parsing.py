@@ -24,8 +24,10 @@ BAR_SETTINGS: dict[str, tuple[str, float]] = {
 }
 
 
-#: IB lists VIX futures under symbol VIX; the SDK names them by trading class (VX, VXM).
-FUTURE_ROOTS = {"VX": "VIX", "VXM": "VIX"}
+#: IB's symbol for each future the SDK names by trading class: IB lists the full-size VIX
+#: future under symbol VIX (trading class VX) and the mini under its own symbol VXM (trading
+#: class VXM, CFE, multiplier 100), so `Future('VXM', ...)` is asked as a Gateway expects.
+FUTURE_ROOTS = {"VX": "VIX", "VXM": "VXM"}
 
 
 def future_chain_query(symbol: str, exchange: str = "CFE") -> Any:

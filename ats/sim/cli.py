@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import sys
@@ -12,13 +13,13 @@ import click
 
 from ats.processes import install_stop_handlers
 from ats.sim import admin
-from ats.sim.clock import parse_start
+from ats.sim.clock import CLOCK_MODES, initial_start, parse_start
 from ats.sim.server import Config, Server
 
 log = logging.getLogger("ats.sim.cli")
 
 
-async def _run(config: Config, arctic: str | None, replay_lib: str) -> None:
+async def _run(config: Config, arctic: str | None, replay_lib: str, clock_note: str) -> None:
     server = Server(config)
     if arctic:
         from ats.sim.replay import load_overrides
@@ -29,6 +30,7 @@ async def _run(config: Config, arctic: str | None, replay_lib: str) -> None:
                     replay_lib, config.seed)
     else:
         log.warning("market: synthetic, seed %s", config.seed)
+    log.warning("%s", clock_note)
     await server.start()
     admin_port = config.admin_port if config.admin_port is not None else server.port + 1
     admin_server = await admin.serve(server, config.host, admin_port)
@@ -71,7 +73,10 @@ def main() -> None:
 @click.option("--max-msg-rate", type=int, default=50, show_default=True,
               help="messages/s per client before error 100 (0: unlimited)")
 @click.option("--admin-port", type=int, default=None, help="default: port + 1 (0: free)")
-@click.option("--start", default=None, help="sim start time, ISO 8601 (default: now)")
+@click.option("--start", default=None, help="sim start time, ISO 8601 (default: see --clock)")
+@click.option("--clock", "clock_mode", type=click.Choice(CLOCK_MODES), default="wall",
+              show_default=True, help="without --start: 'wall' starts now; 'session' starts "
+              "in the most recent New York session when the market is closed")
 @click.option("--cash", type=float, default=1_000_000.0, show_default=True)
 @click.option("--check-funds", is_flag=True, help="reject orders beyond available funds")
 @click.option("--arctic", default=None, help="ArcticDB URI with bars to replay")
@@ -79,19 +84,23 @@ def main() -> None:
 @click.option("--log-level", default="INFO", show_default=True)
 def serve(host: str, port: int, seed: int, state_path: Path | None, speed: float,
           accounts: str, master_client_id: int, max_msg_rate: int, admin_port: int | None,
-          start: str | None, cash: float, check_funds: bool, arctic: str | None,
+          start: str | None, clock_mode: str, cash: float, check_funds: bool, arctic: str | None,
           replay_lib: str, log_level: str) -> None:
     """Run the simulator."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if start:
+        begin: dt.datetime | None = parse_start(start)
+        note = f"clock: pinned, starts at {begin:%a %Y-%m-%d %H:%M} UTC"
+    else:
+        begin, note = initial_start(clock_mode, dt.datetime.now(dt.UTC))
     config = Config(
-        host=host, port=port, admin_port=admin_port, seed=seed, speed=speed,
-        start=parse_start(start) if start else None,
+        host=host, port=port, admin_port=admin_port, seed=seed, speed=speed, start=begin,
         accounts=[a.strip() for a in accounts.split(",") if a.strip()], cash=cash,
         master_client_id=master_client_id, max_msg_rate=max_msg_rate,
         state_path=state_path, check_funds=check_funds,
     )
-    asyncio.run(_run(config, arctic, replay_lib))
+    asyncio.run(_run(config, arctic, replay_lib, note))
 
 
 @main.command("admin")

@@ -38,3 +38,25 @@ def parse_start(text: str) -> dt.datetime:
     """Parse an ISO 8601 instant; a naive one is taken as UTC."""
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+#: `[sim] clock` modes: where the clock starts when no start is pinned
+CLOCK_MODES = ("session", "wall")
+
+
+def initial_start(mode: str, now: dt.datetime) -> tuple[dt.datetime | None, str]:
+    """The start of an unpinned clock and a sentence saying why. "wall": now (the real
+    calendar: on a weekend the market is closed). "session": now while a New York session is
+    open, else inside the most recent session, so that a demo trades on any day."""
+    if mode == "wall":
+        return None, "clock: the wall clock ([sim] clock = \"wall\")"
+    if mode != "session":
+        raise ValueError(f"clock mode must be one of {', '.join(CLOCK_MODES)}, got {mode!r}")
+    from ats.sim.calendar import demo_start  # exchange_calendars loads in ~0.5 s
+
+    start = demo_start(now)
+    if start == now:
+        return None, "clock: the wall clock, a New York session is open"
+    return start, (f"clock: starts in the last New York session, at {start:%a %Y-%m-%d %H:%M} "
+                   "UTC, and runs on from there ([sim] clock = \"wall\" follows the real "
+                   "calendar)")

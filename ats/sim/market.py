@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ats.sim.calendar import Calendar, calendar, calendar_name
 from ats.sim.universe import (
     PCR_CON_ID,
     SPX_CON_ID,
@@ -21,7 +22,6 @@ from ats.sim.universe import (
     VIX_CON_ID,
     Instrument,
     Universe,
-    is_session,
 )
 
 EPOCH_DAY = dt.date(1980, 1, 1)
@@ -30,14 +30,16 @@ CHUNK = 366
 STEP = 5  #: seconds between intraday path points
 STEPS = 86400 // STEP
 CLOSE_HOUR_UTC = 21  #: the synthetic day runs from 21:00 UTC to 21:00 UTC
-RTH_START_S = (14 * 3600 + 30 * 60) - (CLOSE_HOUR_UTC - 24) * 3600 - 86400  # 14:30 UTC
-RTH_START_IDX = (14 * 3600 + 30 * 60 + 3 * 3600) // STEP
+RTH_START_IDX = (14 * 3600 + 30 * 60 + 3 * 3600) // STEP  #: 14:30 UTC, for non-session days
 MARKET_VOL = 0.16
 VIX_MEAN = math.log(18.0)
 VIX3M_MEAN = math.log(19.5)
 VX_MEAN = math.log(19.5)
 VX_DECAY_DAYS = 45.0
 WEEKEND_SCALE = 0.3
+VOLUME_BUCKET = 300  #: seconds of intraday volume that share one burst level
+BURST_ODDS = 10  #: one bucket in this many trades a burst ...
+BURST_SIZE = 2.5  #: ... of this many times its usual volume
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,18 @@ def day_start(day: dt.date) -> float:
     """Epoch seconds at which `day`'s path starts (21:00 UTC the day before)."""
     midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
     return midnight - (24 - CLOSE_HOUR_UTC) * 3600
+
+
+def calendar_of(inst: Instrument) -> Calendar:
+    """The exchange calendar whose sessions `inst` trades in."""
+    return calendar(calendar_name(inst.sec_type))
+
+
+def volume_profile(x: float) -> float:
+    """The share of a session's volume traded by fraction `x` of its regular hours: U-shaped,
+    twice the average rate at the open and the close, half of it at midday."""
+    x = min(max(x, 0.0), 1.0)
+    return 0.5 * x + 0.25 * ((2 * x - 1) ** 3 + 1)
 
 
 def round_tick(price: float, tick: float) -> float:
@@ -353,14 +367,22 @@ class Market:
                    ) -> tuple[float, float, float, float]:
         day = day_of(ts)
         path = self.log_path(inst.con_id, day_index(day))
-        upto = max(RTH_START_IDX + 1, int((ts - day_start(day)) / STEP) + 1)
-        seg = path[RTH_START_IDX:upto] if upto > RTH_START_IDX else path[:1]
+        first = self._open_idx(inst, day)
+        upto = max(first + 1, int((ts - day_start(day)) / STEP) + 1)
+        seg = path[first:upto] if upto > first else path[:1]
         o = math.exp(seg[0])
         hi = max(math.exp(float(seg.max())), mid)
         lo = min(math.exp(float(seg.min())), mid)
         prev = math.exp(path[0])
         t = inst.min_tick
         return round_tick(o, t), round_tick(hi, t), round_tick(lo, t), round_tick(prev, t)
+
+    def _open_idx(self, inst: Instrument, day: dt.date) -> int:
+        """Index in `day`'s path of its session's open (14:30 UTC when it has none)."""
+        session = calendar_of(inst).on(day)
+        if session is None:
+            return RTH_START_IDX
+        return int(min(max((session.open - day_start(day)) // STEP, 0), STEPS - 1))
 
     # ---- volume ---------------------------------------------------------------------
     def day_volume(self, inst: Instrument, day: int) -> float:
@@ -372,36 +394,50 @@ class Market:
         return float(round(inst.daily_volume * noise * (1 + 0.3 * move)))
 
     def volume_until(self, inst: Instrument, ts: float) -> float:
-        day = day_of(ts)
-        pos = (ts - day_start(day)) / STEP
-        frac = min(max((pos - RTH_START_IDX) / (STEPS - RTH_START_IDX), 0.0), 1.0)
-        return float(int(self.day_volume(inst, day_index(day)) * frac / 100) * 100)
+        """The volume of the session under way at `ts` (from its extended hours' start) so far;
+        the last session's whole volume while none is under way, as IB's quotes show it."""
+        session = calendar_of(inst).last_started(ts, rth=False)
+        if session is None:
+            return 0.0
+        frac = volume_profile((ts - session.open) / (session.close - session.open))
+        return float(int(self.day_volume(inst, day_index(session.day)) * frac / 100) * 100)
 
     # ---- bars -----------------------------------------------------------------------
     def intraday_bars(self, inst: Instrument, start: float, end: float, seconds: int,
-                      what: str, rth_only: bool = False) -> list[Bar]:
-        """Bars of `seconds` covering [start, end), aligned to multiples of `seconds`. A bar
-        that `end` cuts (the forming bar) is built from [its start, end) only: no look-ahead."""
-        first = math.floor(start / seconds) * seconds
+                      what: str, rth_only: bool = False, complete_only: bool = False,
+                      ) -> list[Bar]:
+        """Bars of `seconds` covering [start, end) inside the sessions' regular (`rth_only`) or
+        extended hours: none outside them, none on a day without a session. Bars are aligned
+        to multiples of `seconds`, clipped to the session and stamped with their start (RTH
+        hourly bars: 09:30, 10:00, ... as IB gives them). A bar that `end` cuts (the forming
+        bar) is built from [its start, end) only, no look-ahead; `complete_only` drops it."""
         bars: list[Bar] = []
-        t = float(first)
         fine = seconds < STEP
-        while t < end:
-            t1 = t + seconds
-            if rth_only and not self._in_rth(t):
-                t = t1
-                continue
-            cut = min(t1, end)
-            bar = self._bar(inst, t, cut, what, fine or cut - t < STEP)
-            if bar is not None:
-                bars.append(bar)
-            t = t1
+        for session in calendar_of(inst).overlapping(start, end, rth_only):
+            open_, close = session.window(rth_only)
+            t = math.floor(max(start, open_) / seconds) * seconds
+            while t < min(end, close):
+                t0, t1 = max(t, open_), min(t + seconds, close)
+                cut = min(t1, end)
+                if complete_only and cut < t1:
+                    break
+                bar = self._bar(inst, t0, cut, what, fine or cut - t0 < STEP)
+                if bar is not None:
+                    bars.append(bar)
+                t += seconds
         return bars
 
+    def in_rth(self, inst: Instrument, ts: float) -> bool:
+        """Whether `ts` falls in the regular hours of a session of `inst`'s exchange."""
+        return calendar_of(inst).in_hours(ts, rth=True)
+
     def _in_rth(self, ts: float) -> bool:
-        d = dt.datetime.fromtimestamp(ts, dt.UTC)
-        minutes = d.hour * 60 + d.minute
-        return 14 * 60 + 30 <= minutes < 21 * 60 and is_session(d.date())
+        """Whether `ts` falls in the regular hours of a New York (XNYS) session."""
+        return calendar("XNYS").in_hours(ts, rth=True)
+
+    def sessions_back(self, inst: Instrument, end: float, n: int, rth_only: bool) -> float:
+        """Where an "N D" request ending at `end` starts: N sessions back, as IB counts."""
+        return calendar_of(inst).sessions_back(end, n, rth_only)
 
     def _points(self, inst: Instrument, t0: float, t1: float) -> np.ndarray:
         out = []
@@ -443,8 +479,9 @@ class Market:
         volume = -1.0
         count = -1
         if what in ("TRADES", "ADJUSTED_LAST") and inst.sec_type != "IND":
-            day = day_of(t0)
-            share = self._volume_share(t0, t1)
+            share = self._volume_share(inst, t0, t1)
+            session = calendar_of(inst).last_started(t0, rth=False)
+            day = session.day if session is not None else day_of(t0)
             volume = float(int(self.day_volume(inst, day_index(day)) * share / 100))
             count = max(1, int(volume / 7)) if volume > 0 else 0
         elif inst.sec_type == "IND":
@@ -452,12 +489,30 @@ class Market:
         wap = round((o + hi + lo + c) / 4, 4)
         return Bar(t0, o, hi, lo, c, volume, wap, count)
 
-    def _volume_share(self, t0: float, t1: float) -> float:
-        rth = (21 * 60 - (14 * 60 + 30)) * 60
-        day = day_of(t0)
-        s = day_start(day) + RTH_START_IDX * STEP
-        overlap = max(0.0, min(t1, s + rth) - max(t0, s))
-        return overlap / rth
+    def _volume_share(self, inst: Instrument, t0: float, t1: float) -> float:
+        """The part of its session's volume that trades in [t0, t1): it all trades in the
+        regular hours, along the U-shaped profile, each 5 minutes at its own level (now and
+        then a burst), so volume-confirmed signals happen as on a real tape."""
+        session = calendar_of(inst).last_started(t0, rth=False)
+        if session is None:
+            return 0.0
+        lo, hi = max(t0, session.open), min(t1, session.close)
+        span = session.close - session.open
+        share = 0.0
+        b = math.floor(lo / VOLUME_BUCKET) * VOLUME_BUCKET
+        while b < hi:
+            a0, a1 = max(lo, b), min(hi, b + VOLUME_BUCKET)
+            share += (volume_profile((a1 - session.open) / span)
+                      - volume_profile((a0 - session.open) / span)) * self._burst(inst, b)
+            b += VOLUME_BUCKET
+        return share
+
+    def _burst(self, inst: Instrument, bucket: float) -> float:
+        """The volume level of the 5 minutes from `bucket`: 1 on average."""
+        h = _mix(self.seed, inst.con_id, int(bucket), 13)
+        level = 0.6 + 0.8 * (h % 10000) / 10000
+        burst = BURST_SIZE if (h >> 20) % BURST_ODDS == 0 else 1.0
+        return level * burst / (1 + (BURST_SIZE - 1) / BURST_ODDS)
 
     def daily_bars(self, inst: Instrument, end_day: dt.date, n_days: int, what: str,
                    now: float) -> list[Bar]:
@@ -495,9 +550,10 @@ class Market:
         bars: list[Bar] = []
         sd = max(inst.vol, 0.1) / math.sqrt(252)
         tick = inst.min_tick
+        cal = calendar_of(inst)
         for k, idx in enumerate(range(lo_idx, hi_idx)):
             day = EPOCH_DAY + dt.timedelta(days=idx)
-            if not is_session(day) or day > today:
+            if not cal.is_session(day) or day > today:
                 continue
             t = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
             if day == today:

@@ -198,7 +198,7 @@ def open_order(o: SimOrder, inst: Instrument, v: int = MAX_VERSION,
     out += [
         # goodTillDate .. deltaNeutralAuxPrice
         "", "", "", "", 0, "", -1, "", "", "", "", "", "", 0, False, False, False, "",
-        3, False, False, "", 0, 0, "", 0, "", "",
+        o.oca_type or 3, False, False, "", o.parent_id, 0, "", 0, "", "",
         # continuousUpdate .. comboLegsDescrip, then leg/orderLeg/param counts
         0, "", "", "", "", "", "", 0, 0, 0,
         # scale init/subs/increment, hedgeType
@@ -259,7 +259,8 @@ def completed_order(o: SimOrder, inst: Instrument, v: int = MAX_VERSION) -> Fiel
         o.aux_price, o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.perm_id,
         o.outside_rth, False, 0.0, "", "", "", "", "",
         # modelCode .. deltaNeutralAuxPrice (23)
-        "", "", "", "", "", 0, "", -1, "", "", "", "", "", "", False, False, "", 3, 0, "",
+        "", "", "", "", "", 0, "", -1, "", "", "", "", "", "", False, False, "",
+        o.oca_type or 3, 0, "",
         0, "", "",
         # continuousUpdate .. comboLegsDescrip, leg counts
         0, "", "", "", "", 0, 0, 0,

@@ -49,6 +49,10 @@ class SimOrder:
     created: float = 0.0
     completed_time: float = 0.0
     completed_status: str = ""
+    oca_type: int = 0  #: IB's ocaType (groups.py): 1 cancel, 2 reduce, 3 reduce without block
+    transmit: bool = True  #: False: held until its group's last order says transmit
+    held: bool = False  #: placed with transmit=False and not yet transmitted
+    expires: float = 0.0  #: a DAY order's end, sim time (0: good till cancelled)
 
     @property
     def remaining(self) -> float:

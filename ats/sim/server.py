@@ -298,8 +298,10 @@ class Server:
                 floor = dt.datetime.now(dt.UTC)
             self.clock = SimClock(max(resume, floor) if floor else resume, self.config.speed)
             self.venue.clock = self.clock
-        log.info("state loaded from %s: %d orders, %d executions", path,
-                 len(self.venue.orders), len(self.venue.executions))
+        expired = self.venue.expire_day_orders()  # sessions that closed while it was down
+        log.info("state loaded from %s: %d orders (%d working, %d DAY orders expired), "
+                 "%d executions", path, len(self.venue.orders), len(self.venue.working),
+                 expired, len(self.venue.executions))
 
     def save_state(self) -> None:
         if self.config.state_path is not None:
@@ -347,6 +349,20 @@ class Server:
         session.send(M.managed_accounts(self.venue.account_names))
         for code, text in FARM_OK:
             session.error(-1, code, text)
+        # A Gateway feeds a client the open orders it placed as it connects (after a restart
+        # of either side too): GTC orders, and DAY orders of a session still open.
+        self.report_open_orders(session, everyone=False)
+
+    def report_open_orders(self, session: Session, everyone: bool) -> None:
+        """openOrder and orderStatus for each working order the session may see (its own, or
+        all); held orders (transmit=False, not yet transmitted) are not at the venue yet."""
+        for order in self.venue.working.values():
+            if order.held or not (everyone or order.client_id == session.client_id):
+                continue
+            inst = self.venue.instrument(order.con_id)
+            if inst is not None:
+                session.send(M.open_order(order, inst, session.version))
+                session.send(M.order_status(order, session.version))
 
     def forget(self, session: Session) -> None:
         if session.client_id is not None and self.sessions.get(session.client_id) is session:
@@ -742,14 +758,15 @@ def _place_order(srv: Server, s: Session, r: Reader) -> None:
     account = r.str()
     r.skip(2)  # openClose, origin
     order_ref = r.str()
-    r.skip(1)  # transmit
+    transmit = r.bool()
     parent_id = r.int()
     r.skip(4)  # blockOrder, sweepToFill, displaySize, triggerMethod
     outside_rth = r.bool()
     try:
-        what_if = whatif.read_what_if(r, s.version)
+        tail = whatif.read_tail(r, s.version)
     except FieldError:
-        what_if = False  # a shorter layout than ibapi's: not a what-if order
+        tail = whatif.OrderTail(0, False)  # a shorter layout than ibapi's: defaults
+    what_if = tail.what_if
     assert s.client_id is not None
     found = srv.resolve(spec)
     if len(found) != 1:
@@ -764,7 +781,8 @@ def _place_order(srv: Server, s: Session, r: Reader) -> None:
         return
     order = SimOrder(s.client_id, order_id, 0, account, inst.con_id, action, qty, order_type,
                      lmt, aux, tif, order_ref=order_ref, oca_group=oca,
-                     outside_rth=outside_rth, parent_id=parent_id)
+                     outside_rth=outside_rth, parent_id=parent_id, oca_type=tail.oca_type,
+                     transmit=transmit)
     srv.acknowledge(lambda: srv.venue.place(order, inst))
 
 
@@ -792,12 +810,7 @@ def _cancel_order(srv: Server, s: Session, r: Reader) -> None:
 
 
 def _send_open_orders(srv: Server, s: Session, everyone: bool) -> None:
-    for order in srv.venue.working.values():
-        if everyone or order.client_id == s.client_id:
-            inst = srv.venue.instrument(order.con_id)
-            if inst is not None:
-                s.send(M.open_order(order, inst, s.version))
-                s.send(M.order_status(order, s.version))
+    srv.report_open_orders(s, everyone)
     s.send(M.open_order_end())
 
 
@@ -915,6 +928,7 @@ def _req_historical_data(srv: Server, s: Session, r: Reader) -> None:
             raise HistoryError(321, "Error validating request:-'endDateTime' must be empty "
                                     "with keepUpToDate")
         daily = secs >= 86400
+        start = end - span
         if daily:
             end_day = dt.datetime.fromtimestamp(end, dt.UTC).date()
             n_days = span // 86400 if unit != "D" else int(span // 86400 * 1.5) + 3
@@ -926,15 +940,18 @@ def _req_historical_data(srv: Server, s: Session, r: Reader) -> None:
             if span / secs > 100_000:
                 raise HistoryError(162, "Historical Market Data Service error message:"
                                         "Time length exceed max.")
-            bars = srv.market.intraday_bars(inst, end - span, end, secs, what, rth)
-            bars = [b for b in bars if b.time + secs <= end or keep_up]
+            # "N D" counts sessions back from the end (on a weekend: the last sessions)
+            start = srv.market.sessions_back(inst, end, span // 86400, rth) if unit == "D" \
+                else end - span
+            bars = srv.market.intraday_bars(inst, start, end, secs, what, rth,
+                                            complete_only=not keep_up)
     except HistoryError as exc:
         s.error(req_id, exc.code, exc.text)
         return
     def fmt_ts(ts: float) -> str:
         return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
-    s.send(M.historical_data(req_id, fmt_ts(end - span), fmt_ts(end), bars, daily,
+    s.send(M.historical_data(req_id, fmt_ts(start), fmt_ts(end), bars, daily,
                              format_date, inst.time_zone, s.version))
     if keep_up:
         nxt = (math.floor(now / secs) * secs) if not daily else now

@@ -194,12 +194,19 @@ def vix_expiry(year: int, month: int) -> dt.date:
     return expiry
 
 
+#: IB's symbol of each VIX future root (its trading class): the full-size future is listed
+#: under the index's symbol, the mini under its own (CFE, multiplier 100)
+FUTURE_SYMBOLS = {"VX": "VIX", "VXM": "VXM"}
+#: the trading class a CONTFUT request without one gets, by symbol
+DEFAULT_CLASS = {"VIX": "VX", "VXM": "VXM"}
+
+
 def _vix_future(root: str, expiry: dt.date, month: tuple[int, int]) -> Instrument:
     year, mon = month
     code = FUTURE_MONTH_CODES[mon - 1]
     base = 600_000_000 if root == "VX" else 610_000_000
     return Instrument(
-        con_id=base + int(expiry.strftime("%y%m%d")), symbol="VIX", sec_type="FUT",
+        con_id=base + int(expiry.strftime("%y%m%d")), symbol=FUTURE_SYMBOLS[root], sec_type="FUT",
         exchange="CFE", primary_exchange="", currency="USD",
         long_name=f"CBOE Volatility Index {'Mini ' if root == 'VXM' else ''}Future",
         ref_price=18.0, daily_volume=5e4, multiplier=1000 if root == "VX" else 100,
@@ -274,9 +281,9 @@ class Universe:
         out = []
         sec = sec_type.upper()
         if sec == "CONTFUT":
-            futs = [f for f in self.futures(today) if f.symbol == symbol.upper()
-                    and (not trading_class or f.klass == trading_class)]
-            return futs[:1] if trading_class else [f for f in futs if f.klass == "VX"][:1]
+            klass = trading_class or DEFAULT_CLASS.get(symbol.upper(), symbol.upper())
+            return [f for f in self.futures(today)
+                    if f.symbol == symbol.upper() and f.klass == klass][:1]
         for inst in self.all(today):
             if symbol and inst.symbol != symbol.upper():
                 continue

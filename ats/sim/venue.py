@@ -11,9 +11,11 @@ import datetime as dt
 import logging
 from typing import Any, Protocol
 
+from ats.sim import groups
 from ats.sim.account import STOCK_MARGIN, Account, BookedFill
 from ats.sim.clock import SimClock
 from ats.sim.commissions import fill_commission
+from ats.sim.hours import CalendarHours, Hours
 from ats.sim.market import Market, Quote
 from ats.sim.orders import (
     OrderStatus,
@@ -67,6 +69,8 @@ class Venue:
         self.dirty = False  #: state changed since last save
         self.accounts_changed = False  #: fills since last account push
         self._liquidity: dict[tuple[int, str, int], float] = {}
+        self.hours: Hours = CalendarHours(market)  #: when orders execute and DAY orders end
+        self._deferred: list[groups.Reduce] = []  #: OCA reductions without block, step's end
 
     @property
     def next_order_id(self) -> int:
@@ -103,6 +107,8 @@ class Venue:
             reason, self.reject_next = self.reject_next, None
         if reason is None and self.check_funds and order.action == "BUY":
             reason = self._funds_problem(order, inst)
+        if reason is None:
+            reason = self._link_problem(order)
         self.max_order_id = max(self.max_order_id, order.order_id)
         if reason is not None:
             log.info("order rejected client=%s order=%s reason=%s",
@@ -113,16 +119,65 @@ class Venue:
         order.perm_id = self.next_perm_id
         self.next_perm_id += 1
         order.created = self.clock.timestamp()
-        order.status = OrderStatus.SUBMITTED
+        order.expires = self._expiry(order, inst)
+        order.held = not order.transmit
+        order.status = OrderStatus.PRE_SUBMITTED if order.held else OrderStatus.SUBMITTED
         self.orders[key] = order
         self.working[key] = order
         self.dirty = True
-        log.info("order placed client=%s order=%s perm=%s %s %s %s %s lmt=%s aux=%s ref=%s",
-                 order.client_id, order.order_id, order.perm_id, order.action,
-                 order.total_qty, inst.symbol, order.order_type, order.lmt_price,
-                 order.aux_price, order.order_ref)
-        self.sink.order_changed(order, inst)
-        self._match_one(order, inst, self.clock.timestamp())
+        log.info("order placed client=%s order=%s perm=%s %s %s %s %s lmt=%s aux=%s ref=%s "
+                 "tif=%s parent=%s transmit=%s oca=%s/%s outsideRth=%s", order.client_id,
+                 order.order_id, order.perm_id, order.action, order.total_qty, inst.symbol,
+                 order.order_type, order.lmt_price, order.aux_price, order.order_ref, order.tif,
+                 order.parent_id, order.transmit, order.oca_group, order.oca_type,
+                 order.outside_rth)
+        if not order.held:  # a held order is only kept: nothing is sent until transmitted
+            self._transmit(order)
+
+    def _link_problem(self, order: SimOrder) -> str | None:
+        if order.oca_type not in groups.OCA_TYPES:
+            return f"Invalid OCA type: {order.oca_type}"
+        if not order.parent_id:
+            return None
+        parent = self.orders.get((order.client_id, order.parent_id))
+        if parent is None or parent.parent_id:
+            return f"Parent order {order.parent_id} is not found"
+        if parent.is_done and parent.status != OrderStatus.FILLED:
+            return f"Parent order {order.parent_id} is {parent.status}"
+        return None
+
+    def _expiry(self, order: SimOrder, inst: Instrument) -> float:
+        if order.tif not in ("DAY", ""):
+            return 0.0
+        return self.hours.day_end(inst, order.created, order.outside_rth)
+
+    def _transmit(self, order: SimOrder) -> None:
+        """Send out `order` with the held orders of its bracket (parent first), then let the
+        ones that may trade match."""
+        group = [o for o in groups.group_of(order, self.working.values())
+                 if o.held or o is order]
+        for o in group:
+            o.held = False
+            parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
+            o.status = groups.waiting_status(o, parent)
+            self._changed(o)
+        for o in group:
+            self._work(o)
+        self._apply_deferred()
+
+    def _work(self, order: SimOrder) -> None:
+        """Match an order that has just gone to work; an IOC order's unfilled rest is then
+        cancelled."""
+        inst = self.instrument(order.con_id)
+        if inst is not None:
+            self._match_one(order, inst, self.clock.timestamp())
+        if order.tif == "IOC" and order.status == OrderStatus.SUBMITTED:
+            self._cancel(order, "immediate or cancel")
+
+    def _changed(self, order: SimOrder) -> None:
+        inst = self.instrument(order.con_id)
+        if inst is not None:
+            self.sink.order_changed(order, inst)
 
     def _funds_problem(self, order: SimOrder, inst: Instrument) -> str | None:
         acc = self.accounts[order.account]
@@ -155,14 +210,20 @@ class Venue:
         existing.tif = new.tif
         existing.order_ref = new.order_ref
         existing.outside_rth = new.outside_rth
+        existing.expires = self._expiry(existing, inst)
         self.dirty = True
         log.info("order modified client=%s order=%s qty=%s type=%s lmt=%s aux=%s",
                  existing.client_id, existing.order_id, existing.total_qty,
                  existing.order_type, existing.lmt_price, existing.aux_price)
         if existing.remaining <= 0:
             self._finish(existing, OrderStatus.FILLED)
-        self.sink.order_changed(existing, inst)
+        if existing.held and new.transmit:
+            self._transmit(existing)
+            return
+        if not existing.held:
+            self.sink.order_changed(existing, inst)
         self._match_one(existing, inst, self.clock.timestamp())
+        self._apply_deferred()
 
     def cancel(self, client_id: int, order_id: int) -> None:
         order = self.orders.get((client_id, order_id))
@@ -177,14 +238,26 @@ class Venue:
             return
         self._cancel(order)
 
-    def _cancel(self, order: SimOrder) -> None:
-        inst = self.instrument(order.con_id)
+    def _cancel(self, order: SimOrder, why: str = "cancelled") -> None:
+        """Cancel `order` and, first, the children still attached to it."""
+        if order.is_done:
+            return
+        for child in groups.children_of(order, list(self.working.values())):
+            self._cancel(child, f"parent {order.order_id} {why}")
         self._finish(order, OrderStatus.CANCELLED)
-        log.info("order cancelled client=%s order=%s perm=%s",
-                 order.client_id, order.order_id, order.perm_id)
-        if inst is not None:
-            self.sink.order_changed(order, inst)
+        log.info("order cancelled client=%s order=%s perm=%s (%s)",
+                 order.client_id, order.order_id, order.perm_id, why)
+        self._changed(order)
         self.sink.order_error(order.client_id, order.order_id, 202, "Order Canceled - reason:")
+
+    def expire_day_orders(self) -> int:
+        """Cancel the DAY orders whose session has closed, as a Gateway does at the close
+        (orderStatus Cancelled and error 202). The number expired."""
+        now = self.clock.timestamp()
+        expired = [o for o in self.working.values() if o.expires and now >= o.expires]
+        for order in expired:
+            self._cancel(order, "expired at the session close")
+        return len(expired)
 
     def global_cancel(self) -> None:
         for order in list(self.working.values()):
@@ -199,19 +272,24 @@ class Venue:
 
     # ---- matching -------------------------------------------------------------------
     def step(self) -> None:
-        """Match every working order against the current market."""
+        """Expire the DAY orders of a closed session, then match every working order
+        against the current market."""
         if not self.working:
             return
+        self.expire_day_orders()
         now = self.clock.timestamp()
         self._liquidity.clear()
         for order in list(self.working.values()):
             inst = self.instrument(order.con_id)
             if inst is not None:
                 self._match_one(order, inst, now)
+        self._apply_deferred()
 
     def _match_one(self, order: SimOrder, inst: Instrument, now: float) -> None:
-        if order.is_done:
-            return
+        if order.is_done or order.held or order.status != OrderStatus.SUBMITTED:
+            return  # held, waiting for its parent's fill, or done
+        if not self.hours.can_execute(inst, now, order.outside_rth):
+            return  # outside its hours (regular, or extended with outsideRth): it waits
         quote = self.market.quote(inst, now)
         side = "ask" if order.action == "BUY" else "bid"
         lkey = (inst.con_id, side, int(now * 4))
@@ -256,6 +334,44 @@ class Venue:
                  order.client_id, order.order_id, order.perm_id, exe.exec_id, exe.side, qty,
                  inst.symbol, price, commission, realized)
         self.sink.order_filled(order, exe, inst)
+        self._after_fill(order, qty)
+
+    def _after_fill(self, order: SimOrder, qty: float) -> None:
+        """A fill's effects on linked orders: OCA peers and bracket siblings are cancelled or
+        reduced (with block: now; without: at the end of the step), and a filled parent's
+        children go to work."""
+        for r in groups.after_fill(order, qty, list(self.working.values())):
+            if r.block:
+                self._apply(r)
+            else:
+                self._deferred.append(r)
+        if order.status == OrderStatus.FILLED:
+            for child in groups.children_of(order, list(self.working.values())):
+                if child.held or child.status != OrderStatus.PRE_SUBMITTED:
+                    continue
+                child.status = OrderStatus.SUBMITTED
+                self.dirty = True
+                log.info("order activated client=%s order=%s: parent %s filled",
+                         child.client_id, child.order_id, order.order_id)
+                self._changed(child)
+                self._work(child)
+
+    def _apply(self, r: groups.Reduce) -> None:
+        order = r.order
+        if order.is_done:
+            return
+        if r.cancels:
+            self._cancel(order, "one-cancels-all")
+            return
+        order.total_qty = r.total_qty
+        self.dirty = True
+        log.info("order reduced client=%s order=%s to %s (one-cancels-all)",
+                 order.client_id, order.order_id, order.total_qty)
+        self._changed(order)
+
+    def _apply_deferred(self) -> None:
+        while self._deferred:
+            self._apply(self._deferred.pop(0))
 
     # ---- corrections ----------------------------------------------------------------
     def correct_execution(self, exec_id: str, price: float | None = None,

@@ -20,7 +20,19 @@ from ats.sim.universe import FX_TO_USD, Instrument
 MAINT_OF_INIT = 0.8  #: as Account.summary reports MaintMarginReq
 
 
+@dataclass(frozen=True)
+class OrderTail:
+    """What the venue uses from placeOrder's fields after `outsideRth`."""
+
+    oca_type: int
+    what_if: bool
+
+
 def read_what_if(r: Reader, v: int) -> bool:
+    return read_tail(r, v).what_if
+
+
+def read_tail(r: Reader, v: int) -> OrderTail:
     """Read placeOrder from just after `outsideRth` to `whatIf` (ibapi's EClient.placeOrder
     order of fields, server versions 100..176; BAG orders are not listed by the venue).
     Every field this reads was added before version 100 but modelCode (MODELS_SUPPORT)."""
@@ -29,7 +41,7 @@ def read_what_if(r: Reader, v: int) -> bool:
     if v >= V.MODELS_SUPPORT:
         r.skip(1)  # modelCode
     r.skip(3)  # shortSaleSlot, designatedLocation, exemptCode
-    r.skip(1)  # ocaType
+    oca_type = r.int(0)
     # rule80A .. stockRangeUpper (14), overridePercentageConstraints, volatility,
     # volatilityType
     r.skip(17)
@@ -51,7 +63,7 @@ def read_what_if(r: Reader, v: int) -> bool:
     if r.str():  # algoStrategy
         r.skip(2 * r.int())
     r.skip(1)  # algoId
-    return r.bool()
+    return OrderTail(oca_type, r.bool())
 
 
 @dataclass(frozen=True)

@@ -382,7 +382,7 @@ def expected_short_vix(h: History) -> tuple[set[Pair], int | None]:
     if target is None:
         return set(), None
     con_id = next(f.con_id for f in listed if f.expiry == target.expiry)
-    return {("VIX", "SLD")}, con_id  # the venue reports VXM contracts under symbol VIX
+    return {("VXM", "SLD")}, con_id  # IB (and the venue) list the mini VIX future as VXM
 
 
 def expected_vow_first_entry() -> tuple[str, str, pd.Timestamp] | None:
@@ -416,7 +416,7 @@ def expected_vow_first_entry() -> tuple[str, str, pd.Timestamp] | None:
 
 def universe_of(name: str) -> set[str]:
     if name == "short_vix":
-        return {"VIX", "VXM"}  # the simulator reports VXM contracts under the symbol VIX
+        return {"VIX", "VXM"}  # the VIX index and the VXM futures (symbol VXM, as IB lists them)
     strategy = CLASSES[name]("universe", params_of(name), None)
     return {s.instrument.symbol for s in strategy.subscriptions() if s.instrument.tradable}
 

@@ -146,3 +146,11 @@ def test_an_unknown_symbol_fails_with_a_clear_error(ctl: Callable[..., Result]) 
 def test_a_bad_symbol_syntax_fails_before_connecting(ctl: Callable[..., Result]) -> None:
     result = ctl("data", "fetch", "SPY:OPT")
     assert result.exit_code != 0 and "unknown type" in result.output
+
+
+def test_fetch_asks_for_the_mini_vix_future_under_its_own_symbol(
+        ctl: Callable[..., Result], home: Config) -> None:
+    result = ctl("data", "fetch", "VXM:FUT:20261216", "--bar", "1d", "--duration", "1m")
+    assert result.exit_code == 0, result.output
+    df = store_of(home).read("VXM.FUT.20261216.1d")
+    assert len(df) >= 15 and (df["close"] > 0).all()

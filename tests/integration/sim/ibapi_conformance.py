@@ -221,6 +221,20 @@ def main() -> None:
     time.sleep(0.3)
     check(app, not any(a[0] == what_if_id for a in app.of("orderStatus")),
           "what-if order never executes")
+    parent_id = what_if_id + 1
+    legs = [order("BUY", 3, "LMT", round(bid * 0.5, 2)), order("SELL", 3, "LMT", round(bid * 2, 2)),
+            order("SELL", 3, "STP", aux=round(bid * 0.3, 2))]
+    for i, leg in enumerate(legs):
+        leg.parentId = parent_id if i else 0
+        leg.transmit = i == len(legs) - 1
+        app.placeOrder(parent_id + i, spy, leg)
+    check(app, app.wait(lambda c: {(a[0], a[1], a[6]) for a in app.of("orderStatus")} >= {
+        (parent_id, "Submitted", 0), (parent_id + 1, "PreSubmitted", parent_id),
+        (parent_id + 2, "PreSubmitted", parent_id)}), "bracket: children wait for the parent")
+    app.cancelOrder(parent_id)
+    check(app, app.wait(lambda c: {a[0] for a in app.of("orderStatus") if a[1] == "Cancelled"}
+                        >= {parent_id, parent_id + 1, parent_id + 2}),
+          "bracket: cancelling the parent cancels the children")
     app.reqOpenOrders()
     check(app, app.wait(lambda c: bool(app.of("openOrderEnd"))), "open orders")
     flt = ExecutionFilter()

@@ -93,6 +93,19 @@ def main() -> None:
     check(wait(ib, lambda: len(bars) > 0, 15.0), "real-time bars")
     ib.cancelRealTimeBars(bars)
 
+    px = ticker.marketPrice()
+    bracket = ib.bracketOrder("BUY", 3, round(px * 0.5, 2), round(px * 2, 2), round(px * 0.3, 2))
+    legs = [ib.placeOrder(spy, o) for o in bracket]
+    check(wait(ib, lambda: [t.orderStatus.status for t in legs]
+               == ["Submitted", "PreSubmitted", "PreSubmitted"]), "bracket: children wait")
+    ib.cancelOrder(bracket.parent)
+    check(wait(ib, lambda: all(t.orderStatus.status == "Cancelled" for t in legs)),
+          "bracket: cancelling the parent cancels the children")
+    oca = [ib.placeOrder(spy, o) for o in ib.oneCancelsAll(
+        [LimitOrder("BUY", 1, round(px * 0.5, 2)), MarketOrder("BUY", 1)], "insync-oca", 1)]
+    check(wait(ib, lambda: oca[1].orderStatus.status == "Filled"
+               and oca[0].orderStatus.status == "Cancelled"), "OCA: a fill cancels the rest")
+
     n_fills = len(ib.reqExecutions())
     state = ib.whatIfOrder(spy, MarketOrder("BUY", 100))
     check(float(state.initMarginChange) > 0 and state.commission > 0, "what-if preview")

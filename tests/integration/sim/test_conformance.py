@@ -176,6 +176,46 @@ def test_ib_async_what_if_order_previews_margin_and_commission_and_never_execute
     assert not [t for t in ib.openTrades() if t.order.whatIf]
 
 
+def test_ib_async_bracket_children_wait_for_the_parent_and_die_with_it(ib: IB) -> None:
+    spy = Stock("SPY", "SMART", "USD", conId=SPY_CON_ID)
+    ib.qualifyContracts(spy)
+    px = ib.reqTickers(spy)[0].marketPrice()
+    resting = ib.bracketOrder("BUY", 3, round(px * 0.5, 2), round(px * 2, 2), round(px * 0.3, 2))
+    trades = [ib.placeOrder(spy, o) for o in resting]
+    assert _wait(ib, lambda: [t.orderStatus.status for t in trades]
+                 == ["Submitted", "PreSubmitted", "PreSubmitted"])
+    assert [t.orderStatus.parentId for t in trades[1:]] == [resting.parent.orderId] * 2
+    assert all(o.parentId == resting.parent.orderId for o in ib.openOrders()
+               if o.orderId != resting.parent.orderId and o.orderId in
+               {t.order.orderId for t in trades})
+    ib.cancelOrder(resting.parent)
+    assert _wait(ib, lambda: all(t.orderStatus.status == "Cancelled" for t in trades))
+
+    filling = ib.bracketOrder("BUY", 3, round(px * 1.05, 2), round(px * 2, 2),
+                              round(px * 0.3, 2))
+    trades = [ib.placeOrder(spy, o) for o in filling]
+    assert _wait(ib, lambda: [t.orderStatus.status for t in trades]
+                 == ["Filled", "Submitted", "Submitted"])
+    for child in (filling.takeProfit, filling.stopLoss):  # leave nothing working behind
+        ib.cancelOrder(child)
+    assert _wait(ib, lambda: all(t.orderStatus.status == "Cancelled" for t in trades[1:]))
+
+
+def test_ib_async_one_cancels_all_cancels_the_other_legs_when_one_fills(ib: IB) -> None:
+    spy = Stock("SPY", "SMART", "USD", conId=SPY_CON_ID)
+    ib.qualifyContracts(spy)
+    px = ib.reqTickers(spy)[0].marketPrice()
+    legs = ib.oneCancelsAll([LimitOrder("BUY", 2, round(px * 0.5, 2)),
+                             LimitOrder("BUY", 2, round(px * 0.4, 2))], "conf-oca", 1)
+    trades = [ib.placeOrder(spy, o) for o in legs]
+    assert _wait(ib, lambda: all(t.orderStatus.status == "Submitted" for t in trades))
+    taker = ib.oneCancelsAll([MarketOrder("BUY", 2)], "conf-oca", 1)[0]
+    taking = ib.placeOrder(spy, taker)
+    assert _wait(ib, lambda: taking.orderStatus.status == "Filled"
+                 and all(t.orderStatus.status == "Cancelled" for t in trades))
+    assert all(t.orderStatus.filled == 0 for t in trades)
+
+
 def test_ib_async_unknown_contract_gets_error_200_with_the_request_id(ib: IB) -> None:
     errors: list[tuple[int, int]] = []
     ib.errorEvent += lambda req_id, code, msg, contract: errors.append((req_id, code))

@@ -9,6 +9,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import pytest
 from ib_async import (
     IB,
@@ -49,7 +50,7 @@ def test_qualify_fills_con_ids_for_stocks_indices_and_futures(ib: IB) -> None:
     assert spy.conId == 756733 and spy.primaryExchange == "ARCA"
     assert sap.conId and sap.currency == "EUR"
     assert vix.conId and vix.secType == "IND"
-    futs = ib.reqContractDetails(Future("VIX", exchange="CFE", tradingClass="VXM"))
+    futs = ib.reqContractDetails(Future("VXM", exchange="CFE"))
     assert len(futs) == 8
     assert all(cd.contract.multiplier == "100" for cd in futs)
 
@@ -83,7 +84,9 @@ def test_historical_bars_daily_and_intraday_into_pandas(ib: IB) -> None:
     assert (daily.high >= daily.low).all() and (daily.volume > 0).all()
     intraday = util.df(ib.reqHistoricalData(spy, "", "2 D", "5 mins", "MIDPOINT", False,
                                             formatDate=2))
-    assert len(intraday) > 400
+    # two sessions' extended hours: Tuesday's from 04:00 New York, Wednesday's until now
+    assert intraday.date.iloc[0] == pd.Timestamp("2026-11-17 09:00", tz="UTC")
+    assert len(intraday) > 250
     assert intraday.date.iloc[-1].tzinfo is not None
     again = util.df(ib.reqHistoricalData(spy, "", "10 Y", "1 day", "ADJUSTED_LAST", True))
     assert daily.close.iloc[:-1].equals(again.close.iloc[:-1])

@@ -75,3 +75,19 @@ def test_an_alerts_process_that_does_not_run_is_not_ready_naming_its_log(
     cfg = config.init_home(tmp_path / "h")
     r = assess(cfg, [*PROCESSES[:5], process("alerts", "FATAL")])
     assert r.failed == ["alerts FATAL (see ats-ctl logs alerts)"]
+
+
+def test_the_ready_line_says_the_simulators_clock_started_in_the_last_session(
+        tmp_path: Path) -> None:
+    import datetime as dt
+
+    cfg = config.init_home(tmp_path / "h")
+    r = assess(cfg, PROCESSES)
+    sunday = dt.datetime(2026, 11, 22, 7, 5, tzinfo=dt.UTC)
+    assert ready_line(cfg, r, sunday).endswith(
+        "; the market is closed, so the simulator's clock started in the last session, "
+        "Fri 2026-11-20 (see ats-ctl logs gateway-sim)")
+    wednesday = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+    assert "market is closed" not in ready_line(cfg, r, wednesday)
+    wall = config.init_home(tmp_path / "w", {"sim": {"clock": "wall"}})
+    assert "market is closed" not in ready_line(wall, r, sunday)

@@ -24,7 +24,7 @@ NOV, DEC, JAN = "20261118", "20261216", "20270120"
 
 def listing(*expiries: str) -> list[Any]:
     return [SimpleNamespace(contract=adapter.Contract(
-        secType="FUT", symbol="VIX", tradingClass="VXM", exchange="CFE", multiplier="100",
+        secType="FUT", symbol="VXM", tradingClass="VXM", exchange="CFE", multiplier="100",
         lastTradeDateOrContractMonth=e, conId=1000 + i)) for i, e in enumerate(expiries)]
 
 

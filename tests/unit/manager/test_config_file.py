@@ -55,3 +55,15 @@ def test_the_simulator_replays_stored_bars_only_when_asked(tmp_path: Path) -> No
     stored = config.init_home(tmp_path / "s", {"sim": {"market": "stored"}})
     args = sim_args(stored)
     assert args[args.index("--arctic") + 1] == stored.arctic_uri
+
+
+def test_the_simulators_clock_starts_in_the_last_session_unless_wall_is_asked(
+        tmp_path: Path) -> None:
+    from ats.cli.lifecycle import sim_args
+
+    args = sim_args(config.init_home(tmp_path / "h"))
+    assert args[args.index("--clock") + 1] == "session"
+    wall = sim_args(config.init_home(tmp_path / "w", {"sim": {"clock": "wall"}}))
+    assert wall[wall.index("--clock") + 1] == "wall"
+    with pytest.raises(config.ConfigError, match="clock"):
+        config.init_home(tmp_path / "x", {"sim": {"clock": "sometimes"}})
