@@ -31,8 +31,9 @@ VIEWS = {
 }
 #: view -> fields that must change with a restart or with the passing of (market) time.
 VOLATILE: dict[str, set[str]] = {
-    # New processes: new pids, uptimes and heartbeats, and a new venue connection.
-    "status": {"pid", "uptime", "last_heartbeat", "venue_since"},
+    # New processes: new pids, uptimes and heartbeats, a new venue connection, and the
+    # resources each process uses at the moment it is sampled.
+    "status": {"pid", "uptime", "last_heartbeat", "venue_since", "rss_mb", "cpu_percent"},
     # Marked to the market, which moved while the system was down.
     "positions": {"mark", "market_value", "unrealized_pnl"},
     "pnl": {"unrealized_pnl", "market_value", "equity", "total_pnl"},
@@ -116,8 +117,16 @@ def test_every_view_is_the_same_after_down_and_up_except_what_a_restart_changes(
     wait_for(lambda: all(system.status().get(n, {}).get("state") == "RUNNING"
                          for n in ("holder", "rester")), 60, "both strategies RUNNING")
     # The books are rebuilt from the ledger's store at once; status waits for a heartbeat.
-    wait_for(lambda: not differences("status", before["status"], system.json("status")), 30,
-             "status as before")
+    status_diffs: list[str] = []
+
+    def same_status() -> bool:
+        status_diffs[:] = differences("status", before["status"], system.json("status"))
+        return not status_diffs
+
+    try:
+        wait_for(same_status, 30, "status as before")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {status_diffs}") from None
     after = snapshot(system)
     diffs = [d for view in VIEWS for d in differences(view, before[view], after[view])]
     assert not diffs, "\n".join(diffs)
