@@ -7,17 +7,14 @@ shaped like ib_async's, and the book the broker's `book` request returns."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 import pytest
+from hostkit import temp_host
 
-from ats import config
 from ats.host.main import Host
 from ats.sdk import Params, Strategy
 from ats.sdk.orders import Fill
@@ -81,17 +78,10 @@ def deliver(host: Host, f: Any) -> None:
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    home = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))
-    h = Host(config.init_home(home), NAME)
-    h.con_keys[SPY_CON_ID] = SPY
-    h.strategy = Recorder(NAME, Params(), h.ctx)
-    try:
+    with temp_host(NAME) as h:
+        h.con_keys[SPY_CON_ID] = SPY
+        h.strategy = Recorder(NAME, Params(), h.ctx)
         yield h
-    finally:
-        h.publisher.close()
-        h.zctx.destroy(linger=0)
-        h.sync_zctx.destroy(linger=0)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def told(host: Host) -> list[tuple[float, float, float, bool]]:

@@ -4,17 +4,14 @@ strategy sees, and a reload lists new contracts, whose bars are then warmed up a
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 import pytest
+from hostkit import temp_host
 
-from ats import config
 from ats.host.main import Host
 from ats.ib import adapter
 from ats.sdk import BarSpec, Params, Strategy
@@ -61,17 +58,10 @@ class Front2(Strategy[Params]):
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    home = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))
-    h = Host(config.init_home(home), "front2")
-    h.ib = FakeIB()
-    h.strategy = Front2("front2", Params(), h.ctx)
-    try:
+    with temp_host("front2") as h:
+        h.ib = FakeIB()
+        h.strategy = Front2("front2", Params(), h.ctx)
         yield h
-    finally:
-        h.publisher.close()
-        h.zctx.destroy(linger=0)
-        h.sync_zctx.destroy(linger=0)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def at(host: Host, day: str) -> None:

@@ -5,17 +5,14 @@ windows are bounded), and a regular-hours subscription builds its bars from sess
 from __future__ import annotations
 
 import gc
-import shutil
-import tempfile
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hostkit import temp_host
 
-from ats import config
 from ats.host.feed import BarAggregator
 from ats.host.main import Host
 from ats.ib import adapter
@@ -40,19 +37,12 @@ class Watcher(Strategy[Params]):
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    home = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))
-    h = Host(config.init_home(home), "watcher")
-    h.strategy = Watcher("watcher", Params(), h.ctx)
-    h.strategy.start()
-    h.aggregators["SPY.STK"] = BarAggregator("SPY.STK", "1min")
-    h.con_keys[756733] = "SPY.STK"
-    try:
+    with temp_host("watcher") as h:
+        h.strategy = Watcher("watcher", Params(), h.ctx)
+        h.strategy.start()
+        h.aggregators["SPY.STK"] = BarAggregator("SPY.STK", "1min")
+        h.con_keys[756733] = "SPY.STK"
         yield h
-    finally:
-        h.publisher.close()
-        h.zctx.destroy(linger=0)
-        h.sync_zctx.destroy(linger=0)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def stream(host: Host, bars: list[object], start: int, n: int) -> None:

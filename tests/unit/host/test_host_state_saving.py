@@ -6,16 +6,14 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from hostkit import temp_host
 
-from ats import config
 from ats.host import statefile
 from ats.host.main import Host
 from ats.sdk import Bar, Fill, Params, Strategy
@@ -49,18 +47,11 @@ class Counter(Strategy[Params]):
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    home = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))
-    h = Host(config.init_home(home), NAME)
-    h.strategy = Counter(NAME, Params(), h.ctx)
-    h.strategy.start()
-    h.strategy_running = True
-    try:
+    with temp_host(NAME) as h:
+        h.strategy = Counter(NAME, Params(), h.ctx)
+        h.strategy.start()
+        h.strategy_running = True
         yield h
-    finally:
-        h.publisher.close()
-        h.zctx.destroy(linger=0)
-        h.sync_zctx.destroy(linger=0)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def bar(i: int) -> Bar:
