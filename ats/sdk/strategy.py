@@ -64,7 +64,7 @@ class Strategy(Generic[P]):
         self._stopped = False
         #: positions saved with the state (None: no saved state); see `reconcile`
         self._saved_book: dict[str, float] | None = None
-        #: the schedule's position saved with the state; see `start`
+        #: the schedule's `fired_through` saved with the state; see `start`
         self._saved_schedule: int | None = None
         self.on_init()
 
