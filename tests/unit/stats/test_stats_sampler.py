@@ -4,18 +4,22 @@ import os
 import threading
 import time
 
+import psutil
 import pytest
 
 from ats.stats.sampler import Sampler
 
 
-def test_sampling_this_process_gives_its_memory_files_and_threads() -> None:
-    s = Sampler().sample(os.getpid())
+def test_sampling_this_process_gives_its_memory_files_threads_and_age() -> None:
+    # The age is the sampler's clock less the process's start (psutil's, from the kernel):
+    # a clock pinned 42 s after that start, not the wall clock, which a test may fake.
+    started = psutil.Process(os.getpid()).create_time()
+    s = Sampler(clock=lambda: started + 42.0).sample(os.getpid())
     assert s is not None and s.pid == os.getpid()
     assert s.rss_bytes > 10 * 1024 * 1024 and s.rss_mb == round(s.rss_bytes / 2**20, 1)
     assert s.num_fds is not None and s.num_fds >= 3
     assert s.max_fds is None or s.max_fds >= s.num_fds
-    assert s.threads >= 1 and 0 < s.age < 3600 * 24
+    assert s.threads >= 1 and s.age == pytest.approx(42.0)
     assert s.cpu_percent is None  # nothing to compare with yet
 
 
