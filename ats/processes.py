@@ -84,17 +84,24 @@ def service_main(prog: str, description: str | None,
                  build: Callable[[config.Config], Any], argv: list[str] | None) -> None:
     """The entry point of a long-running ats process: --home, logging, config, the
     one-per-ATS_HOME lock, run()."""
+    _, cfg = start_process(prog, description, argv)
+    with single_instance(cfg, prog):
+        asyncio.run(build(cfg).run())
+
+
+def start_process(prog: str, description: str | None,
+                  argv: list[str] | None) -> tuple[argparse.Namespace, config.Config]:
+    """--home and --log-level parsed, logging set up, and the config loaded; a bad config is
+    logged in one line and exits 2 (supervisord's log says why, no traceback)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     home_arg(parser)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     try:
-        cfg = config.load(args.home)
+        return args, config.load(args.home)
     except config.ConfigError as exc:
         logging.getLogger(prog).error("%s", exc)
         raise SystemExit(2) from exc
-    with single_instance(cfg, prog):
-        asyncio.run(build(cfg).run())
 
 
 class ParentWatch:
@@ -184,15 +191,7 @@ def bus_main(argv: list[str] | None = None) -> None:
     """ats-bus: the XSUB/XPUB hub at the endpoints of ATS_HOME's config."""
     from bus import hub
 
-    parser = argparse.ArgumentParser(prog="ats-bus", description=bus_main.__doc__)
-    home_arg(parser)
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    try:
-        cfg = config.load(args.home)
-    except config.ConfigError as exc:
-        logging.getLogger("ats-bus").error("%s", exc)
-        raise SystemExit(2) from exc
+    args, cfg = start_process("ats-bus", bus_main.__doc__, argv)
     eps = cfg.endpoints
     with single_instance(cfg, "ats-bus"):
         ParentWatch(sigterm_self).start()

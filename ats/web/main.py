@@ -6,7 +6,6 @@ else), beats on hb.web, and stops on SIGTERM, SIGINT or when its supervisord is 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -17,7 +16,7 @@ import zmq
 import zmq.asyncio
 
 from ats import config as config_mod
-from ats.processes import BusLogHandler, home_arg, install_stop_handlers, setup_logging
+from ats.processes import BusLogHandler, install_stop_handlers, start_process
 from ats.report.benchmark import stored_reader
 from ats.web import logintoken
 from ats.web.app import create_app
@@ -92,13 +91,5 @@ async def serve(cfg: config_mod.Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ats-web", description=__doc__)
-    home_arg(parser)
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    try:
-        cfg = config_mod.load(args.home)
-    except config_mod.ConfigError as exc:
-        log.error("%s", exc)
-        raise SystemExit(2) from exc
+    _, cfg = start_process("ats-web", __doc__, argv)
     asyncio.run(serve(cfg))
