@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -83,3 +84,17 @@ def at(ts: str) -> float:
 
 def utc(ts: str) -> dt.datetime:
     return pd.Timestamp(ts).to_pydatetime()
+
+
+class WrapperRecorder:
+    """Stands in for an IB client's wrapper under its decoder: records each callback."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.ib = type("IB", (), {"TimezoneTWS": None})()
+        self.defaultTimezone = dt.UTC
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *a: self.calls.append((name, a))

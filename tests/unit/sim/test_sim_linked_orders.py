@@ -4,13 +4,10 @@ the other orders of a group, with or without block."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 import pytest
 from ib_async.decoder import Decoder
 from pinned import SESSION
-from simkit import SPY, make_venue, mid, order, place
+from simkit import SPY, WrapperRecorder, make_venue, mid, order, place
 
 from ats.sim import groups
 from ats.sim import messages as M
@@ -147,23 +144,11 @@ def test_orders_of_other_groups_or_accounts_are_untouched() -> None:
     assert groups.after_fill(filled, 100.0, [filled, other_group, other_account]) == []
 
 
-class _Wrapper:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self.ib = type("IB", (), {"TimezoneTWS": None})()
-        self.defaultTimezone = dt.UTC
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *a: self.calls.append((name, a))
-
-
 def test_open_order_reports_the_parent_id_and_oca_type() -> None:
     assert SPY is not None
     o = order(5, "SELL", "STP", aux=1.0, parent_id=4, oca_group="g", oca_type=2)
     o.perm_id = 1001
-    wrapper = _Wrapper()
+    wrapper = WrapperRecorder()
     Decoder(wrapper, 176).interpret(  # type: ignore[arg-type]
         split_fields(frame(M.open_order(o, SPY))[4:]))
     name, (_, _, decoded, _) = wrapper.calls[-1]

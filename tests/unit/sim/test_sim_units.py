@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from ib_async.decoder import Decoder
+from simkit import WrapperRecorder
 
 from ats.sim import messages as M
 from ats.sim.account import Account
@@ -21,20 +22,8 @@ UNIVERSE = Universe()
 SPY = UNIVERSE.by_symbol("SPY")
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self.ib = type("IB", (), {"TimezoneTWS": None})()
-        self.defaultTimezone = dt.UTC
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *a: self.calls.append((name, a))
-
-
 def _decode(fields: list[object]) -> tuple[str, tuple[Any, ...]]:
-    rec = _Recorder()
+    rec = WrapperRecorder()
     Decoder(rec, 176).interpret(split_fields(frame(fields)[4:]))  # type: ignore[arg-type]
     assert rec.calls, "decoder did not call the wrapper"
     return rec.calls[-1]

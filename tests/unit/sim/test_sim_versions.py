@@ -7,12 +7,12 @@ tests/integration/sim/test_conformance.py.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ib_async.decoder import Decoder
+from simkit import WrapperRecorder
 
 from ats.sim import messages as M
 from ats.sim import versions as V
@@ -30,20 +30,8 @@ assert SPY is not None
 IB_ASYNC_VERSIONS = [157, 163, 164, 166, 170, 176]
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self.ib = type("IB", (), {"TimezoneTWS": None})()
-        self.defaultTimezone = dt.UTC
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *a: self.calls.append((name, a))
-
-
 def _decode(fields: list[object], v: int) -> tuple[str, tuple[Any, ...]]:
-    rec = _Recorder()
+    rec = WrapperRecorder()
     Decoder(rec, v).interpret(split_fields(frame(fields)[4:]))  # type: ignore[arg-type]
     assert rec.calls, f"decoder at {v} did not call the wrapper"
     return rec.calls[-1]
