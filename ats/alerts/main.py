@@ -63,8 +63,10 @@ class AlertsService:
         self.cfg, self.clock = cfg, clock
         self.started = clock()
         a = cfg.section("alerts")
+        web = cfg.section("web")
         self.rules = Rules(RulesConfig.from_section(
-            a, float(cfg.section("manager")["heartbeat_timeout"])))
+            a, float(cfg.section("manager")["heartbeat_timeout"]),
+            f"http://{web['host']}:{web['port']}/performance"))
         self.folder = Folder(float(a["repeat_seconds"]), int(a["max_per_minute"]))
         self.log = AlertLog(cfg.alerts_log_file)
         dests = destinations(a["urls"])
@@ -72,8 +74,8 @@ class AlertsService:
         waiting = outbox.load(d.dest_id for d in dests)
         self.courier = Courier(dests, outbox, retry_seconds=float(a["retry_seconds"]),
                                retry_max_seconds=float(a["retry_max_seconds"]), clock=clock)
-        self.summary_file = cfg.state_dir / "alerts-summary.json"
-        self._load_summary()
+        self.state_file = cfg.state_dir / "alerts-state.json"
+        self._load_state()
         log.info("alerts to %d destinations (%s); %d undelivered from before", len(dests),
                  ", ".join(f"{d.masked} >= {d.min_level.name}" for d in dests) or "none",
                  waiting)
@@ -95,8 +97,8 @@ class AlertsService:
         day = self.rules.summary_due(now) if now - self.started > SUMMARY_GRACE else ""
         if day:
             alerts += self.rules.summary(day, now)
-            self._save_summary()
         self.raise_(alerts)
+        self._save_state()
         self._deliver(self.folder.tick(now))
 
     def _deliver(self, alerts: list[Alert]) -> None:
@@ -106,19 +108,21 @@ class AlertsService:
             self.log.append(alert, fate="sent")
         self.courier.enqueue(alerts)
 
-    def _load_summary(self) -> None:
+    def _load_state(self) -> None:
         with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            data = json.loads(self.summary_file.read_text())
-            self.rules.summary_done = str(data.get("date", ""))
-            self.rules.summary_equity = {str(k): float(v)
-                                         for k, v in dict(data.get("equity", {})).items()}
+            self.rules.restore(json.loads(self.state_file.read_text()))
+        self._saved = json.dumps(self.rules.state(), sort_keys=True)
 
-    def _save_summary(self) -> None:
-        tmp = self.summary_file.with_suffix(".tmp")
+    def _save_state(self) -> None:
+        """Write the rules' state when it changed (a peak rose, a summary went out)."""
+        text = json.dumps(self.rules.state(), sort_keys=True)
+        if text == self._saved:
+            return
+        tmp = self.state_file.with_suffix(".tmp")
         with contextlib.suppress(OSError):
-            tmp.write_text(json.dumps({"date": self.rules.summary_done,
-                                       "equity": self.rules.summary_equity}))
-            os.replace(tmp, self.summary_file)
+            tmp.write_text(text)
+            os.replace(tmp, self.state_file)
+            self._saved = text
 
     # -- the bus -----------------------------------------------------------------------------
 

@@ -60,13 +60,15 @@ class RulesConfig:
     summary_time: str = "16:15"  #: local time of the daily summary ("" for none)
     summary_tz: str = "America/New_York"
     heartbeat_timeout: float = 3.0
+    report_url: str = ""  #: the web console's performance page, named in the daily summary
 
     @classmethod
-    def from_section(cls, a: Mapping[str, Any], heartbeat_timeout: float) -> RulesConfig:
+    def from_section(cls, a: Mapping[str, Any], heartbeat_timeout: float,
+                     report_url: str = "") -> RulesConfig:
         return cls(float(a["disconnect_seconds"]), int(a["refusal_burst"]),
                    float(a["refusal_window_seconds"]), float(a["max_drawdown"]),
                    {str(k): float(v) for k, v in dict(a["max_drawdown_by_strategy"]).items()},
-                   str(a["summary_time"]), str(a["summary_tz"]), heartbeat_timeout)
+                   str(a["summary_time"]), str(a["summary_tz"]), heartbeat_timeout, report_url)
 
     def drawdown_limit(self, strategy: str) -> float:
         return float(self.max_drawdown_by_strategy.get(strategy, self.max_drawdown))
@@ -92,6 +94,20 @@ class Rules:
         self.account: dict[str, float] = {}  #: NetLiquidation, RealizedPnL, UnrealizedPnL
         self.summary_done: str = ""  #: the date of the last daily summary
         self.summary_equity: dict[str, float] = {}  #: strategy -> equity at the last summary
+
+    # -- what survives a restart -------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """What a restart must not forget: the last summary, and the drawdown peaks (a peak
+        forgotten would measure a drawdown from the equity at restart, hiding the loss)."""
+        return {"date": self.summary_done, "equity": self.summary_equity,
+                "peaks": self.peaks, "drawdown_alerted": sorted(self.drawdown_alerted)}
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        self.summary_done = str(data.get("date", ""))
+        self.summary_equity = {str(k): float(v) for k, v in dict(data.get("equity", {})).items()}
+        self.peaks = {str(k): float(v) for k, v in dict(data.get("peaks", {})).items()}
+        self.drawdown_alerted = {str(n) for n in data.get("drawdown_alerted", [])}
 
     # -- strategies and processes ------------------------------------------------------------
 
@@ -322,6 +338,8 @@ class Rules:
         lines.append(f"{'TOTAL':<18}{_money(total_today):>14}")
         acct = ", ".join(f"{k} {_money(v)}" for k, v in sorted(self.account.items()))
         lines.append(f"account: {acct or 'no figures from the venue'}")
+        lines.append("full report: " + (f"{self.config.report_url} or " if self.config.report_url
+                                        else "") + "`ats-ctl report --out DIR`")
         self.summary_done = day
         self.summary_equity = {n: float(r.get("equity") or 0.0) for n, r in self.pnl.items()}
         return [Alert.make(Level.INFO, f"summary:{day}", f"daily summary {day}",

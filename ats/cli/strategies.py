@@ -12,12 +12,16 @@ from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.output import ago, duration, echo_json, table
 from ats.errors import Code
 
-STATUS_COLUMNS = ["name", "state", "pid", "client_id", "uptime", "last_heartbeat", "desired",
-                  "trading_state", "errors_5m", "last_error", "last_error_time"]
-STATUS_HEADERS = ["NAME", "STATE", "PID", "CLIENT ID", "UPTIME", "LAST HEARTBEAT", "DESIRED",
-                  "TRADING", "ERRORS 5M", "LAST ERROR", "LAST ERROR AT"]
-PROCESS_COLUMNS = ["name", "state", "pid", "uptime", "last_heartbeat", "venue", "disk"]
-PROCESS_HEADERS = ["PROCESS", "STATE", "PID", "UPTIME", "LAST HEARTBEAT", "VENUE", "DISK"]
+STATUS_COLUMNS = ["name", "state", "pid", "client_id", "uptime", "cpu_percent", "rss_mb",
+                  "last_heartbeat", "desired", "trading_state", "errors_5m", "last_error",
+                  "last_error_time"]
+STATUS_HEADERS = ["NAME", "STATE", "PID", "CLIENT ID", "UPTIME", "CPU %", "RSS MB",
+                  "LAST HEARTBEAT", "DESIRED", "TRADING", "ERRORS 5M", "LAST ERROR",
+                  "LAST ERROR AT"]
+PROCESS_COLUMNS = ["name", "state", "pid", "uptime", "cpu_percent", "rss_mb", "last_heartbeat",
+                   "venue", "disk"]
+PROCESS_HEADERS = ["PROCESS", "STATE", "PID", "UPTIME", "CPU %", "RSS MB", "LAST HEARTBEAT",
+                   "VENUE", "DISK"]
 #: Characters of the last error shown in the table (`--json` and `show` give all of it).
 LAST_ERROR_WIDTH = 48
 
@@ -81,14 +85,18 @@ def status(ctl: Ctl, strategy: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(statuses)
         return
+    click.echo(render_status(statuses, time.time()))
+
+
+def render_status(statuses: list[dict[str, Any]], now: float) -> str:
+    """The strategies' table, then (when the manager reports them) the processes' table."""
     strategies = [s for s in statuses if s.get("kind", "strategy") == "strategy"]
     processes = [s for s in statuses if s.get("kind") == "process"]
-    click.echo(table(_status_rows(strategies), STATUS_COLUMNS, STATUS_HEADERS))
+    text = table(_status_rows(strategies, now), STATUS_COLUMNS, STATUS_HEADERS)
     if processes:
-        now = time.time()
         rows = [{**row, "venue": _venue(row, now)} for row in _status_rows(processes, now)]
-        click.echo()
-        click.echo(table(rows, PROCESS_COLUMNS, PROCESS_HEADERS))
+        text += "\n\n" + table(rows, PROCESS_COLUMNS, PROCESS_HEADERS)
+    return text
 
 
 def _venue(process: dict[str, Any], now: float) -> str | None:

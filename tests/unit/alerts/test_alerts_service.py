@@ -96,3 +96,26 @@ def test_the_daily_summary_is_sent_once_and_remembered_across_restarts(
     clock[0] += 30
     again.tick()
     assert [r["title"] for r in again.log.recent(10)] == ["daily summary 2026-12-02"]
+
+
+def test_a_restart_keeps_the_drawdown_peak_so_a_loss_before_it_is_still_alerted(
+        tmp_path: Path, webhook: WebhookRecorder) -> None:
+    clock = [1000.0]
+    svc = service(tmp_path, webhook, clock, max_drawdown=0.1)
+    net_liq = svc.on_change("account")
+    net_liq("set", "NetLiquidation", {"tag": "NetLiquidation", "value": "1000000"})
+    svc.tick()
+    restarted = service(tmp_path, webhook, clock, max_drawdown=0.1)
+    restarted.on_change("account")("set", "NetLiquidation",
+                                   {"tag": "NetLiquidation", "value": "880000"})
+    asyncio.run(restarted.courier.deliver_due())
+    assert webhook.titles() == ["[ats WARNING] the account drawdown 12.0% past 10.0%"]
+
+
+def test_the_daily_summary_names_where_the_full_report_is(
+        tmp_path: Path, webhook: WebhookRecorder) -> None:
+    svc = service(tmp_path, webhook, [1000.0])
+    port = svc.cfg.section("web")["port"]
+    [summary] = svc.rules.summary("2026-12-02", 1000.0)
+    assert summary.message.splitlines()[-1] == (
+        f"full report: http://127.0.0.1:{port}/performance or `ats-ctl report --out DIR`")
