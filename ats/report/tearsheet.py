@@ -187,22 +187,36 @@ def _table(headers: list[str], rows: list[list[str]], cls: str = "") -> str:
 
 
 def _tiles(info: Mapping[str, Any]) -> str:
-    tiles = [("Total return", pct(info.get("total_return"))), ("CAGR", pct(info.get("cagr"))),
-             ("Volatility", pct(info.get("volatility"))), ("Sharpe", ratio(info.get("sharpe"))),
-             ("Sortino", ratio(info.get("sortino"))),
+    """The headline figures; on a short record the annualised ones read "short record" (as
+    in the web console) rather than a number that says little."""
+    short = _short(info)
+
+    def yearly(v: str) -> str:
+        return '<span class="muted">short record</span>' if short else v
+
+    tiles = [("Total return", pct(info.get("total_return"))),
+             ("CAGR", yearly(pct(info.get("cagr")))),
+             ("Volatility", yearly(pct(info.get("volatility")))),
+             ("Sharpe", yearly(ratio(info.get("sharpe")))),
+             ("Sortino", yearly(ratio(info.get("sortino")))),
              ("Max drawdown", pct(info.get("max_drawdown"))),
-             ("Calmar", ratio(info.get("calmar")))]
+             ("Calmar", yearly(ratio(info.get("calmar"))))]
     return "".join(f'<div class="tile"><div class="v">{v}</div><div class="k">{k}</div></div>'
                    for k, v in tiles)
 
 
-def _short_note(info: Mapping[str, Any]) -> str:
+def _short(info: Mapping[str, Any]) -> bool:
     n = _num(info.get("n_returns"))
-    if not math.isfinite(n) or n >= SHORT_RECORD:
+    return math.isfinite(n) and n < SHORT_RECORD
+
+
+def _short_note(info: Mapping[str, Any]) -> str:
+    if not _short(info):
         return ""
-    return (f'<p class="note">Measured on {n:.0f} {info["frequency"]} returns only: the '
-            "annualised figures (CAGR, volatility, Sharpe, Sortino, Calmar) of so short a "
-            "record say little.</p>")
+    return (f'<p class="note">Measured on {_num(info.get("n_returns")):.0f} {info["frequency"]} '
+            f"returns only: the annualised figures (CAGR, volatility, Sharpe, Sortino, Calmar) "
+            f"need at least {SHORT_RECORD}, and are in metrics.json for whoever wants them."
+            "</p>")
 
 
 def _periods(info: Mapping[str, Any]) -> str:
@@ -313,6 +327,7 @@ h2{font-size:15px;font-weight:600;margin:26px 0 8px;color:#323f4b}
 .tile{border:1px solid #e4e7eb;border-radius:6px;padding:10px 12px;background:#fbfcfd}
 .tile .v{font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}
 .tile .k{color:#616e7c;font-size:12px}
+.tile .muted{color:#9aa5b1;font-size:14px;font-weight:500}
 .cols.two{display:grid;grid-template-columns:1fr 1fr;gap:28px}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:5px 8px;border-bottom:1px solid #e4e7eb;text-align:right}

@@ -180,3 +180,16 @@ def test_backtest_report_sizes_with_weight_and_capital_and_pays_venue_commission
     for key in ("total_return", "volatility", "sharpe", "max_drawdown"):
         assert metrics[key] == pytest.approx(expected[key], rel=1e-9), key
     assert metrics["benchmark"]["beta"] == pytest.approx(expected["beta"], rel=1e-9)
+
+
+def test_a_report_on_a_short_record_shows_no_annualised_figure_in_its_tiles(home: Path) -> None:
+    out = home / "short"
+    run(home, "report", "--out", str(out), "--capital", "100000", "--no-fetch",
+        "--since", DAYS[-6].strftime("%Y-%m-%d"))
+    tiles = (out / "report.html").read_text().split('<div class="tiles">')[1].split("</div></div>")
+    by_name = {t.rsplit('<div class="k">', 1)[-1]: t for t in tiles if '<div class="k">' in t}
+    for name in ("CAGR", "Volatility", "Sharpe", "Sortino", "Calmar"):
+        assert "short record" in by_name[name], name
+    assert "short record" not in by_name["Total return"]
+    assert "need at least 20" in (out / "report.html").read_text()
+    assert json.loads((out / "metrics.json").read_text())["n_returns"] < 20
