@@ -1,4 +1,4 @@
-# ats: make run | make test | make test-clock | make bench | make lint | make clean | make browser
+# ats: make run | make test | make test-unit | make test-clock | make bench | make lint | make clean | make browser
 PY          ?= python3
 VENV        ?= .venv
 INSYNC_VENV ?= .venv-insync
@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 CLOCK_TESTS ?= tests/unit tests/integration
 CLOCK_TIMES ?= "2026-11-28 12:00" "2026-12-25 15:00" "2026-11-27 19:00" "2026-12-02 03:00"
 
-.PHONY: install run test test-clock bench lint clean browser
+.PHONY: install run test test-unit test-clock bench lint clean browser
 
 install: $(BIN)/.installed
 
@@ -62,6 +62,10 @@ browser:
 test: install $(INSYNC_VENV)/.installed $(IBAPI_VENV)/.installed browser
 	ATS_INSYNC_PYTHON=$(CURDIR)/$(INSYNC_VENV)/bin/python \
 		ATS_IBAPI_PYTHON=$(CURDIR)/$(IBAPI_VENV)/bin/python $(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The unit tier alone (fakes, no processes): a minute at most, for the edit-test loop.
+test-unit: install
+	$(BIN)/pytest -q -n 2 tests/unit
 
 test-clock: install $(INSYNC_VENV)/.installed $(IBAPI_VENV)/.installed
 	@command -v faketime >/dev/null || (apt-get update -qq && apt-get install -y -qq faketime)
