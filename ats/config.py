@@ -45,21 +45,32 @@ DEFAULTS: dict[str, Any] = {
         "start": "",
         # Without a start: "session" starts now while a New York session is open, else in the
         # most recent session, so the demo trades on weekends and holidays; "wall" starts now
-        # and follows the real calendar (no trading while the market is closed).
+        # and follows the real calendar (no trading while the market is closed). "stepped":
+        # stands still (at start) until the simulator's admin command `advance` moves it; the
+        # hosts and the broker then follow the venue's time, not the wall (speed is ignored).
         "clock": "session",
         "admin_port": 14003,
         "cash": 1_000_000.0,
         "accounts": "DU0000001",
         "max_msg_rate": 50,
+        # Error 162 for historical requests that break IB's pacing rules, as a Gateway
+        # (identical within 15 s, 6 for one contract within 2 s, over 60 in 10 minutes).
+        "history_pacing": True,
         # "synthetic": the seeded synthetic market. "stored": bars in ArcticDB's market_data
         # library replace the synthetic prices of their symbols (each continues synthetically
         # past its last stored bar).
         "market": "synthetic",
     },
-    # Over tcp the host must be a loopback address unless allow_remote is true.
-    "bus": {"transport": "ipc", "host": "127.0.0.1", "base_port": 5550, "allow_remote": False},
+    # Over tcp the host must be a loopback address unless allow_remote is true; a host beyond
+    # loopback also needs curve. curve: every bus socket is secured with CURVE (keys in
+    # state/keys, `ats-ctl keys`); a peer whose public key is not allowed gets nothing.
+    "bus": {"transport": "ipc", "host": "127.0.0.1", "base_port": 5550, "allow_remote": False,
+            "curve": False},
     "storage": {
-        # Empty: lmdb://<ATS_HOME>/arctic
+        # Empty: lmdb://<ATS_HOME>/arctic. Or ArcticDB on S3, e.g.
+        # "s3s://s3.eu-west-1.amazonaws.com:BUCKET?path_prefix=ats" (an existing bucket).
+        # S3 credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
+        # or an instance role, never from this file (aws_auth=true is implied).
         "arctic_uri": "",
     },
     "manager": {
@@ -104,6 +115,19 @@ DEFAULTS: dict[str, Any] = {
         # clientId of `ats-ctl data fetch` (historical downloads); distinct from every strategy.
         "client_id": 90,
         "library": "market_data",
+    },
+    "scheduler": {
+        # Scheduled data jobs (ats-scheduler, `ats-ctl data schedule`). clientId of their
+        # venue connection; distinct from [data] client_id and every strategy.
+        "client_id": 91,
+        # "after_close" jobs run this many minutes after the XNYS close (13:00 New York on a
+        # half day); never on weekends or holidays.
+        "after_close_minutes": 30.0,
+        # A failed run is tried again after retry_seconds, doubling, this many times.
+        "retries": 3,
+        "retry_seconds": 60.0,
+        # The time zone of the jobs' CRON expressions.
+        "tz": "America/New_York",
     },
     "web": {
         # The web console (ats-web). A host other than loopback needs tls_cert and tls_key
@@ -258,7 +282,19 @@ class Config:
     @property
     def arctic_uri(self) -> str:
         uri = str(self.data["storage"]["arctic_uri"])
+        if is_s3(uri) and "aws_auth=" not in uri:
+            # AWS's own chain: the environment, then an instance role
+            uri += ("&" if "?" in uri else "?") + "aws_auth=true"
         return uri or f"lmdb://{self.home / 'arctic'}"
+
+    @property
+    def keys_dir(self) -> Path:
+        """The bus's CURVE key pairs (0700) and, under allowed/, the public keys let in."""
+        return self.state_dir / "keys"
+
+    @property
+    def curve(self) -> bool:
+        return bool(self.data["bus"]["curve"])
 
     @property
     def endpoints(self) -> Endpoints:
@@ -358,9 +394,42 @@ def _web_problems(data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _bus_problems(data: Mapping[str, Any]) -> list[str]:
+    """Plain TCP never leaves this machine: a bus host beyond loopback needs CURVE."""
+    bus = data["bus"]
+    if bus["transport"] == "tcp" and not is_loopback(str(bus["host"])) and not bus["curve"]:
+        return [f"[bus] host {bus['host']!r} is not a loopback address: plain TCP beyond this "
+                "machine is refused; set [bus] curve = true (keys: `ats-ctl keys generate`), "
+                "or keep host = \"127.0.0.1\""]
+    return []
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith(("s3://", "s3s://"))
+
+
+#: query keys of an ArcticDB S3 URI that carry credentials
+S3_SECRET_KEYS = frozenset({"access", "secret"})
+
+
+def _storage_problems(data: Mapping[str, Any]) -> list[str]:
+    """S3 credentials never sit in ats.toml: they come from the environment or a role."""
+    uri = str(data["storage"]["arctic_uri"])
+    if not is_s3(uri):
+        return []
+    address, _, query = uri.partition("?")
+    keys = {part.partition("=")[0] for part in query.split("&") if part}
+    if keys & S3_SECRET_KEYS or "@" in address:
+        return ["[storage] arctic_uri holds S3 credentials: ats.toml never does; set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment of `ats-ctl up` "
+                "(or give the machine an instance role) and remove them from the URI"]
+    return []
+
+
 def _validate(data: Mapping[str, Any]) -> list[str]:
     """Every problem of the merged configuration, one sentence each; empty when valid."""
-    return config_schema.check(data, DEFAULTS) or _weight_problems(data) or _web_problems(data)
+    return (config_schema.check(data, DEFAULTS) or _weight_problems(data) or _web_problems(data)
+            or _bus_problems(data) + _storage_problems(data))
 
 
 def load(home: Path | None = None) -> Config:

@@ -21,5 +21,5 @@ class Code:
     HALTED = "HALTED"  #: trading is halted for the strategy or the account
     DISCONNECTED = "DISCONNECTED"  #: the venue connection is down
 
-RESERVED_NAMES = frozenset({"manager", "broker", "bus", "gateway-sim", "web", "alerts", "ctl",
-                            "repl", "all"})
+RESERVED_NAMES = frozenset({"manager", "broker", "bus", "gateway-sim", "web", "alerts",
+                            "scheduler", "ctl", "repl", "all"})

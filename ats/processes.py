@@ -98,10 +98,24 @@ def start_process(prog: str, description: str | None,
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     try:
-        return args, config.load(args.home)
+        cfg = config.load(args.home)
+        secure_bus(cfg, prog.removeprefix("ats-"))
     except config.ConfigError as exc:
         logging.getLogger(prog).error("%s", exc)
         raise SystemExit(2) from exc
+    return args, cfg
+
+
+def secure_bus(cfg: config.Config, process: str) -> None:
+    """Every bus socket of this process with CURVE when [bus] curve is on; missing keys are a
+    ConfigError (one line)."""
+    from ats import buskeys
+    from bus.security import SecurityError
+
+    try:
+        buskeys.use(cfg, process)
+    except SecurityError as exc:
+        raise config.ConfigError(str(exc)) from exc
 
 
 class ParentWatch:

@@ -20,6 +20,7 @@ import zmq.asyncio
 
 from bus.codec import Envelope, decode, encode
 from bus.errors import Code, CodecError, RequestError, RequestTimeout
+from bus.security import secure_client
 from bus.service import REPLY_TYPE, REQUEST_TYPE, request_body
 
 
@@ -56,6 +57,7 @@ class _Core:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.setsockopt(zmq.ROUTING_ID, self._identity)
+        secure_client(sock)
         sock.connect(self.endpoint)
 
     def _timeout_error(self, method: str, waited: float, attempts: int) -> RequestTimeout:

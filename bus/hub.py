@@ -25,7 +25,7 @@ from typing import Any
 
 import zmq
 
-from bus import topics
+from bus import security, topics
 from bus.codec import MAX_FRAME_BYTES
 from bus.heartbeat import HEARTBEAT_INTERVAL, HEARTBEAT_TYPE
 from bus.publisher import Publisher
@@ -82,9 +82,11 @@ class Hub:
         self._xpub.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIPTION_BYTES)
         try:
             self._control.bind(self._control_ep)
+            security.secure_server(self._xsub)
+            security.secure_server(self._xpub)
             self._xsub.bind(frontend)
             self._xpub.bind(backend)
-        except zmq.ZMQError:
+        except (zmq.ZMQError, security.SecurityError):
             self._close()
             raise
 
@@ -179,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hub = Hub(ctx, args.frontend, args.backend)
     except zmq.ZMQError as exc:
         log.error("hub cannot bind: %s", exc)
+        security.close()
         ctx.term()
         return 2
     done = threading.Event()
@@ -197,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not worker.is_alive():
             log.error("hub thread died")
             beats.close()
+            security.close()
             ctx.term()
             return 1
         if time.monotonic() >= next_beat:
@@ -205,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     beats.close()
     hub.stop()
     worker.join(5)
+    security.close()
     ctx.term()
     return 0
 

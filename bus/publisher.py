@@ -9,6 +9,7 @@ from typing import Any
 import zmq
 
 from bus.codec import pack
+from bus.security import secure_client
 from bus.topics import validate_name
 
 
@@ -38,6 +39,7 @@ class Publisher:
         self._sock.setsockopt(zmq.SNDHWM, hwm)
         # Turn a silent HWM drop into EAGAIN so that drops can be counted.
         self._sock.setsockopt(zmq.XPUB_NODROP, 1)
+        secure_client(self._sock)
         self._sock.connect(endpoint)
 
     def publish(self, topic: str, type: str, body: dict[str, Any]) -> int:

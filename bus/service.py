@@ -23,6 +23,7 @@ import zmq.asyncio
 
 from bus.codec import MAX_FRAME_BYTES, Envelope, decode, encode
 from bus.errors import Code, CodecError, RequestError
+from bus.security import secure_server
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class Service:
         sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
         sock.setsockopt(zmq.MAXMSGSIZE, HARD_MAX_MSG_BYTES)
         try:
+            secure_server(sock)
             sock.bind(self.endpoint)
         except zmq.ZMQError:
             sock.close(linger=0)

@@ -13,6 +13,7 @@ import zmq.asyncio
 
 from bus.codec import Envelope, decode
 from bus.errors import CodecError
+from bus.security import secure_client
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class _Base:
 def _setup(sock: zmq.Socket[Any], endpoint: str, prefixes: Sequence[str], hwm: int) -> None:
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVHWM, hwm)
+    secure_client(sock)
     sock.connect(endpoint)
     for p in prefixes:
         sock.setsockopt(zmq.SUBSCRIBE, p.encode())

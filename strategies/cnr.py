@@ -8,6 +8,13 @@ performers (recent losers) and sell short the `n_short` best (recent winners), e
 Parameters (defaults): symbols = sector ETFs XLK XLF XLE XLV XLI XLY XLP XLU XLB XLRE XLC,
 lookback_days 5, n_long 3, n_short 3, exposure_per_name 0.1, offset_minutes 30.
 Universe: liquid ETFs/stocks. Data: daily bars. Schedule: weekly (first session of the week).
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): a refused order is not resent; the
+next weekly rebalance orders toward that week's targets from the book, so nothing is doubled.
+A partly filled order is held as filled until the next rebalance tops it up or closes it. After
+a restart it keeps what it holds (its decisions come from the bars and the book alone) and
+enters nothing until the next rebalance. A missing bar: a name's return spans the bars it has;
+a name with too few bars gets no rank and is closed.
 """
 
 from __future__ import annotations

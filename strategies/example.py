@@ -5,6 +5,12 @@ short `quantity` when below (flat instead if `allow_short` is false).
 
 Parameters (defaults): symbol SPY, fast 5, slow 20 bars, quantity 10 shares, allow_short true.
 Universe: one stock/ETF. Schedule: none; acts on every bar (1-minute bars).
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): every bar orders the difference
+between the signal's target and the position plus working orders, so a refused order is tried
+again on the next bar and a partly filled one is topped up there; after a restart it trades
+from the position it finds, never entering twice. A missing bar: no decision until the next
+bar, whose averages use the bars it has.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Logic: at each month end (the last session of the month, `minutes_before_close` before the
 close) compare the month-end close of `symbol` with the average of the last `ma_months`
-month-end closes (this month included). Above the average: hold the ETF at the strategy's
+month-end closes (this month included; as every callback, it sees only complete bars, so this
+month's close is the one of the session before: ats/sdk/GUIDE.md, "What a callback sees").
+Above the average: hold the ETF at the strategy's
 target weight. At or below: go flat. Between month ends, while long, the position is brought
 back to the target weight whenever its weight drifts out of the [min, max] band (checked daily
 before the close).
@@ -10,6 +12,13 @@ before the close).
 Parameters (defaults): symbol ACWI, ma_months 10, minutes_before_close 15.
 Universe: one ETF (ACWI). Data: daily bars, about ma_months * 23 sessions of history.
 Schedule: month_end (signal), before_close daily (band rebalance while long).
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): a refused or partly filled entry is
+brought back to the target weight by the next daily band check; while the signal is flat, a
+position still held (a refused or partly filled exit) is closed at the next daily check. After
+a restart the saved signal (`long`) keeps the position as it was (with no saved state the
+signal reads flat and the position is closed before the close). A missing bar: the month-end
+close is the last bar of the month it has.
 """
 
 from __future__ import annotations
@@ -81,7 +90,11 @@ class Ltmt(Strategy[LtmtParams]):
             self.flatten(self.inst)
 
     def keep_in_band(self) -> None:
-        if self.long and not math.isclose(self.weights.target, 0.0):
+        if not self.long:
+            if self.position(self.inst):  # an exit refused or part-filled: try again
+                self.log.warning("closing %s again while the signal is flat", self.inst.key)
+                self.flatten(self.inst)
+        elif not math.isclose(self.weights.target, 0.0):
             self.rebalance_to_weight(self.inst)
 
     def on_save(self) -> dict[str, object]:

@@ -12,6 +12,12 @@ Parameters (defaults): pcr_symbol PCR, symbol SPY, smooth 5, window 60, fear_z 1
 complacent_z -1.0, reduced_exposure 0.0, initial_exposure 0.0.
 Universe: SPY (traded), PCR (index, watched). Data: daily bars, window + smooth sessions.
 Schedule: before_close daily.
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): each day it orders the difference to
+its exposure, so a refused order is tried again, and a partly filled one topped up, at the next
+day's decision (within `tolerance`). After a restart the saved exposure keeps the position as
+it was. A missing bar: the oscillator uses the put/call days it has; SPY is sized from its
+last price.
 """
 
 from __future__ import annotations

@@ -13,6 +13,13 @@ larger leg is `leg_exposure` x capital in value.
 Parameters (defaults): symbol_a KO, symbol_b PEP, window 60, entry_z 2.0, exit_z 0.5,
 stop_z 4.0, leg_exposure 0.5.
 Universe: one pair of stocks. Data: daily bars, `window` sessions. Schedule: before_close daily.
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): a refused entry leg is no spread: the
+other leg is cancelled or closed and the state goes back to flat, so the next decision may
+enter again. A partly filled leg is kept as filled (no top-up) and the exit closes both legs
+in full. While flat or stopped, legs still held (a refused or partly filled exit) are closed at
+the next decision. After a restart the saved state keeps managing the legs it holds. A missing
+bar: the regression and the z-score use only the days both legs have a bar.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import numpy as np
 
 from ats.sdk import BarSpec, ParamError, Params, Stock, Strategy, param
 from ats.sdk.indicators import ols_beta
+from ats.sdk.orders import OrderHandle, OrderStatus
 
 FLAT, LONG_SPREAD, SHORT_SPREAD, STOPPED = 0, 1, -1, 2
 
@@ -104,26 +112,49 @@ class S2(Strategy[S2Params]):
         self.state = FLAT
         self.last_z = float("nan")
         self.beta = float("nan")
+        self._entering: set[str] = set()  #: local ids of entry legs not yet done
 
     def on_start(self) -> None:
         self.schedule.before_close(self.daily, minutes=self.params.minutes_before_close)
 
     def daily(self) -> None:
         p = self.params
-        ca, cb = self.closes(self.a), self.closes(self.b)
-        n = min(len(ca), len(cb))
-        if n < p.window:
+        ca, cb = self.aligned_closes(self.a, self.b)  # a day one leg misses is left out
+        if len(ca) < p.window:
             return
-        self.beta, self.last_z = s2_signal(ca[-n:], cb[-n:], p.window)
+        self.beta, self.last_z = s2_signal(ca, cb, p.window)
         new = s2_next_state(self.state, self.last_z, p)
         if new == self.state:
+            if new in (FLAT, STOPPED) and (self.position(self.a) or self.position(self.b)):
+                self.log.warning("closing the legs again: an exit was refused or part-filled")
+                self.flatten(self.a)
+                self.flatten(self.b)
             return
         self.log.info("z=%.2f beta=%.2f: state %d -> %d", self.last_z, self.beta, self.state, new)
         self.state = new
         qa, qb = leg_quantities(new, float(ca[-1]), float(cb[-1]),
                                 p.leg_exposure * self.capital(), self.beta)
-        self.order_target_quantity(self.a, qa)
-        self.order_target_quantity(self.b, qb)
+        legs = [self.order_target_quantity(self.a, qa), self.order_target_quantity(self.b, qb)]
+        if new in (LONG_SPREAD, SHORT_SPREAD):
+            self._entering |= {h.local_id for h in legs if h is not None}
+
+    def on_order_status(self, order: OrderHandle) -> None:
+        if order.local_id not in self._entering or order.status not in OrderStatus.DONE:
+            return
+        self._entering.discard(order.local_id)
+        if order.filled or self.state not in (LONG_SPREAD, SHORT_SPREAD):
+            return
+        # A refused (or unfilled) leg: one leg alone is not the spread. Close the other and
+        # go back to flat, so that the next decision may enter again.
+        self.log.warning("%s leg %s: %s; closing the spread", order.request.instrument.key,
+                         order.status.lower(), order.reason)
+        self.state = FLAT
+        for h in self.open_orders():
+            if h.local_id in self._entering:
+                self.cancel(h)
+        self._entering.clear()
+        self.flatten(self.a)
+        self.flatten(self.b)
 
     def on_save(self) -> dict[str, object]:
         return {"state": self.state}

@@ -14,6 +14,13 @@ Parameters (defaults): symbols AAPL MSFT NVDA AMZN GOOGL META TSLA KO PEP XOM CV
 rsi_period 3, entry_rsi 90, cover_rsi 30, trend_days 200, exposure_per_name 0.1,
 max_names 5, stop_pct 0.08, max_hold_days 10.
 Universe: liquid US large caps. Data: daily bars, trend_days + 5. Schedule: before_close.
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): a refused short is forgotten (above).
+A partly filled short is held as filled, from its fill price, and its cover closes all of it.
+A short still held after its cover (refused or partly filled) is covered again at the next
+decision. After a restart the saved entries (price, days held) keep managing the shorts; a
+short with no record of its entry is covered. A missing bar: RSI and trend use the bars it
+has; a name with too few bars is neither shorted nor covered that day.
 """
 
 from __future__ import annotations
@@ -115,6 +122,10 @@ class ShortRsiThrust(Strategy[ShortRsiThrustParams]):
     def daily(self) -> None:
         p = self.params
         snaps = {s: snap for s in p.symbols if (snap := self.snapshot(s)) is not None}
+        for key in self.ctx.positions():
+            if key.split(".")[0] not in self.held:  # its cover was refused or part-filled
+                self.log.warning("covering %s again: no longer held by its rules", key)
+                self.flatten(Stock(key.split(".")[0]))
         for sym in list(self.held):
             h = self.held[sym]
             h.days += 1

@@ -16,6 +16,13 @@ exposure 0.1, min_contracts 1, max_contracts 50, chain_size 3.
 Universe: VXM monthly futures (CFE, multiplier 100), VIX and SPX indices.
 Data: daily bars of VIX, SPX and the `chain_size` nearest contracts listed at start (their
 last prices drive the choice). Schedule: before_close daily.
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): each day it orders the difference to its
+target contracts and closes every other contract the book holds, so a refused short or close
+is tried again, and a partly filled one topped up, at the next day's decision. After a restart
+the saved contract and the book keep the position as it was. A missing bar: VIX is read at its
+last price, realized volatility uses the SPX bars it has, and a contract without a price is
+left out of the choice.
 """
 
 from __future__ import annotations

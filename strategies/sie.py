@@ -9,6 +9,12 @@ and close the rest.
 Parameters (defaults): symbols XLK XLF XLE XLV XLI XLY XLP XLU XLB XLRE XLC,
 lookbacks (63, 126, 252), top_n 3, exposure 1.0, absolute_filter false.
 Universe: US sector ETFs. Data: daily bars, max(lookbacks) + 5. Schedule: month_end.
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): a refused order (entry or exit) is tried
+again at the next month end, which orders toward that month's selection from the book; a
+partly filled one is topped up then (within `tolerance`). After a restart it keeps what it
+holds until the next month end. A missing bar: momentum uses the bars it has; a name with too
+few bars is not selected.
 """
 
 from __future__ import annotations

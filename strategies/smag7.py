@@ -14,6 +14,13 @@ Parameters (defaults): symbols AAPL MSFT NVDA AMZN GOOGL META TSLA, sma_days 50,
 atr_days 20, atr_mult 3.0, exposure_per_name -0.05.
 Universe: seven large US tech stocks. Data: daily bars, sma_days + 5.
 Schedule: before_close daily.
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): a refused short is forgotten, so the
+next decision shorts again while the name is below its average and armed. A partly filled
+short is held as filled and its cover closes all of it. A short still held after its cover
+(refused or partly filled) is covered again at the next decision. After a restart the saved
+lowest closes and disarmed names keep managing the shorts; a short with no record is covered.
+A missing bar: the average and ATR use the bars it has; a name with too few bars is skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from dataclasses import dataclass
 
 from ats.sdk import BarSpec, ParamError, Params, Stock, Strategy, param
 from ats.sdk.indicators import atr, sma
+from ats.sdk.orders import OrderHandle, OrderStatus
 
 MAG7 = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA")
 
@@ -72,6 +80,7 @@ class Smag7(Strategy[Smag7Params]):
     def on_init(self) -> None:
         self.lowest: dict[str, float] = {}  #: symbol -> lowest close since the short entry
         self.disarmed: set[str] = set()
+        self._entering: dict[str, str] = {}  #: entry order's local id -> symbol, until done
 
     def on_start(self) -> None:
         self.schedule.before_close(self.daily, minutes=self.params.minutes_before_close)
@@ -82,6 +91,11 @@ class Smag7(Strategy[Smag7Params]):
             inst = Stock(sym)
             w = self.window(inst)
             if len(w) < max(p.sma_days, p.atr_days + 1):
+                continue
+            if sym not in self.lowest and self.position(inst):
+                # Its cover was refused or only part-filled: cover again, decide tomorrow.
+                self.log.warning("covering %s again: no longer held by its rules", sym)
+                self.flatten(inst)
                 continue
             c = w.closes()
             close, average = float(c[-1]), sma(c, p.sma_days)
@@ -96,14 +110,26 @@ class Smag7(Strategy[Smag7Params]):
             action = smag7_action(close, average, short, sym not in self.disarmed, stop)
             if action == "enter":
                 self.log.info("short %s: %.2f below SMA %.2f", sym, close, average)
-                self.order_target_percent(inst, p.exposure_per_name)
+                order = self.order_target_percent(inst, p.exposure_per_name)
                 self.lowest[sym] = close
+                if order is not None:
+                    self._entering[order.local_id] = sym
             elif action in ("stop", "exit"):
                 self.log.info("cover %s (%s) at %.2f", sym, action, close)
                 self.flatten(inst)
                 del self.lowest[sym]
                 if action == "stop":
                     self.disarmed.add(sym)
+
+    def on_order_status(self, order: OrderHandle) -> None:
+        sym = self._entering.get(order.local_id)
+        if sym is None or order.status not in OrderStatus.DONE:
+            return
+        del self._entering[order.local_id]
+        if not order.filled and not self.position(Stock(sym)):
+            # Refused, or cancelled unfilled: not short, so the next decision may enter again.
+            self.log.warning("short of %s %s: %s", sym, order.status.lower(), order.reason)
+            self.lowest.pop(sym, None)
 
     def on_save(self) -> dict[str, object]:
         return {"lowest": dict(self.lowest), "disarmed": sorted(self.disarmed)}

@@ -10,6 +10,11 @@ Parameters (defaults): vix VIX, vix3m VIX3M, symbol SVXY, smooth 3, enter_ratio 
 exit_ratio 1.0, exposure 1.0.
 Universe: SVXY (traded), VIX and VIX3M indices (watched). Data: daily bars.
 Schedule: before_close daily.
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): each day it orders the difference to its
+regime's exposure, so a refused order is tried again, and a partly filled one topped up, at
+the next day's decision (within `tolerance`). After a restart the saved regime keeps the
+position as it was. A missing bar: the VIX/VIX3M ratio uses only the days both indices have.
 """
 
 from __future__ import annotations
@@ -83,7 +88,8 @@ class Svix(Strategy[SvixParams]):
 
     def daily(self) -> None:
         p = self.params
-        ratio = term_structure_ratio(self.closes(self.vix), self.closes(self.vix3m), p.smooth)
+        vix, vix3m = self.aligned_closes(self.vix, self.vix3m)  # same days in the ratio
+        ratio = term_structure_ratio(vix, vix3m, p.smooth)
         new = svix_regime(ratio, self.regime, p)
         if new != self.regime:
             self.log.info("VIX/VIX3M %.3f: regime %d -> %d", ratio, self.regime, new)

@@ -16,6 +16,13 @@ Parameters (defaults): symbols SPY, bar_size 5min, mode reversion, dev_pct 0.004
 vol_mult 1.5, vol_window 20, stop_pct 0.006, exposure_per_name 0.2, allow_short true,
 flatten_minutes 10.
 Universe: liquid ETFs/stocks. Data: intraday bars. Schedule: before_close (flatten).
+
+Edge cases (tests/unit/strategies/test_edge_cases.py): a refused entry is forgotten, so a later
+confirmed bar may enter again. A partly filled entry is held as filled and its exit closes all
+of it. A position still held after its exit (refused or partly filled) is closed again on the
+next bar, and the pre-close flatten closes every position. After a restart the saved entries
+and session VWAP keep managing it; a position with no record of its entry is closed. A missing
+bar: VWAP and average volume continue from the bars it has; no decision without a bar.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ats.sdk import Bar, BarSpec, Fill, Params, Stock, Strategy, param
+from ats.sdk import Bar, BarSpec, Fill, OrderHandle, OrderStatus, Params, Stock, Strategy, param
 
 _DAY_NS = 86_400_000_000_000
 
@@ -115,13 +122,14 @@ class Vow(Strategy[VowParams]):
         self.sessions: dict[str, _Session] = {}
         self.entries: dict[str, tuple[int, float]] = {}  #: key -> (direction, entry price)
         self.closed_day = -1
+        self._entering: dict[str, str] = {}  #: entry order's local id -> key, until done
 
     def on_start(self) -> None:
         self.schedule.before_close(self.flatten_all, minutes=self.params.flatten_minutes)
 
     def flatten_all(self) -> None:
         self.closed_day = self.now.value // _DAY_NS
-        for key in list(self.entries):
+        for key in sorted(set(self.entries) | set(self.ctx.positions())):
             self.flatten(Stock(key.split(".")[0]))
         self.entries.clear()
 
@@ -132,6 +140,10 @@ class Vow(Strategy[VowParams]):
             return
         inst = Stock(bar.instrument.split(".")[0])
         held = self.entries.get(bar.instrument)
+        if held is None and self.position(inst):
+            self.log.warning("closing %s again: its exit was refused or part-filled", inst.key)
+            self.flatten(inst)
+            return
         if held is not None:
             reason = vow_exit(held[0], bar.close, vwap, held[1], p)
             if reason:
@@ -146,13 +158,25 @@ class Vow(Strategy[VowParams]):
         side = vow_entry(bar.close, vwap, bar.volume, avg, p)
         if side:
             self.log.info("enter %s %+d at %.2f, VWAP %.2f", inst.key, side, bar.close, vwap)
-            self.order_target_percent(inst, side * p.exposure_per_name)
+            order = self.order_target_percent(inst, side * p.exposure_per_name)
             self.entries[bar.instrument] = (side, bar.close)
+            if order is not None:
+                self._entering[order.local_id] = bar.instrument
 
     def on_fill(self, fill: Fill) -> None:
         held = self.entries.get(fill.instrument)
         if held is not None and fill.quantity * held[0] > 0:
             self.entries[fill.instrument] = (held[0], fill.price)
+
+    def on_order_status(self, order: OrderHandle) -> None:
+        key = self._entering.get(order.local_id)
+        if key is None or order.status not in OrderStatus.DONE:
+            return
+        del self._entering[order.local_id]
+        if not order.filled and not self.position(order.request.instrument):
+            # Refused, or cancelled unfilled: nothing is held, so a later bar may enter again.
+            self.log.warning("entry in %s %s: %s", key, order.status.lower(), order.reason)
+            self.entries.pop(key, None)
 
     def on_reconcile(self, saved: Mapping[str, float], book: Mapping[str, float]) -> None:
         # Exits compare with the entry price: a position it has no entry for is closed.

@@ -8,7 +8,10 @@ Rules (issue 5):
 - a commission counts for the version of the trade it was reported for; commissions of
   superseded versions are kept but no longer count; a commission that arrives before its
   execution is held until the execution arrives;
-- attribution: orderRef (``ats:<strategy>:<id>``), else the clientId map, else UNATTRIBUTED.
+- attribution: orderRef (``ats:<strategy>:<id>``), else the clientId map, else UNATTRIBUTED;
+- a transfer (ats.broker.transfers) moves part of a position between books, once per
+  transfer_id, at its place in history: a later correction of an earlier trade recomputes the
+  books with the transfer's quantity and price as recorded.
 
 Average cost is kept per unit in price units (multiplier not applied) and excludes
 commissions, so unrealized P&L = (mark - avg_cost) * position * multiplier. Single
@@ -28,6 +31,9 @@ import pandas as pd
 
 from ats.broker import orderref
 from ats.broker.model import CommissionReport, Execution
+from ats.broker.transfers import KEY_PREFIX as TRANSFER_KEY
+from ats.broker.transfers import KIND as TRANSFER_KIND
+from ats.broker.transfers import Transfer
 
 UNATTRIBUTED = "unattributed"
 EPS = 1e-9
@@ -75,6 +81,13 @@ class _Trade:
     correction: int
     seq: int  #: arrival order of the first version; fixes the trade's place in history
     realized: float = 0.0  #: gross realized P&L of this trade at its place in history
+
+
+@dataclass
+class _Moved:
+    transfer: Transfer
+    seq: int  #: its place in history, among the trades'
+    realized: float = 0.0  #: gross P&L it realized in the source book (non-zero at a price)
 
 
 @dataclass
@@ -131,6 +144,7 @@ class Ledger:
         self._trades: dict[str, _Trade] = {}  #: exec_id prefix -> current version
         self._commissions: dict[str, CommissionReport] = {}  #: exec_id -> report
         self._books: dict[tuple[str, int], _Book] = {}  #: (strategy, con_id) -> book
+        self._moves: dict[str, _Moved] = {}  #: Transfer.key -> transfer booked
         self._marks: dict[int, float] = {}  #: con_id -> price given to mark()
         self._last_price: dict[int, float] = {}  #: con_id -> last fill price
         self._multipliers: dict[int, float] = {}  #: con_id -> multiplier of last fill
@@ -204,11 +218,38 @@ class Ledger:
             self._books[(trade.strategy, trade.execution.con_id)].commissions += c.commission
         return True
 
+    def has_transfer(self, transfer_id: str) -> bool:
+        return TRANSFER_KEY + transfer_id in self._moves
+
+    def apply_transfer(self, t: Transfer) -> bool:
+        """Book `t` (checked by the caller: ats.broker.transfers); False (and no change) for a
+        transfer_id already booked."""
+        if t.key in self._moves:
+            return False
+        self._seq += 1
+        moved = _Moved(t, self._seq)
+        self._moves[t.key] = moved
+        self._multipliers.setdefault(t.con_id, t.multiplier)
+        for strategy in (t.source, t.dest):
+            book = self._books.get((strategy, t.con_id))
+            if book is None:
+                book = _Book(strategy, t.con_id, t.symbol, t.sec_type, t.multiplier)
+                self._books[(strategy, t.con_id)] = book
+            book.seqs.append(moved.seq)
+            book.keys.append(t.key)
+            self._apply_leg(book, moved)
+        return True
+
     def replay(
-        self, executions: Iterable[Execution], commissions: Iterable[CommissionReport]
+        self, executions: Iterable[Execution | Transfer],
+        commissions: Iterable[CommissionReport],
     ) -> None:
+        """Executions and transfers in the order they were recorded, then commissions."""
         for e in executions:
-            self.apply_execution(e)
+            if isinstance(e, Transfer):
+                self.apply_transfer(e)
+            else:
+                self.apply_execution(e)
         for c in commissions:
             self.apply_commission(c)
 
@@ -240,6 +281,16 @@ class Ledger:
     def position(self, strategy: str, con_id: int) -> float:
         book = self._books.get((strategy, con_id))
         return book.position if book else 0.0
+
+    def avg_cost(self, strategy: str, con_id: int) -> float:
+        book = self._books.get((strategy, con_id))
+        return book.avg_cost if book else 0.0
+
+    def holdings(self, strategy: str, symbol: str) -> list[tuple[int, str, str, float]]:
+        """(con_id, symbol, sec_type, multiplier) of `strategy`'s open books in `symbol`."""
+        return [(b.con_id, b.symbol, b.sec_type, b.multiplier)
+                for (s, _), b in sorted(self._books.items())
+                if s == strategy and b.symbol == symbol and b.position != 0.0]
 
     def account_position(self, con_id: int) -> float:
         return _snap(sum(b.position for (_, c), b in self._books.items() if c == con_id))
@@ -330,7 +381,8 @@ class Ledger:
             "realized_pnl_net": self.realized_pnl(strategy, net=True),
             "cash": self.cash(strategy), "market_value": self.market_value(strategy),
             "equity": self.equity(strategy),
-            "fills": sum(len(b.keys) for b in self._strategy_books(strategy)),
+            "fills": sum(1 for b in self._strategy_books(strategy) for k in b.keys
+                         if not k.startswith(TRANSFER_KEY)),
         }
 
     def positions_df(self, strategy: str | None = None) -> pd.DataFrame:
@@ -356,13 +408,44 @@ class Ledger:
                 "commission": c.commission if c else 0.0, "commission_pending": c is None,
                 "realized_pnl": t.realized, "order_ref": e.order_ref, "client_id": e.client_id,
                 "perm_id": e.perm_id, "time": e.time.isoformat(), "sec_type": e.sec_type,
-                "multiplier": e.multiplier,
+                "multiplier": e.multiplier, "kind": "trade",
             })
         return rows
 
+    def transfer_rows(self, transfer_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Each transfer as two rows, in the shape of a fill with ``kind: "transfer"``: its
+        leg out of the source's book (side OUT) and into the destination's (side IN)."""
+        moves = sorted(self._moves.values(), key=lambda m: m.seq) if transfer_ids is None else [
+            m for m in (self._moves.get(TRANSFER_KEY + i) for i in transfer_ids) if m]
+        rows = []
+        for m in moves:
+            t = m.transfer
+            for strategy, side, realized in ((t.source, "OUT", m.realized),
+                                             (t.dest, "IN", 0.0)):
+                rows.append({
+                    # one id per leg: views key fills by exec_id
+                    "exec_id": f"{t.key}.{side.lower()}", "strategy": strategy, "symbol": t.symbol,
+                    "con_id": t.con_id, "side": side, "shares": abs(t.quantity),
+                    "price": t.price, "commission": 0.0, "commission_pending": False,
+                    "realized_pnl": realized, "order_ref": "", "client_id": -1, "perm_id": 0,
+                    "time": t.time, "sec_type": t.sec_type, "multiplier": t.multiplier,
+                    "kind": TRANSFER_KIND, "transfer_id": t.transfer_id,
+                    "position_change": t.leg(strategy), "from": t.source, "to": t.dest,
+                    "by": t.by, "reason": t.reason, "forced": t.forced,
+                })
+        return rows
+
+    def transfers(self) -> list[Transfer]:
+        return [m.transfer for m in sorted(self._moves.values(), key=lambda m: m.seq)]
+
     def recent_fills(self, strategy: str | None = None, limit: int = 0) -> list[dict[str, Any]]:
-        """The last `limit` fill rows (0: all), of one strategy or all."""
-        rows = [r for r in self.fill_rows() if strategy is None or r["strategy"] == strategy]
+        """The last `limit` rows (0: all) of trades and transfers (``kind``), in the order they
+        were booked, of one strategy or all."""
+        seq = {t.execution.exec_id: t.seq for t in self._trades.values()}
+        seq.update({m.transfer.transfer_id: m.seq for m in self._moves.values()})
+        rows = sorted(self.fill_rows() + self.transfer_rows(),
+                      key=lambda r: seq[r.get("transfer_id") or r["exec_id"]])
+        rows = [r for r in rows if strategy is None or r["strategy"] == strategy]
         return rows[-limit:] if limit else rows
 
     def fills_df(self) -> pd.DataFrame:
@@ -399,10 +482,19 @@ class Ledger:
         if c is not None:
             book.commissions += c.commission
 
+    def _apply_leg(self, book: _Book, moved: _Moved) -> None:
+        t = moved.transfer
+        realized = book.trade(t.leg(book.strategy), t.price, t.multiplier)
+        if book.strategy == t.source:
+            moved.realized = realized
+
     def _recompute(self, book: _Book) -> None:
         book.reset()
         for key in book.keys:
-            self._apply_trade(book, self._trades[key])
+            if key.startswith(TRANSFER_KEY):
+                self._apply_leg(book, self._moves[key])
+            else:
+                self._apply_trade(book, self._trades[key])
 
     def _book_mark(self, b: _Book) -> float:
         mark = self.mark_price(b.con_id)

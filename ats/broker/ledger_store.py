@@ -1,19 +1,19 @@
 """Ledger persistence that keeps the order path off ArcticDB.
 
-- ``record_execution`` / ``record_commission`` append one JSON line to a local journal and
-  fsync it (or defer the fsync to ``flush()`` with ``sync=False``). A record is either
-  wholly in the journal or not at all: a failed write is cut back off the file, and a full
-  disk raises ``StorageFull``.
+- ``record_execution`` / ``record_commission`` / ``record_transfer`` append one JSON line to
+  a local journal and fsync it (or defer the fsync to ``flush()`` with ``sync=False``). A
+  record is either wholly in the journal or not at all: a failed write is cut back off the
+  file, and a full disk raises ``StorageFull``.
 - ``flush_to_arctic`` (called periodically, or by the background thread) appends the
   pending records to ArcticDB library ``ledger`` in one batch per symbol (``fills``,
-  ``commissions``), prunes old versions, compacts every ``compact_every`` flushes, and
-  once the journal exceeds ``rotate_bytes`` rewrites it without the flushed records
-  (flushed records left in it are skipped on reopen, by seq).
+  ``commissions``, ``transfers``), prunes old versions, compacts every ``compact_every``
+  flushes, and once the journal exceeds ``rotate_bytes`` rewrites it without the flushed
+  records (flushed records left in it are skipped on reopen, by seq).
 - Each row carries the journal ``seq``; the last seq stored per symbol is the flush
   watermark, so a crash between the Arctic append and the journal rewrite only leaves
   records that are skipped on reopen.
-- ``load`` returns ArcticDB rows + unflushed journal records, deduped by exec_id, in
-  arrival order, ready to ``Ledger.replay``.
+- ``load`` returns ArcticDB rows + unflushed journal records, deduped by exec_id (a transfer
+  by transfer_id), in arrival order, ready to ``Ledger.replay``.
 
 This object is the only writer of its symbols; open one per process.
 """
@@ -35,15 +35,21 @@ import pandas as pd
 
 from ats.broker.model import CommissionReport, Execution
 from ats.broker.tradingstate import atomic_write
+from ats.broker.transfers import Transfer
+from ats.storage.arctic import read_retry
 
 log = logging.getLogger(__name__)
 
+LIBRARY = "ledger"  #: the ArcticDB library this store writes
 FILLS = "fills"
 COMMISSIONS = "commissions"
 EQUITY = "equity"
+TRANSFERS = "transfers"
 JOURNAL_NAME = "ledger.journal"
 EXEC = "x"
 COMM = "c"
+XFER = "t"
+_SYMBOLS = {EXEC: FILLS, COMM: COMMISSIONS, XFER: TRANSFERS}
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -56,7 +62,7 @@ class LedgerStore:
         self,
         journal_dir: Path,
         arctic_uri: str,
-        library: str = "ledger",
+        library: str = LIBRARY,
         *,
         arctic: Any = None,
         compact_every: int = 50,
@@ -82,7 +88,7 @@ class LedgerStore:
         self._flushes = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        marks = {EXEC: self._last_seq(FILLS), COMM: self._last_seq(COMMISSIONS)}
+        marks = {kind: self._last_seq(symbol) for kind, symbol in _SYMBOLS.items()}
         last = max(marks.values())
         for rec in self._read_journal():
             last = max(last, rec["seq"])
@@ -100,6 +106,10 @@ class LedgerStore:
 
     def record_commission(self, c: CommissionReport, sync: bool = True) -> None:
         self._record(COMM, c.to_dict(), sync)
+
+    def record_transfer(self, t: Transfer) -> None:
+        """Journal a transfer, fsync'd before it returns (it is booked only after)."""
+        self._record(XFER, t.to_dict(), True)
 
     def flush(self) -> None:
         """fsync records written with ``sync=False``."""
@@ -120,9 +130,8 @@ class LedgerStore:
                 batch = list(self._pending)
             if not batch:
                 return 0
-            fills = [{"seq": r["seq"], **r["d"]} for r in batch if r["k"] == EXEC]
-            comms = [{"seq": r["seq"], **r["d"]} for r in batch if r["k"] == COMM]
-            for symbol, rows in ((FILLS, fills), (COMMISSIONS, comms)):
+            for kind, symbol in _SYMBOLS.items():
+                rows = [{"seq": r["seq"], **r["d"]} for r in batch if r["k"] == kind]
                 if rows:
                     self._lib.append(symbol, _frame(rows), prune_previous_versions=True)
             self._flushes += 1
@@ -135,7 +144,7 @@ class LedgerStore:
             return len(batch)
 
     def compact(self) -> None:
-        for symbol in (FILLS, COMMISSIONS, EQUITY):
+        for symbol in (FILLS, COMMISSIONS, TRANSFERS, EQUITY):
             if self._lib.has_symbol(symbol):
                 self._lib.compact_data(symbol, prune_previous_versions=True)
 
@@ -147,11 +156,12 @@ class LedgerStore:
     def read_equity_df(self) -> pd.DataFrame:
         return self._read(EQUITY)
 
-    def load(self) -> tuple[list[Execution], list[CommissionReport]]:
-        """Everything recorded, deduped by exec_id, in the order it was recorded."""
+    def load(self) -> tuple[list[Execution | Transfer], list[CommissionReport]]:
+        """Everything recorded, deduped by exec_id (transfer_id), in the order it was
+        recorded: executions and transfers, then commissions."""
         with self._lock:
             pending = list(self._pending)
-        execs: dict[str, tuple[int, Execution]] = {}
+        execs: dict[str, tuple[int, Execution | Transfer]] = {}
         comms: dict[str, tuple[int, CommissionReport]] = {}
         for row in _rows(self._read(FILLS)):
             e = Execution.from_dict(row)
@@ -159,10 +169,16 @@ class LedgerStore:
         for row in _rows(self._read(COMMISSIONS)):
             c = CommissionReport.from_dict(row)
             comms.setdefault(c.exec_id, (int(row["seq"]), c))
+        for row in _rows(self._read(TRANSFERS)):
+            t = Transfer.from_dict(row)
+            execs.setdefault(t.key, (int(row["seq"]), t))
         for rec in pending:
             if rec["k"] == EXEC:
                 e = Execution.from_dict(rec["d"])
                 execs.setdefault(e.exec_id, (rec["seq"], e))
+            elif rec["k"] == XFER:
+                t = Transfer.from_dict(rec["d"])
+                execs.setdefault(t.key, (rec["seq"], t))
             else:
                 c = CommissionReport.from_dict(rec["d"])
                 comms.setdefault(c.exec_id, (rec["seq"], c))
@@ -172,7 +188,7 @@ class LedgerStore:
     def read_fills_df(self) -> pd.DataFrame:
         """Executions as stored (ArcticDB + unflushed journal), deduped, time as datetime."""
         execs, _ = self.load()
-        df = pd.DataFrame([e.to_dict() for e in execs],
+        df = pd.DataFrame([e.to_dict() for e in execs if isinstance(e, Execution)],
                           columns=list(Execution.__dataclass_fields__))
         df["time"] = pd.to_datetime(df["time"], utc=True)
         return df
@@ -289,20 +305,22 @@ class LedgerStore:
     def _last_seq(self, symbol: str) -> int:
         if self._lib is None or not self._lib.has_symbol(symbol):
             return 0
-        tail = self._lib.tail(symbol, 1).data
+        tail = read_retry(lambda: self._lib.tail(symbol, 1).data, f"ledger {symbol}")
         return int(tail["seq"].iloc[-1]) if len(tail) else 0
 
     def _read(self, symbol: str) -> pd.DataFrame:
         if self._lib is None or not self._lib.has_symbol(symbol):
             return pd.DataFrame()
-        return self._lib.read(symbol).data
+        data: pd.DataFrame = read_retry(lambda: self._lib.read(symbol).data, f"ledger {symbol}")
+        return data
 
 
 # ArcticDB's static schema needs every append to carry the same dtypes.
 _DTYPES = {
     "seq": "int64", "perm_id": "int64", "order_id": "int64", "client_id": "int64",
     "con_id": "int64", "multiplier": "float64", "shares": "float64", "price": "float64",
-    "commission": "float64", "realized_pnl": "float64",
+    "commission": "float64", "realized_pnl": "float64", "quantity": "float64",
+    "forced": "bool",
 }
 
 

@@ -24,6 +24,7 @@ import zmq.asyncio
 from ats import config as config_mod
 from ats.broker import limits_store, order_store, orderref
 from ats.broker.diskguard import MB, DiskGuard, DiskLevel, watched_paths
+from ats.broker.history import HistoryService
 from ats.broker.intents import (
     IN_FLIGHT_GRACE,
     OPEN_STATUSES,
@@ -39,6 +40,7 @@ from ats.broker.reconcile import reconcile
 from ats.broker.risk import Decision, Limits, RiskEngine
 from ats.broker.syncer import BackgroundSync
 from ats.broker.tradingstate import TradingState, TradingStates
+from ats.broker.transfers import Request, TransferRefused, make_transfer
 from ats.errors import Code
 from ats.ib import adapter, parsing
 from ats.ib.venueclock import VenueClock
@@ -117,6 +119,7 @@ class Broker:
         self.stop_event = asyncio.Event()
         self.suspects: dict[int, int] = {}  #: con_id -> consecutive mismatches
         self.breaks: dict[int, dict[str, Any]] = {}
+        self.registered: set[str] = set()  #: the registry's strategy names, as last listed
         self.storage_error: str | None = None
         self.disk = DiskGuard(watched_paths(state, cfg.arctic_uri),
                               int(bcfg["disk_soft_mb"]) * MB, int(bcfg["disk_hard_mb"]) * MB)
@@ -133,6 +136,11 @@ class Broker:
         self.syncer = BackgroundSync([self.store.flush, self.intents.flush],
                                      on_error=self._storage_failed)
         self._register()
+        #: the hosts' warm-up bars: the market_data cache, then this connection, paced
+        self.history = HistoryService(self.ib, cfg.arctic_uri,
+                                      str(cfg.section("data")["library"]), self.clock.speed,
+                                      self.clock.now)
+        self.service.register("history", self.history.m_history)
         log.info("ledger loaded: %d executions, %d strategies", len(executions),
                  len(self.ledger.strategies()))
 
@@ -150,7 +158,7 @@ class Broker:
     def _register(self) -> None:
         for name in ("approve", "book", "positions", "pnl", "fills", "orders", "halt", "resume",
                      "trading_state", "limits", "set_limits", "reconcile", "intents", "account",
-                     "equity", "order_rejected"):
+                     "equity", "order_rejected", "assign"):
             self.service.register(name, getattr(self, f"m_{name}"))
         for method, clone in (("snapshot_positions", self.positions), ("snapshot_pnl", self.pnl),
                               ("snapshot_orders", self.orders),
@@ -376,6 +384,47 @@ class Broker:
             log.warning("flatten %s: %s %g %s (%s)", owner, side, intent.quantity,
                         row["symbol"], intent.order_ref)
         return refs
+
+    async def m_assign(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Move part of a position between books (ats.broker.transfers): journalled (fsync)
+        before it is booked, once per `transfer_id` (a repeat answers the transfer booked)."""
+        try:
+            req = Request(
+                transfer_id=str(p["transfer_id"]), symbol=str(p["symbol"]),
+                quantity=float(p["quantity"]), source=str(p.get("source") or UNATTRIBUTED),
+                dest=str(p["dest"]), price=None if p.get("price") is None else float(p["price"]),
+                reason=str(p.get("reason") or ""), by=str(p.get("by") or "unknown"),
+                force=bool(p.get("force")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RequestError(Code.BAD_PARAMS, f"bad assign request: {exc}") from exc
+        if not req.transfer_id:
+            raise RequestError(Code.BAD_PARAMS, "bad assign request: empty transfer_id")
+        if not self.ledger.has_transfer(req.transfer_id):
+            await self.refresh_clients()
+            halted = {s for s in (req.source, req.dest)
+                      if self.states.effective(s) is TradingState.HALTED}
+            try:
+                t = make_transfer(self.ledger, req, known=self.registered | {UNATTRIBUTED},
+                                  halted=halted,
+                                  time=self.clock.now().floor("us").to_pydatetime().isoformat())
+            except TransferRefused as exc:
+                raise RequestError(exc.code, str(exc)) from exc
+            if self.ledger.has_transfer(req.transfer_id):  # booked while the registry answered
+                return {"transfer": self.ledger.transfer_rows([req.transfer_id])}
+            try:
+                self.store.record_transfer(t)
+            except OSError as exc:
+                raise RequestError(BusCode.INTERNAL, f"not moved: the ledger's journal could "
+                                   f"not record it: {exc}") from exc
+            self.ledger.apply_transfer(t)
+            log.warning("TRANSFER %s: %+g %s (conId %d) from %s to %s at %g by %s%s: %s",
+                        t.transfer_id, t.quantity, t.symbol, t.con_id, t.source, t.dest,
+                        t.price, t.by, " (forced)" if t.forced else "", t.reason or "-")
+            for row in self.ledger.transfer_rows([t.transfer_id]):
+                self.publisher.publish(topics.fill(str(row["strategy"])), "transfer", row)
+            for strategy in (t.source, t.dest):
+                self._publish_books(strategy, t.con_id)
+        return {"transfer": self.ledger.transfer_rows([req.transfer_id])}
 
     def m_reconcile(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"breaks": list(self.breaks.values()), "checked": self.check_reconciliation()}
@@ -628,6 +677,7 @@ class Broker:
             entries = await self.manager.request("list", {})
         except RequestError:
             return
+        self.registered = {str(e["name"]) for e in entries}
         for e in entries:
             self.ledger.set_client_strategy(int(e["client_id"]), str(e["name"]))
 

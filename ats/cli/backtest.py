@@ -104,7 +104,10 @@ def summary(result: BacktestResult, cash: float) -> dict[str, Any]:
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Strategy parameter (repeatable).")
 @click.option("--fill-at", type=click.Choice(["next_open", "close"]), default="next_open",
-              show_default=True, help="Market orders fill at the next open or this close.")
+              show_default=True,
+              help="Market orders fill at the next open, or at the close of the bar whose "
+              "completion decided them (a scheduled callback's: the next open; "
+              "ats/sdk/GUIDE.md, \"What a callback sees\").")
 @click.option("--plot", type=click.Path(path_type=Path), default=None,
               help="Write the equity curve (PNG).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

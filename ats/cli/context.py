@@ -15,6 +15,7 @@ import zmq
 from ats import config as config_mod
 from ats.cli.exitcodes import exit_code_for, hint_for
 from ats.errors import Code as AtsCode
+from ats.processes import secure_bus
 from bus.client import Requester
 from bus.endpoints import listening
 from bus.errors import Code, RequestError
@@ -49,6 +50,7 @@ class Ctl:
                      "not an initialised ATS_HOME")
             try:
                 self._cfg = config_mod.load(self.home)
+                secure_bus(self._cfg, "ctl")
             except config_mod.ConfigError as exc:
                 fail("CONFIG", str(exc))
         return self._cfg

@@ -7,22 +7,21 @@ Symbols are written ``SYMBOL[:TYPE[:EXTRA]]``: ``SPY``, ``SPY:STK:ARCA``, ``VIX:
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 import pandas as pd
 
 from ats.cli.context import Ctl, fail, pass_ctl
-from ats.cli.output import echo_json, table
+from ats.cli.data_schedule import schedule
+from ats.cli.output import table
 from ats.data.fetch import FetchError, FetchPlan, FetchResult, HistoricalFetcher, Step, plan
 from ats.data.importer import CsvImportError, infer_bar_size, read_csv
 from ats.data.naming import SymbolError, format_symbol, parse_symbol, storage_name
-from ats.data.pacing import TOTAL_WINDOW, HistoricalPacer
+from ats.data.pacing import PACING_FILE, HistoricalPacer, load_sent_times, save_sent_times
 from ats.data.ranges import parse_duration, utc
 from ats.data.store import BarStore
 from ats.errors import Code
@@ -32,7 +31,6 @@ from ats.sdk.instrument import Instrument
 
 NO_DATA = "NO_DATA"
 BAD_INPUT = "BAD_INPUT"
-PACING_FILE = "data_pacing.json"
 CONNECT_ATTEMPTS = 3
 
 bar_option = click.option("--bar", "bar_size", type=click.Choice(list(BAR_SETTINGS)),
@@ -59,7 +57,11 @@ def _ts(value: pd.Timestamp | None) -> str | None:
 
 @click.group()
 def data() -> None:
-    """Stored market data: fetch through IB, import CSV, list and show."""
+    """Stored data: fetch market data through IB, import CSV; browse every library
+    (libraries, list, show, delete)."""
+
+
+data.add_command(schedule)
 
 
 # ------------------------------------------------------------------------------------ fetch
@@ -100,7 +102,7 @@ def fetch(ctl: Ctl, symbols: tuple[str, ...], bar_size: str, duration: str, end:
     cid = client_id if client_id is not None else int(cfg.section("data")["client_id"])
     pacing_path = cfg.state_dir / PACING_FILE
     pacer = HistoricalPacer(clock=time.time)
-    pacer.preload(_load_pacing(pacing_path))
+    pacer.preload(load_sent_times(pacing_path, time.time()))
     try:
         plans, results = asyncio.run(_fetch_all(
             plans_at, store, pacer, str(venue["host"]), int(venue["port"]), cid,
@@ -114,7 +116,7 @@ def fetch(ctl: Ctl, symbols: tuple[str, ...], bar_size: str, duration: str, end:
     except ConnectionError as exc:
         fail(Code.DISCONNECTED, str(exc))
     finally:
-        _save_pacing(pacing_path, pacer.sent_times())
+        save_sent_times(pacing_path, pacer.sent_times())
     rows = []
     for p, r in zip(plans, results, strict=True):
         info = store.info(p.name) if store.has(p.name) else None
@@ -162,24 +164,6 @@ async def _fetch_all(plans_at: Callable[[pd.Timestamp], list[FetchPlan]], store:
         ib.disconnect()
 
 
-def _load_pacing(path: Path) -> list[float]:
-    """Request times of earlier runs still inside IB's 10-minute window."""
-    try:
-        times = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return []
-    horizon = time.time() - TOTAL_WINDOW
-    return [float(t) for t in times if isinstance(t, int | float) and t > horizon]
-
-
-def _save_pacing(path: Path, times: list[float]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps([round(t, 3) for t in times]))
-    except OSError:
-        pass
-
-
 # ----------------------------------------------------------------------------------- import
 @data.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
@@ -206,64 +190,4 @@ def import_(ctl: Ctl, file: Path, symbol: str | None, bar_size: str | None) -> N
                f"{info.rows} bars from {_ts(info.first)} to {_ts(info.last)}")
 
 
-# ------------------------------------------------------------------------------ list / show
-@data.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_ctl
-def list_(ctl: Ctl, as_json: bool) -> None:
-    """Stored series: symbol, bar size, rows, first and last bar."""
-    store = store_for(ctl)
-    infos = [store.info(n) for n in store.names()]
-    if as_json:
-        echo_json([i.to_dict() for i in infos])
-        return
-    rows = [{"symbol": i.symbol, "bar": i.bar, "rows": i.rows, "first": _ts(i.first),
-             "last": _ts(i.last)} for i in infos]
-    click.echo(table(rows, ["symbol", "bar", "rows", "first", "last"]))
-
-
-@data.command()
-@click.argument("symbol")
-@bar_option
-@click.option("--tail", "n", type=int, default=20, show_default=True, help="Rows to print.")
-@click.option("--plot", type=click.Path(path_type=Path), default=None,
-              help="Write a close-price chart (PNG) of the whole series.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_ctl
-def show(ctl: Ctl, symbol: str, bar_size: str, n: int, plot: Path | None,
-         as_json: bool) -> None:
-    """The last bars of SYMBOL, and optionally a chart of its closes."""
-    inst = instrument(symbol)
-    name = storage_name(inst, bar_size)
-    store = store_for(ctl)
-    if not store.has(name):
-        fail(NO_DATA, f"no {bar_size} bars stored for {format_symbol(inst)} "
-                      f"(try `ats-ctl data fetch {format_symbol(inst)} --bar {bar_size}`)")
-    df = store.tail(name, max(n, 0))
-    if as_json:
-        echo_json([{"time": t.isoformat(), **{c: float(v) for c, v in row.items()}}
-                   for t, row in df.iterrows()])
-    else:
-        rows: list[dict[str, Any]] = [{"time": _ts(t), **row.to_dict()} for t, row in
-                                      df.iterrows()]
-        click.echo(table(rows, ["time", "open", "high", "low", "close", "volume"]))
-    if plot is not None:
-        _plot_closes(store.read(name)["close"], f"{name} close", plot)
-        if not as_json:
-            click.echo(f"chart written to {plot}")
-
-
-def _plot_closes(closes: pd.Series, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(10, 4))
-    ax.plot(closes.index, closes.to_numpy(), linewidth=1)
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+# list / show / libraries / delete: ats/cli/data_browse.py

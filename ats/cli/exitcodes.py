@@ -34,6 +34,10 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     "ORPHANS": (22, "`ats-ctl down` stops them"),
     "NOT_DELIVERED": (24, "check the URL and the service; see [alerts] urls"),
     "DOCTOR": (25, "fix what failed before trading live on this venue"),
+    "UNKNOWN_JOB": (30, "see `ats-ctl data schedule list`"),
+    "JOB_EXISTS": (31, "use another name, or `ats-ctl data schedule remove` the old one"),
+    "JOB_FAILED": (32, "see `ats-ctl data schedule list` and `ats-ctl logs scheduler`"),
+    "JOB_NOT_RUN": (33, "is the scheduler running? see `ats-ctl status`"),
 }
 
 

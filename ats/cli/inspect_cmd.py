@@ -18,7 +18,7 @@ from bus.topics import validate_name
 
 #: Processes whose supervisord log is log/<name>.log; any other name is a strategy's.
 SERVICE_LOGS = frozenset({"gateway-sim", "bus", "broker", "manager", "web", "alerts",
-                           "supervisord"})
+                           "scheduler", "supervisord"})
 #: Bytes read at a time from the end of a log.
 BLOCK = 8192
 #: Seconds between looks at a followed log.

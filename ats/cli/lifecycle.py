@@ -41,6 +41,7 @@ def sim_args(cfg: config_mod.Config) -> list[str]:
         "--speed", str(sim["speed"]), "--accounts", str(sim["accounts"]),
         "--cash", str(sim["cash"]), "--master-client-id", str(venue["master_client_id"]),
         "--max-msg-rate", str(sim["max_msg_rate"]),
+        "--history-pacing" if sim.get("history_pacing", True) else "--no-history-pacing",
         "--state", str(cfg.state_dir / "gateway-sim.json"),
         # Stored bars replace the synthetic market only when asked for: `ats-ctl data fetch`
         # must not change the simulator's prices behind the operator's back.

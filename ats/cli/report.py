@@ -16,11 +16,11 @@ import pandas as pd
 
 from ats.broker.ledger_store import LedgerStore
 from ats.cli.context import Ctl, fail, pass_ctl
-from ats.cli.data import BAD_INPUT, PACING_FILE, _fetch_all, _load_pacing, _save_pacing, store_for
+from ats.cli.data import BAD_INPUT, _fetch_all, store_for
 from ats.cli.trading import offline_ledger
 from ats.data.fetch import plan
 from ats.data.naming import parse_symbol
-from ats.data.pacing import HistoricalPacer
+from ats.data.pacing import PACING_FILE, HistoricalPacer, load_sent_times, save_sent_times
 from ats.data.ranges import utc
 from ats.errors import Code
 from ats.manager.registry import LIBRARY as REGISTRY_LIBRARY
@@ -103,7 +103,7 @@ def venue_fetch(ctl: Ctl) -> bm.Fetch | None:
         inst = parse_symbol(symbol)
         pacing_path = ctl.cfg.state_dir / PACING_FILE
         pacer = HistoricalPacer(clock=time.time)
-        pacer.preload(_load_pacing(pacing_path))
+        pacer.preload(load_sent_times(pacing_path, time.time()))
         progress(f"completing {symbol} {bar_size} bars from the venue at {host}:{port}")
         try:
             asyncio.run(_fetch_all(
@@ -111,7 +111,7 @@ def venue_fetch(ctl: Ctl) -> bm.Fetch | None:
                 store, pacer, host, port, int(ctl.cfg.section("data")["client_id"]),
                 str(venue["account"]), float(venue["connect_timeout"]), "TRADES", False))
         finally:
-            _save_pacing(pacing_path, pacer.sent_times())
+            save_sent_times(pacing_path, pacer.sent_times())
 
     return fetch
 

@@ -163,7 +163,8 @@ def orders(ctl: Ctl, strategy: str | None, show_all: bool, as_json: bool) -> Non
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctl
 def fills(ctl: Ctl, strategy: str | None, limit: int, as_json: bool) -> None:
-    """Executions in the ledger, each recorded once, with its commission."""
+    """Executions in the ledger, each recorded once, with its commission, and the transfers
+    between books (`ats-ctl assign`: kind `transfer`, sides OUT and IN)."""
     params: dict[str, Any] = {"limit": limit}
     if strategy:
         params["strategy"] = strategy
@@ -171,8 +172,8 @@ def fills(ctl: Ctl, strategy: str | None, limit: int, as_json: bool) -> None:
     rows = (ctl.call("broker", "fills", params) if ledger is None
             else ledger.recent_fills(strategy, limit))
     _show(rows, as_json,
-          ["time", "strategy", "symbol", "side", "shares", "price", "commission", "exec_id",
-           "order_ref"])
+          ["time", "strategy", "kind", "symbol", "side", "shares", "price", "commission",
+           "exec_id", "order_ref"])
 
 
 @click.command()

@@ -123,7 +123,11 @@ class HistoricalFetcher:
         errors: list[tuple[int, str]] = []
         failed = asyncio.Event()
 
-        def on_error(req_id: int, code: int, text: str, *_: Any) -> None:
+        def on_error(req_id: int, code: int, text: str, about: Any = None, *_: Any) -> None:
+            # The client names the contract of the request an error answers: on a shared
+            # connection (the broker's) other clients' order errors are not this request's.
+            if about is not contract:
+                return
             if req_id > 0 and code not in _WARNINGS and not 2100 <= code < 2200:
                 errors.append((code, text))
                 failed.set()

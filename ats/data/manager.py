@@ -56,12 +56,14 @@ class DataManager:
         return self._read(instrument, bar_size, start, end)
 
     async def fetch(self, instrument: Instrument, bar_size: str, start: object,
-                    end: object = None) -> FetchResult:
-        """Store the missing bars of [start, end] (needs the ib connection)."""
+                    end: object = None, now: pd.Timestamp | None = None) -> FetchResult:
+        """Store the missing bars of [start, end] (needs the ib connection). `now` is the
+        venue's time, asked of the venue when not given."""
         if self.ib is None:
             raise RuntimeError("DataManager has no IB connection to fetch with")
         fetcher = HistoricalFetcher(self.ib, self.store(), self.pacer)
-        now = utc(pd.Timestamp(await self.ib.reqCurrentTimeAsync()))  # the venue's clock
+        if now is None:
+            now = utc(pd.Timestamp(await self.ib.reqCurrentTimeAsync()))  # the venue's clock
         return await fetcher.run(plan(self.store(), instrument, bar_size, start, end, now))
 
     def _read(self, instrument: Instrument, bar_size: str, start: object,

@@ -4,17 +4,22 @@ A request breaks pacing (error 162) when it is
 - identical to one sent in the last 15 s;
 - the 6th or more for the same contract, exchange and tick type in the last 2 s;
 - beyond 60 requests in any 10 minutes.
-`HistoricalPacer` says how long to wait before a request may go out, and waits for it.
+A BID_ASK request counts twice, as IB counts it. `pacing_wait` is the rules as one pure
+function of the requests already sent: `HistoricalPacer` (the client side) waits for what it
+says before a request goes out, and the simulator (`ats.sim.server`) answers error 162 with
+`PACING_VIOLATION` to a request for which it says "wait".
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 log = logging.getLogger("ats.data.pacing")
 
@@ -23,6 +28,9 @@ SAME_CONTRACT_WINDOW = 2.0
 SAME_CONTRACT_MAX = 5
 TOTAL_WINDOW = 600.0
 TOTAL_MAX = 60
+#: IB's text of error 162 for a broken pacing rule
+PACING_VIOLATION = ("Historical Market Data Service error message:Historical data request "
+                    "pacing violation")
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,53 @@ class HistRequest:
     @property
     def contract_key(self) -> Hashable:
         return (self.contract, self.exchange, self.what)
+
+    @property
+    def cost(self) -> int:
+        """How many requests it counts as: BID_ASK is a BID and an ASK request."""
+        return 2 if self.what.upper() == "BID_ASK" else 1
+
+
+def pacing_wait(sent: Iterable[tuple[float, HistRequest]], req: HistRequest, now: float, *,
+                total_max: int = TOTAL_MAX,
+                total_window: float = TOTAL_WINDOW) -> tuple[float, str]:
+    """Seconds until `req` may be sent without breaking a rule (0: now), and that rule.
+
+    `sent` holds (time, request) of the requests already sent, oldest first."""
+    same_identity: list[float] = []
+    same_contract: list[tuple[float, int]] = []
+    recent: list[tuple[float, int]] = []
+    for t, r in sent:
+        if t > now - IDENTICAL_WINDOW and r.identity == req.identity:
+            same_identity.append(t)
+        if t > now - SAME_CONTRACT_WINDOW and r.contract_key == req.contract_key:
+            same_contract.append((t, r.cost))
+        if t > now - total_window:
+            recent.append((t, r.cost))
+    waits: list[tuple[float, str]] = [(0.0, "")]
+    if same_identity:
+        waits.append((same_identity[-1] + IDENTICAL_WINDOW - now, "identical request < 15 s"))
+    freed = _freed_at(same_contract, req.cost, SAME_CONTRACT_MAX)
+    if freed is not None:
+        waits.append((freed + SAME_CONTRACT_WINDOW - now,
+                      f"{SAME_CONTRACT_MAX + 1} requests for one contract < 2 s"))
+    freed = _freed_at(recent, req.cost, total_max)
+    if freed is not None:
+        waits.append((freed + total_window - now, f"{total_max} requests < {total_window:.0f} s"))
+    return max(waits)
+
+
+def _freed_at(window: list[tuple[float, int]], cost: int, limit: int) -> float | None:
+    """The time of the request whose expiry leaves room for `cost` more within `limit`, or
+    None when there is room now."""
+    total = sum(c for _, c in window)
+    if total + cost <= limit:
+        return None
+    for t, c in window:
+        total -= c
+        if total + cost <= limit:
+            return t
+    return None  # a cost above the limit: no wait makes room
 
 
 class HistoricalPacer:
@@ -71,23 +126,8 @@ class HistoricalPacer:
         """Seconds to wait before `req` may be sent (0 when it may go now) and the rule."""
         now = self.clock()
         self._forget(now)
-        waits: list[tuple[float, str]] = [(0.0, "")]
-        same_identity = [t for t, r in self._sent if r.identity == req.identity
-                         and t > now - IDENTICAL_WINDOW]
-        if same_identity:
-            waits.append((same_identity[-1] + IDENTICAL_WINDOW - now, "identical request < 15 s"))
-        same_contract = [t for t, r in self._sent if r.contract_key == req.contract_key
-                         and t > now - SAME_CONTRACT_WINDOW]
-        if len(same_contract) >= SAME_CONTRACT_MAX:
-            oldest = same_contract[-SAME_CONTRACT_MAX]
-            waits.append((oldest + SAME_CONTRACT_WINDOW - now,
-                          f"{SAME_CONTRACT_MAX + 1} requests for one contract < 2 s"))
-        recent = [t for t, _ in self._sent if t > now - self.total_window]
-        if len(recent) >= self.total_max:
-            oldest = recent[-self.total_max]
-            waits.append((oldest + self.total_window - now,
-                          f"{self.total_max} requests < {self.total_window:.0f} s"))
-        wait, rule = max(waits)
+        wait, rule = pacing_wait(self._sent, req, now, total_max=self.total_max,
+                                 total_window=self.total_window)
         return (wait + self.margin, rule) if wait > 0 else (0.0, "")
 
     def record(self, req: HistRequest) -> None:
@@ -131,3 +171,24 @@ class HistoricalPacer:
         blank = HistRequest("", "", "", "", "", "")
         for t in sorted(times):
             self._sent.append((t, blank))
+
+
+#: in the state folder: the request times that `ats-ctl data fetch` and the scheduler share
+PACING_FILE = "data_pacing.json"
+
+
+def load_sent_times(path: Path, now: float) -> list[float]:
+    """Request times of earlier runs still inside IB's 10-minute window."""
+    try:
+        times = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [float(t) for t in times if isinstance(t, int | float) and t > now - TOTAL_WINDOW]
+
+
+def save_sent_times(path: Path, times: list[float]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([round(t, 3) for t in times]))
+    except OSError as exc:
+        log.warning("cannot save the pacing times to %s: %s", path, exc)

@@ -143,6 +143,8 @@ def keep(df: pd.DataFrame, chunk: Chunk, bar_size: str,
     """Rows of `df` that belong to `chunk` (start in [start, end)) and are complete."""
     size = bar_delta(bar_size)
     idx = pd.DatetimeIndex(df.index)
+    if idx.tz is None:  # an empty answer's index has no time zone
+        idx = idx.tz_localize("UTC")
     mask = (idx >= chunk.start) & (idx < chunk.end) & (idx + size <= complete_by)
     return df[mask]
 

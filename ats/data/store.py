@@ -18,6 +18,7 @@ import pandas as pd
 from ats.data.naming import split_storage_name
 from ats.data.ranges import Coverage, utc
 from ats.storage.arctic import library as open_library
+from ats.storage.arctic import read_retry
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 METADATA_FORMAT = 1
@@ -94,11 +95,12 @@ class BarStore:
         rng = None
         if start is not None or end is not None:
             rng = (None if start is None else utc(start), None if end is None else utc(end))
-        df: pd.DataFrame = self.lib.read(name, date_range=rng).data
+        df: pd.DataFrame = read_retry(lambda: self.lib.read(name, date_range=rng).data,
+                                      f"bars {name}")
         return df
 
     def tail(self, name: str, n: int) -> pd.DataFrame:
-        df: pd.DataFrame = self.lib.tail(name, n).data
+        df: pd.DataFrame = read_retry(lambda: self.lib.tail(name, n).data, f"bars {name}")
         return df
 
     def version(self, name: str) -> int | None:

@@ -47,7 +47,7 @@ class LiveContext:
 
     def submit(self, req: OrderRequest) -> OrderHandle:
         handle = OrderHandle(local_id=f"{self.host.name}-{int(time.time())}-{next(self._ids)}",
-                             request=req)
+                             request=req, created=self.clock.now())
         self.handles[handle.local_id] = handle
         refusal = self.host.refusal(req)
         if refusal is not None:

@@ -1,6 +1,8 @@
 """Aggregate 5-second real-time bars into a strategy's bar size.
 
-Intraday bars are clock-aligned buckets, emitted when the next bucket begins. Daily bars are
+Intraday bars are clock-aligned buckets, emitted as soon as their last 5-second bar arrives
+(when it was missed, as the next bucket begins), so that a bar is in the strategy's window from
+its end on, as in a replay (ats/sdk/GUIDE.md, "What a callback sees"). Daily bars are
 exchange sessions (XNYS by default): only 5-second bars inside a session's regular hours count,
 the bar is stamped with the session date at 00:00 UTC (the stamp of historical daily bars, so a
 live bar continues the warm-up history), and it is emitted as soon as the session's last
@@ -9,6 +11,8 @@ real-time feed delivers when useRTH is off, never leak into daily bars.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -43,6 +47,10 @@ class BarAggregator:
 
     def add(self, t: pd.Timestamp, o: float, h: float, lo: float, c: float,
             v: float) -> Bar | None:
+        """The bar this 5-second bar completes, if any. A 5-second bar without finite prices
+        is dropped, as a missing one would be: one NaN would poison the whole bar."""
+        if not math.isfinite(o + h + lo + c):
+            return None
         if self._daily:
             return self._add_daily(int(t.value), o, h, lo, c, v)
         start = int(t.value) - int(t.value) % self._step
@@ -50,6 +58,8 @@ class BarAggregator:
         if self._cur is not None and start > self._start:
             done = self._emit(self._start)
         self._merge(start, o, h, lo, c, v)
+        if done is None and int(t.value) + RT_BAR_NS >= start + self._step:
+            return self._emit(start)  # its last 5-second bar: complete now
         return done
 
     def _add_daily(self, t: int, o: float, h: float, lo: float, c: float,

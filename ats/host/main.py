@@ -34,16 +34,19 @@ from ats.host.errorlog import ErrorLog, HandlerError
 from ats.host.executions import Executions, Version, seeded
 from ats.host.feed import BarAggregator, is_forming
 from ats.host.statefile import StateFile
+from ats.host.ticks import TickStream
+from ats.host.warmup import WarmUp, in_regular_hours
 from ats.ib import adapter, parsing
 from ats.ib.venueclock import VenueClock
-from ats.processes import BusLogHandler, install_stop_handlers, setup_logging
-from ats.sdk.bars import BarSpec
+from ats.processes import BusLogHandler, install_stop_handlers, secure_bus, setup_logging
+from ats.sdk.bars import BAR_SIZES, BarSpec
 from ats.sdk.instrument import Instrument
 from ats.sdk.loader import StrategyLoadError, load_strategy
 from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
 from ats.sdk.params import ParamError
 from ats.sdk.schedule import Sessions, sessions
 from ats.sdk.strategy import Strategy
+from ats.sdk.ticks import Tick
 from ats.sdk.weights import Weights
 from ats.stats.histogram import RoundTrips
 from bus import topics
@@ -59,6 +62,11 @@ EXIT_CONFIG = 2
 EXIT_STRATEGY = 3
 EXIT_REGISTRY = 4
 EXIT_CRASH = 1
+#: A scheduled callback due at T runs once the venue's clock is this far past T (venue time; at
+#: least one wall second at the simulator's speed), so that the bars ending at T have arrived
+#: and it sees them, as in a replay (ats/sdk/GUIDE.md, "What a callback sees"). A stepped
+#: simulator's clock moves only with its bars, which are all in by then: no lag.
+BAR_ARRIVAL = pd.Timedelta(seconds=5)
 
 IB_STATUS = {
     "PendingSubmit": OrderStatus.PENDING_SUBMIT, "ApiPending": OrderStatus.PENDING_SUBMIT,
@@ -67,6 +75,9 @@ IB_STATUS = {
     "Cancelled": OrderStatus.CANCELLED, "ApiCancelled": OrderStatus.CANCELLED,
     "Inactive": OrderStatus.REJECTED,
 }
+
+#: stepped venue: the least wall time between two syncs with its clock (see clock_loop)
+STEPPED_SYNC_GAP = 0.02
 
 
 class Host:
@@ -80,8 +91,13 @@ class Host:
         self.broker = AsyncRequester(self.zctx, eps.broker, timeout=3.0)
         self.ib: Any = adapter.IB()
         speed = float(cfg.section("sim")["speed"]) if cfg.venue["kind"] == "sim" else 1.0
-        self.clock = VenueClock(speed)
+        #: a stepped simulator: time moves only with its bars and its replies (see clock_loop)
+        self.stepped = cfg.venue["kind"] == "sim" and cfg.section("sim")["clock"] == "stepped"
+        self.clock = VenueClock(speed, stepped=self.stepped)
+        self.schedule_lag = (pd.Timedelta(0) if self.stepped
+                             else max(BAR_ARRIVAL, pd.Timedelta(seconds=speed)))
         self.ctx = LiveContext(self, self.clock)
+        self.warm = WarmUp(self.broker, self.ib)  #: warm-up history through the broker
         self.ctx.notify = self._notify_status
         self.strategy: Strategy[Any] | None = None
         self.client_id = 0
@@ -89,8 +105,11 @@ class Host:
         self.contracts: dict[str, Any] = {}
         self.con_keys: dict[int, str] = {}
         self.aggregators: dict[str, BarAggregator] = {}
+        self.warmed: dict[str, pd.Timestamp] = {}  #: key -> start of its last history bar
         self.regular_hours: set[str] = set()  #: keys whose bars come from sessions only
         self.rt_bars: list[Any] = []
+        #: market data of the strategy's TickSpecs, coalesced into its on_tick
+        self.ticks = TickStream(self.ib, lambda: self.clock.now(), self._on_tick)
         self.trades: dict[str, Any] = {}  #: local_id -> ib Trade
         self.executions = Executions(self.ctx)  #: execIds in the book, corrections applied
         self.reported: set[str] = set()  #: execIds delivered to on_fill
@@ -110,6 +129,13 @@ class Host:
         self.strategy_running = False
         #: each order's latency to approval, venue acknowledgement and fill (heartbeat info)
         self.round_trips = RoundTrips()
+        self.heartbeater = Heartbeater(self.publisher, self.name, info=self.hb_info)
+        #: stepped: bars arrived or an order changed state, so clock_loop asks the venue's
+        #: time now and beats (rather than a second later): a stepping test waits for that
+        self.sync_wanted = asyncio.Event()
+        #: stepped: the venue time of the last reqCurrentTime reply; every bar sent before it
+        #: and every callback due by then is handled
+        self.venue_synced: pd.Timestamp | None = None
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -139,13 +165,25 @@ class Host:
         return {"venue": self.venue_state, "client_id": self.client_id,
                 "trading_state": self.trading_state, "data_ok": self.data_ok,
                 "order_latency": self.round_trips.to_dict(),
+                "venue_time": self.clock.now().isoformat(),
+                "in_flight": self.in_flight(),
+                **({"venue_synced": self.venue_synced.isoformat()}
+                   if self.venue_synced is not None else {}),
                 **self.ctx.snapshot(), **self.errors.info(self.wall())}
 
+    def in_flight(self) -> int:
+        """Orders asked for that the venue has not acknowledged yet (awaiting the broker's
+        approval or the venue's first status)."""
+        return sum(h.status == OrderStatus.PENDING_SUBMIT for h in self.ctx.handles.values())
+
     def _notify_status(self, handle: OrderHandle) -> None:
+        if self.stepped:
+            self.sync_wanted.set()
         self.publish("order", "order", {
             "local_id": handle.local_id, "status": handle.status, "filled": handle.filled,
             "avg_price": handle.avg_price, "reason": handle.reason,
             "instrument": handle.request.instrument.key, "quantity": handle.request.quantity,
+            "created": handle.created.isoformat() if handle.created is not None else None,
         })
         if self.strategy is not None:
             self._guard(self.strategy.handle_order_status, handle)
@@ -334,30 +372,49 @@ class Host:
                      ", ".join(s.instrument.key for s in new))
             await self.warm_up(strategy, new)
             self.subscribe_bars([s.instrument.key for s in new])
+        await self.subscribe_ticks(strategy)
 
     async def warm_up(self, strategy: Strategy[Any],
                       specs: list[BarSpec] | None = None) -> None:
-        for spec in strategy.subscriptions() if specs is None else specs:
-            contract = await self.qualify(spec.instrument)
+        """History of each subscription (the cache first, see ats.host.warmup), then a bar
+        aggregator that continues it from the real-time bars."""
+        cal = sessions(strategy.calendar)
+        todo = strategy.subscriptions() if specs is None else specs
+        for spec in todo:
+            await self.qualify(spec.instrument)
             if spec.lookback > 0:
-                bars = await self.ib.reqHistoricalDataAsync(
-                    contract, endDateTime="", durationStr=parsing.duration_for(
-                        spec.bar_size, spec.lookback),
-                    barSizeSetting=parsing.BAR_SETTINGS[spec.bar_size][0], whatToShow="TRADES",
-                    useRTH=spec.regular_hours, formatDate=2)
-                df = parsing.bars_to_df(bars)
-                if len(df) and self._regular_hours_only(spec):
-                    df = df[self._sessions().in_hours(df.index.asi8)]
-                if len(df):
-                    if is_forming(df.index[-1], spec.bar_size, self.clock.now(),
-                                  strategy.calendar):
-                        df = df.iloc[:-1]  # rebuilt live from real-time bars
-                    strategy.warm_up(spec.instrument.key, df)
-                    self.ctx.last_prices[spec.instrument.key] = float(df["close"].iloc[-1])
+                self._warm(strategy, spec, await self._history(strategy, spec, cal))
             self.aggregators[spec.instrument.key] = BarAggregator(spec.instrument.key,
                                                                    spec.bar_size)
             if self._regular_hours_only(spec):
                 self.regular_hours.add(spec.instrument.key)
+        # Bars that completed while the later subscriptions warmed up (pacing can hold a
+        # warm-up for a while): asked again, so the live bars continue the history unbroken.
+        for spec in todo:
+            last = self.warmed.get(spec.instrument.key)
+            if last is not None and spec.bar_size != "1d" and \
+                    self.clock.now() >= last + 2 * BAR_SIZES[spec.bar_size]:
+                df = await self._history(strategy, spec, cal)
+                self._warm(strategy, spec, df[df.index > last])
+
+    async def _history(self, strategy: Strategy[Any], spec: BarSpec,
+                       cal: Sessions) -> pd.DataFrame:
+        """The subscription's completed bars up to now (the one still forming is built live)."""
+        df = await self.warm.bars(spec, self.contracts[spec.instrument.key], self.clock.now(),
+                                  cal)
+        if len(df) and self._regular_hours_only(spec):
+            df = in_regular_hours(df, spec.bar_size, cal)
+        if len(df) and is_forming(df.index[-1], spec.bar_size, self.clock.now(),
+                                  strategy.calendar):
+            df = df.iloc[:-1]
+        return df
+
+    def _warm(self, strategy: Strategy[Any], spec: BarSpec, df: pd.DataFrame) -> None:
+        if len(df):
+            key = spec.instrument.key
+            strategy.warm_up(key, df)
+            self.warmed[key] = df.index[-1]
+            self.ctx.last_prices[key] = float(df["close"].iloc[-1])
 
     def _regular_hours_only(self, spec: BarSpec) -> bool:
         return spec.regular_hours and spec.bar_size != "1d"
@@ -390,13 +447,41 @@ class Host:
             return
         t = pd.Timestamp(b.time)
         t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        if self.stepped:
+            # Everything before this bar's start is complete: callbacks due by then run now,
+            # after the bars that completed (below) and before anything later.
+            self.clock.follow(t.value / 1e9)
+            self.sync_wanted.set()
         self.ctx.last_prices[key] = float(b.close)
         if key in self.regular_hours and not self._sessions().in_hours(np.array([t.value]))[0]:
             return
-        done = self.aggregators[key].add(t, b.open_, b.high, b.low, b.close, b.volume)
+        agg = self.aggregators[key]
+        done = agg.add(t, b.open_, b.high, b.low, b.close, b.volume)
+        if done is not None and key in self.warmed and done.time <= self.warmed[key]:
+            done = None  # the warm-up history holds this bar already
         if done is not None:
+            if self.stepped:
+                # the bar's end: its last 5-second bar's (a daily bar's: the session's close)
+                self.clock.follow(t.value / 1e9 + 5.0)
             self.clock.latest_bar = done.time
             self._guard(self.strategy.handle_bar, done)
+        elif self.stepped:
+            self._guard(self.strategy.advance_clock, self.clock.now())
+
+    async def subscribe_ticks(self, strategy: Strategy[Any]) -> None:
+        """Market data for the strategy's TickSpecs not streaming yet."""
+        specs = [s for s in strategy.tick_specs().values() if s.instrument.key not in
+                 self.ticks.specs]
+        for spec in specs:
+            await self.qualify(spec.instrument)
+        if specs:
+            self.ticks.subscribe(specs, self.contracts)
+
+    def _on_tick(self, tick: Tick) -> None:
+        if tick.last is not None:
+            self.ctx.last_prices[tick.instrument] = tick.last
+        if self.strategy is not None:
+            self._guard(self.strategy.handle_tick, tick)
 
     def adopt_orders(self) -> None:
         """Take back this clientId's open orders after a restart; never resend them."""
@@ -671,6 +756,7 @@ class Host:
             if code == adapter.RESTORED_DATA_LOST:
                 self.unsubscribe_bars()
                 self.subscribe_bars()
+                self.ticks.resubscribe()
             self.spawn(self.recover(), "recover after outage")
         elif code in adapter.FARM_BROKEN:
             self.data_ok = False
@@ -692,6 +778,7 @@ class Host:
         self.adopt_orders()
         await self.recover()
         self.subscribe_bars()
+        self.ticks.resubscribe()
 
     # -- bus --------------------------------------------------------------------------------
 
@@ -706,6 +793,19 @@ class Host:
                 self.apply_trading_state(env.body)
             elif env.type == "fill":
                 self.apply_foreign_fill(env.body)
+            elif env.type == "transfer":
+                self.apply_transfer(env.body)
+
+    def apply_transfer(self, row: dict[str, Any]) -> None:
+        """The operator moved a position into or out of this strategy's book (`ats-ctl
+        assign`): no execution says so, so the book is taken again from the broker; the
+        strategy sees the new position through its context and manages it by its own rule."""
+        log.warning("transfer %s: %+g %s (conId %s) %s this book at %s by %s; taking the book "
+                    "again from the broker", row.get("transfer_id"), row.get("position_change"),
+                    row.get("symbol"), row.get("con_id"),
+                    "into" if row.get("side") == "IN" else "out of", row.get("price"),
+                    row.get("by"))
+        self.spawn(self._resync(), "book after a transfer")
 
     def apply_foreign_fill(self, row: dict[str, Any]) -> None:
         """A fill of this strategy's that another connection's order made (the broker's
@@ -760,23 +860,54 @@ class Host:
     async def clock_loop(self) -> None:
         chains_of = self.clock.now().date()
         while not self.stop_event.is_set():
+            if self.stepped:
+                await self._follow_venue()
             if self.strategy is not None:
                 now = self.clock.now()
                 if now.date() != chains_of and self.ctx.chains:
                     # New listings appear and old ones expire: chains are loaded each day.
                     chains_of = now.date()
                     self.spawn(self.refresh_chains(self.strategy), "reload futures chains")
-                self._guard(self.strategy.advance_clock, now)
+                self._guard(self.strategy.advance_clock, now - self.schedule_lag)
+            if self.stepped:
+                self.heartbeater.beat()  # venue_synced and in_flight, as of this instant
+                await self._sync_wanted_or_stop(1.0)
+                continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), 1.0)
+
+    async def _sync_wanted_or_stop(self, timeout: float) -> None:
+        # While bars stream in (a long advance) syncs come at most every STEPPED_SYNC_GAP.
+        await asyncio.sleep(STEPPED_SYNC_GAP)
+        waits = [asyncio.ensure_future(self.sync_wanted.wait()),
+                 asyncio.ensure_future(self.stop_event.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        self.sync_wanted.clear()
+
+    async def _follow_venue(self) -> None:
+        """A stepped venue's time, asked on the connection its bars arrive on: the reply comes
+        after every bar sent before it, which are handled by then. ib_async keeps one
+        currentTime request per connection: never while connect_venue asks its own."""
+        if self.venue_state != "connected" or not self.ib.isConnected():
+            return
+        try:
+            now = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), 5.0)
+        except (TimeoutError, ConnectionError) as exc:
+            log.warning("reqCurrentTime failed (%s): the clock waits for the next bar", exc)
+            return
+        self.clock.follow(now.timestamp())
+        self.venue_synced = self.clock.now()
 
     # -- run --------------------------------------------------------------------------------
 
     async def run(self) -> int:
         install_stop_handlers(self.stop_event)
         logging.getLogger().addHandler(BusLogHandler(self.publisher, self.name))
-        heartbeater = Heartbeater(self.publisher, self.name, info=self.hb_info)
-        self.spawn(heartbeater.run(), "heartbeat")
+        self.spawn(self.heartbeater.run(), "heartbeat")
         try:
             entry = await self.fetch_entry()
         except RequestError as exc:
@@ -809,6 +940,7 @@ class Host:
         # The book is the broker's; the saved state is what the strategy remembers of it.
         self._guard(self.strategy.reconcile, self.ctx.positions())
         self.subscribe_bars()
+        await self.subscribe_ticks(self.strategy)
         self.spawn(self.clock_loop(), "clock")
         self.spawn(self._healthy_after(), "crash record")
         self.publish("status", "started", {"client_id": self.client_id, "pid": os.getpid()})
@@ -826,6 +958,7 @@ class Host:
         if self.strategy is not None:
             self._guard(self.strategy.stop)
         self.unsubscribe_bars()
+        self.ticks.cancel()
         self.ib.disconnect()
         self.publish("status", "stopped", {"pid": os.getpid()})
         for task in list(self.tasks):
@@ -847,6 +980,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(args.log_level)
     try:
         cfg = config_mod.load(None if args.home is None else Path(args.home))
+        secure_bus(cfg, "strategy")
     except config_mod.ConfigError as exc:
         log.error("%s", exc)
         sys.exit(EXIT_CONFIG)

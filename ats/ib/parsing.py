@@ -1,4 +1,4 @@
-"""IB shapes <-> ats shapes, in one place: contracts, bars, executions, commissions."""
+"""IB shapes <-> ats shapes, in one place: contracts, bars, ticks, executions, commissions."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 from ats.broker.model import CommissionReport, Execution
 from ats.ib import adapter
 from ats.sdk.instrument import Future, Index, Instrument, Stock
+from ats.sdk.ticks import Tick
 
 # IB's barSizeSetting and a history duration long enough for `lookback` bars of each size.
 BAR_SETTINGS: dict[str, tuple[str, float]] = {
@@ -102,3 +103,18 @@ def commission(report: Any) -> CommissionReport:
         exec_id=report.execId, commission=float(report.commission), currency=report.currency,
         realized_pnl=None if pnl is None or abs(pnl) > 1e300 else float(pnl),
     )
+
+
+def tick(key: str, ticker: Any, time: pd.Timestamp) -> Tick:
+    """A ticker's latest quote and trade; IB's unset fields (NaN, and -1 for a price or a
+    size) become None."""
+    return Tick(time, key, _tick_field(ticker.bid), _tick_field(ticker.ask),
+                _tick_field(ticker.last), _tick_field(ticker.bidSize),
+                _tick_field(ticker.askSize), _tick_field(ticker.lastSize))
+
+
+def _tick_field(value: Any) -> float | None:
+    if value is None:
+        return None
+    v = float(value)
+    return None if not math.isfinite(v) or v == -1 else v

@@ -48,7 +48,7 @@ PARAMS_ACK_TIMEOUT = 5.0
 #: Seconds a started host may take to send its first heartbeat.
 STARTUP_GRACE = 20.0
 #: supervisord programs of the system itself, shown after the strategies in `ats-ctl status`
-PROCESSES = ("bus", "manager", "broker", "gateway-sim", "web", "alerts")
+PROCESSES = ("bus", "manager", "broker", "gateway-sim", "web", "alerts", "scheduler")
 #: A RUNNING strategy whose handlers raised within this many seconds is ERRORING: one error
 #: is enough (a strategy on daily bars may raise once a day), and it clears by itself.
 ERRORING_SECONDS = 60.0

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ats.storage.arctic import library
+from ats.storage.arctic import library, read_retry
 
 LIBRARY = "registry"
 SYMBOL = "strategies"
@@ -104,7 +104,7 @@ class Registry:
         if not self._lib.has_symbol(SYMBOL):
             self._entries = {}
             return
-        df = self._lib.read(SYMBOL).data
+        df = read_retry(lambda: self._lib.read(SYMBOL).data, "registry")
         self._entries = {str(r["name"]): Entry.from_row(r) for r in df.to_dict("records")}
 
     def _save(self) -> None:

@@ -46,6 +46,8 @@ def samples_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFr
     """The broker's equity samples (``ts``, ``strategy``, ``equity``, ``market_value``, ...)
     with ``ts`` as UTC datetimes, in time order."""
     df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows.copy()
+    if "kind" in df:  # a transfer between books (`ats-ctl assign`) is not a trade
+        df = df[df["kind"] != "transfer"]
     if df.empty:
         return pd.DataFrame(columns=["ts", "strategy", "equity", "market_value"])
     df["ts"] = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
@@ -56,9 +58,12 @@ def samples_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFr
 
 
 def fills_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """Fill rows (the ledger's shape) with a UTC ``time``, a signed-free ``shares``, and a
-    ``multiplier`` (rows without one: the SDK's futures multipliers by symbol, else 1)."""
+    """Fill rows (the ledger's shape; its transfers left out) with a UTC ``time``, a
+    signed-free ``shares``, and a ``multiplier`` (rows without one: the SDK's futures
+    multipliers by symbol, else 1)."""
     df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows.copy()
+    if "kind" in df:  # a transfer between books (`ats-ctl assign`) is not a trade
+        df = df[df["kind"] != "transfer"]
     if df.empty:
         return pd.DataFrame(columns=FILL_COLUMNS)
     df["time"] = pd.to_datetime(df["time"], utc=True, format="ISO8601")

@@ -14,6 +14,7 @@ from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
 from ats.sdk.params import ParamError, Params, param
 from ats.sdk.schedule import Schedule
 from ats.sdk.strategy import Strategy
+from ats.sdk.ticks import Tick, TickSpec
 from ats.sdk.weights import Weights
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Schedule",
     "Stock",
     "Strategy",
+    "Tick",
+    "TickSpec",
     "Weights",
     "days_to_expiry",
     "from_key",

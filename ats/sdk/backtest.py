@@ -1,11 +1,24 @@
 """Replay bars through a strategy with simulated fills: the same driver calls the host makes.
 
-Bars of all instruments are merged by time; bars sharing a time are delivered together with
-`handle_bars` after the clock is set to their end (start + bar size; a daily bar ends at its
-session's close on the strategy's calendar). Market orders fill at the next bar's open
-(`fill_at="next_open"`) or at the current close (`fill_at="close"`); limit and stop orders fill
-when a later bar touches them. Futures use their multiplier; shorts are allowed; a future still
-held after its expiry date is settled at its last price.
+What a callback sees depends only on its time, as live (ats/sdk/GUIDE.md, "What a callback
+sees"). Bars of all instruments are merged by when they are complete (start + bar size; a
+daily bar, stamped with its date, at its session's close on the strategy's calendar); bars
+complete at the same time are delivered together with `handle_bars` at that time. Before them,
+the clock steps through every scheduled callback due until then, each at its own time, seeing
+only the bars complete by it and, as the last price, the open of a bar in progress.
+
+An order fills only at prices that came after it was placed. A market order fills at the open
+of the first bar of its instrument that begins at or after it was placed (a daily bar begins
+at its session's open): an order placed in `on_bar` at the next bar, one placed at 10:00 on
+daily bars at the next session's open. With `fill_at="close"`, a market order placed when a bar
+completed (in `on_bar`, `on_tick` or a callback due at that very time) fills at that bar's
+close, the price its decision saw; one placed by a callback while a bar was in progress fills
+as with "next_open", never at the close of that bar. Limit and stop orders fill when a bar
+beginning after they were placed touches them. Futures use their multiplier; shorts are
+allowed; a future still held after its expiry date is settled at its last price.
+
+A strategy's `tick_subscriptions()` get one tick per bar at its close (`Tick.from_bar`), after
+`on_bar`.
 """
 
 from __future__ import annotations
@@ -20,12 +33,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ats.sdk.bars import BAR_SIZES, COLUMNS, Bar
+from ats.sdk.bars import BAR_SIZES, COLUMNS, Bar, bar_ends, bar_starts
 from ats.sdk.instrument import Instrument
 from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
 from ats.sdk.params import Params
 from ats.sdk.schedule import sessions
 from ats.sdk.strategy import Strategy
+from ats.sdk.ticks import Tick
 from ats.sdk.weights import FULL_WEIGHTS, Weights
 
 FillAt = Literal["next_open", "close"]
@@ -57,6 +71,7 @@ class BacktestContext:
         self._open: dict[str, OrderHandle] = {}
         self.orders: list[OrderHandle] = []
         self.fills: list[Fill] = []
+        self.placed_at: dict[str, pd.Timestamp] = {}  #: local_id -> when it was submitted
         self._ids = itertools.count(1)
 
     # -- Context protocol
@@ -64,8 +79,9 @@ class BacktestContext:
         return self._now
 
     def submit(self, req: OrderRequest) -> OrderHandle:
-        h = OrderHandle(f"bt-{next(self._ids)}", req)
+        h = OrderHandle(f"bt-{next(self._ids)}", req, created=self._now)
         self.orders.append(h)
+        self.placed_at[h.local_id] = self._now
         self.instruments.setdefault(req.instrument.key, req.instrument)
         if not req.instrument.tradable:
             h.status, h.reason = OrderStatus.REJECTED, f"{req.instrument.key} is not tradable"
@@ -176,18 +192,24 @@ class BacktestContext:
             self._monthly_shares[month] = self._monthly_shares.get(month, 0.0) + abs(qty)
         return commission
 
-    def match_bar(self, bar: Bar, market: bool) -> list[tuple[Fill, OrderHandle]]:
-        """Fill working orders on `bar`'s instrument; market orders only when `market`."""
+    def match_bar(self, bar: Bar, market: bool = True,
+                  opened: pd.Timestamp | None = None) -> list[tuple[Fill, OrderHandle]]:
+        """Fill working orders on `bar`'s instrument placed at or before the bar began trading
+        (`opened`, default its time); market orders (at its open) only when `market`."""
+        began = bar.time if opened is None else opened
         out = []
-        for h in [o for o in self._open.values() if o.request.instrument.key == bar.instrument]:
+        for h in [o for o in self._open.values() if o.request.instrument.key == bar.instrument
+                  and self.placed_at.get(o.local_id, began) <= began]:
             px = _touch_price(h.request, bar, market)
             if px is not None:
                 out.append((self.fill(h, h.remaining, px, bar.time), h))
         return out
 
     def fill_market_at_close(self) -> list[tuple[Fill, OrderHandle]]:
+        """Fill at the last price the market orders placed now (not before)."""
         out = []
-        for h in [o for o in self._open.values() if o.request.order_type == "MKT"]:
+        for h in [o for o in self._open.values() if o.request.order_type == "MKT"
+                  and self.placed_at.get(o.local_id, self._now) >= self._now]:
             px = self._prices.get(h.request.instrument.key)
             if px is not None:
                 out.append((self.fill(h, h.remaining, px, self._now), h))
@@ -280,7 +302,8 @@ def run(
     Commissions follow the simulator's schedule (IBKR's tiered rates, per-order minimum and
     maximum, per-contract futures fees), or a flat `commission_per_share` when given.
     The first `warmup` bar times only fill the strategy's windows (as `warm_up` does live).
-    `bar_size` defaults to the smallest one in the strategy's subscriptions.
+    Each instrument's bars are taken to be of its subscription's bar size (the smallest one
+    in the subscriptions for an instrument without one); a `bar_size` given is taken for all.
     `restart_at`: before the first bar at or after each of these times, the strategy is
     replaced by a new instance the way the live host restarts a crashed one: built, warmed
     up from the bars so far, given its last saved state, started and reconciled with its
@@ -298,35 +321,52 @@ def run(
         commission_per_share=commission_per_share,
     )
     strat = strategy_cls(name or strategy_cls.__name__.lower(), params, ctx, weights)
+    sizes = {key: spec.bar_size for key, spec in strat.specs().items()}
     if bar_size is None:
-        sizes = [s.bar_size for s in strat.specs().values()] or ["1d"]
-        bar_size = min(sizes, key=lambda s: BAR_SIZES[s])
+        bar_size = min([*sizes.values()] or ["1d"], key=lambda s: BAR_SIZES[s])
+    else:
+        sizes = {}  # the caller's size for every instrument
 
     bars = _regular_hours(bars, strat)
-    times, groups = _merge(bars)
-    equity = np.empty(len(times))
+    steps = _merge(bars, sizes, bar_size, strat.calendar)
+    times = np.array([st.stamp for st in steps], dtype=np.int64)
+    equity = np.empty(len(steps))
     started = False
-    ends = _bar_ends(times, bar_size, strat.calendar)
     restarts = sorted(pd.Timestamp(t) for t in restart_at)
-    for n, (group, end) in enumerate(zip(groups, ends, strict=True)):
-        ts = group[0].time
+    for n, st in enumerate(steps):
+        ts = pd.Timestamp(st.stamp, tz="UTC")
         while restarts and ts >= restarts[0]:
             restarts.pop(0)
             if started:
                 strat = _restart(strat, bars, ts)
-        ctx.set_time(ts)
-        if started:
-            events = []
-            for bar in group:
-                events.extend(ctx.match_bar(bar, market=fill_at == "next_open"))
-            _dispatch(strat, events)
-        for bar in group:
-            ctx.set_price(bar.instrument, bar.close)
+        ctx.set_time(max(ts, ctx.now()))
         if not started and n >= warmup:
             strat.start()
             started = True
-        ctx.set_time(end)
-        strat.handle_bars(group)
+        for opened, group in st.by_open():
+            # Callbacks due by the moment these bars began trading may fill at their open.
+            _run_schedule(strat, ctx, opened, inclusive=True)
+            began = pd.Timestamp(opened, tz="UTC")
+            ctx.set_time(max(began, ctx.now()))
+            if started:
+                events = []
+                for bar in group:
+                    events.extend(ctx.match_bar(bar, market=True, opened=began))
+                _dispatch(strat, events)
+            for bar in group:
+                ctx.set_price(bar.instrument, bar.open)
+        end = pd.Timestamp(st.end, tz="UTC")
+        _run_schedule(strat, ctx, st.end, inclusive=False)
+        for bar in st.bars:
+            ctx.set_price(bar.instrument, bar.close)
+        ctx.set_time(max(end, ctx.now()))
+        strat.handle_bars(st.bars)
+        if started:
+            ticks = strat.tick_specs()
+            for bar in st.bars:
+                if bar.instrument in ticks:
+                    strat.handle_tick(Tick.from_bar(bar, end))
+        _run_schedule(strat, ctx, st.end, inclusive=True)
         if started:
             if fill_at == "close":
                 _dispatch(strat, ctx.fill_market_at_close())
@@ -371,18 +411,16 @@ def _restart(old: Strategy[Any], bars: Mapping[Instrument, pd.DataFrame],
     return new
 
 
-def _bar_ends(times: np.ndarray, bar_size: str, calendar: str) -> pd.DatetimeIndex:
-    """When each bar is complete: start + size; a daily bar at its session's close."""
-    starts = pd.DatetimeIndex(times, tz="UTC")
-    ends = starts + BAR_SIZES[bar_size]
-    if bar_size != "1d" or not len(times):
-        return ends
-    cal = sessions(calendar)
-    days = starts.normalize().tz_localize(None).asi8
-    pos = np.clip(np.searchsorted(cal.dates.asi8, days), 0, len(cal.dates) - 1)
-    is_session = cal.dates.asi8[pos] == days
-    closes = np.where(is_session, cal.closes[pos], ends.asi8)
-    return pd.DatetimeIndex(closes, tz="UTC")
+def _run_schedule(strat: Strategy[Any], ctx: BacktestContext, until: int,
+                  inclusive: bool) -> None:
+    """Run the scheduled callbacks due before `until` (ns; at it too when `inclusive`), each
+    with the clock at its own time."""
+    while (due := strat.schedule.next_due()) is not None and (
+            due.value < until or (inclusive and due.value == until)):
+        ctx.set_time(max(due, ctx.now()))
+        strat.advance_clock(due)
+        if strat.schedule.next_due() == due:
+            return  # not running: its schedule does not advance
 
 
 def _dispatch(strat: Strategy[Any], events: list[tuple[Fill, OrderHandle]]) -> None:
@@ -391,9 +429,28 @@ def _dispatch(strat: Strategy[Any], events: list[tuple[Fill, OrderHandle]]) -> N
         strat.handle_order_status(h)
 
 
-def _merge(bars: Mapping[Instrument, pd.DataFrame]) -> tuple[np.ndarray, list[list[Bar]]]:
-    """Sorted unique bar times (ns) and, per time, the bars of every instrument at that time."""
-    per_time: dict[int, list[Bar]] = {}
+@dataclass
+class _Step:
+    """Bars complete at the same time (`end`, ns), as `handle_bars` receives them."""
+
+    stamp: int  #: the time of the step's equity row: its latest bar time, never going back
+    end: int
+    bars: list[Bar]
+    opens: list[int]  #: per bar, when it began trading (a daily bar: its session's open)
+
+    def by_open(self) -> list[tuple[int, list[Bar]]]:
+        """The bars grouped by when they began trading, earliest first."""
+        out: dict[int, list[Bar]] = {}
+        for o, b in sorted(zip(self.opens, self.bars, strict=True), key=lambda p: p[0]):
+            out.setdefault(o, []).append(b)
+        return list(out.items())
+
+
+def _merge(bars: Mapping[Instrument, pd.DataFrame], sizes: Mapping[str, str], default_size: str,
+           calendar: str) -> list[_Step]:
+    """Every instrument's bars, grouped by when they are complete (each by its own
+    subscription's bar size, `default_size` without one), in time order."""
+    per_end: dict[int, tuple[list[Bar], list[int]]] = {}
     for inst, df in bars.items():
         if df.empty:
             continue
@@ -401,16 +458,26 @@ def _merge(bars: Mapping[Instrument, pd.DataFrame]) -> tuple[np.ndarray, list[li
         idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
         if "close" not in df:
             raise ValueError(f"bars for {inst.key} have no 'close' column")
+        size = sizes.get(inst.key, default_size)
+        ends = bar_ends(idx.asi8, size, calendar).tolist()
+        opens = bar_starts(idx.asi8, size, calendar).tolist()
         cols = [
             (df[c].to_numpy(dtype=float) if c in df else np.zeros(len(df))).tolist()
             for c in COLUMNS
         ]
-        for ts, o, h, lo, c, v in zip(idx, *cols, strict=True):
+        for ts, end, began, o, h, lo, c, v in zip(idx, ends, opens, *cols, strict=True):
             if not math.isfinite(c):
                 continue
             o = o if o and math.isfinite(o) else c
             h = h if h and math.isfinite(h) else max(o, c)
             lo = lo if lo and math.isfinite(lo) else min(o, c)
-            per_time.setdefault(ts.value, []).append(Bar(inst.key, ts, o, h, lo, c, v))
-    times = np.array(sorted(per_time), dtype=np.int64)
-    return times, [per_time[int(t)] for t in times]
+            group, group_opens = per_end.setdefault(end, ([], []))
+            group.append(Bar(inst.key, ts, o, h, lo, c, v))
+            group_opens.append(began)
+    steps: list[_Step] = []
+    stamp = -(2**62)
+    for end in sorted(per_end):
+        group, group_opens = per_end[end]
+        stamp = max(stamp, max(b.time.value for b in group))
+        steps.append(_Step(stamp, end, group, group_opens))
+    return steps

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ats.sdk.instrument import Instrument
+from ats.sdk.schedule import sessions
 
 BAR_SIZES: dict[str, pd.Timedelta] = {
     "5s": pd.Timedelta(seconds=5),
@@ -18,6 +20,7 @@ BAR_SIZES: dict[str, pd.Timedelta] = {
     "1d": pd.Timedelta(days=1),
 }
 COLUMNS = ("open", "high", "low", "close", "volume")
+_DAY_NS = 86_400_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,8 @@ class BarWindow:
         times = idx.asi8
         vals = [df[c].to_numpy(dtype=np.float64) if c in df else np.zeros(len(df)) for c in COLUMNS]
         for i in range(len(df)):
+            if not np.isfinite(vals[3][i]):
+                continue  # no close: a missing bar, skipped as the replay and live skip it
             self.append(int(times[i]), vals[0][i], vals[1][i], vals[2][i], vals[3][i], vals[4][i])
 
     def column(self, name: str) -> np.ndarray:
@@ -136,6 +141,41 @@ class BarWindow:
         return self._df
 
 
-def bar_end(bar_time: pd.Timestamp, bar_size: str) -> pd.Timestamp:
-    """When a bar starting at `bar_time` is complete."""
-    return bar_time + BAR_SIZES[bar_size]
+def bar_end(bar_time: pd.Timestamp, bar_size: str, calendar: str = "XNYS") -> pd.Timestamp:
+    """When a bar starting at `bar_time` is complete: a daily bar (stamped with its date) at
+    its session's close on `calendar`."""
+    if bar_size != "1d":
+        return bar_time + BAR_SIZES[bar_size]
+    return _daily_end(pd.Timestamp(bar_time).value, calendar)
+
+
+@functools.lru_cache(maxsize=4096)
+def _daily_end(stamp: int, calendar: str) -> pd.Timestamp:
+    return pd.Timestamp(int(bar_ends(np.array([stamp]), "1d", calendar)[0]), tz="UTC")
+
+
+def bar_ends(starts: np.ndarray, bar_size: str, calendar: str = "XNYS") -> np.ndarray:
+    """`bar_end` of many bar times (ns, UTC) at once."""
+    ends: np.ndarray = starts + int(BAR_SIZES[bar_size].value)
+    if bar_size != "1d" or not len(starts):
+        return ends
+    return _at_session(starts, calendar, "closes", ends)
+
+
+def bar_starts(starts: np.ndarray, bar_size: str, calendar: str = "XNYS") -> np.ndarray:
+    """When bars stamped at `starts` (ns, UTC) began trading: a daily bar at its session's
+    open, others at their stamp."""
+    if bar_size != "1d" or not len(starts):
+        return starts
+    return _at_session(starts, calendar, "opens", starts)
+
+
+def _at_session(stamps: np.ndarray, calendar: str, edge: str,
+                otherwise: np.ndarray) -> np.ndarray:
+    """The `edge` ("opens" or "closes") of the session of each daily bar stamped at its
+    date's midnight; `otherwise` where the date holds no session."""
+    cal = sessions(calendar)
+    days = stamps - stamps % _DAY_NS
+    pos = np.clip(np.searchsorted(cal.dates.asi8, days), 0, len(cal.dates) - 1)
+    out: np.ndarray = np.where(cal.dates.asi8[pos] == days, getattr(cal, edge)[pos], otherwise)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,8 +41,11 @@ class OrderRequest:
     def __post_init__(self) -> None:
         if self.order_type not in ORDER_TYPES:
             raise ValueError(f"order_type must be one of {sorted(ORDER_TYPES)}")
-        if self.quantity == 0:
-            raise ValueError("quantity must be non-zero")
+        if self.quantity == 0 or not math.isfinite(self.quantity):
+            raise ValueError(f"quantity must be a non-zero number, got {self.quantity}")
+        for name, price in (("limit", self.limit), ("stop", self.stop)):
+            if price is not None and not math.isfinite(price):
+                raise ValueError(f"{name} price must be a number, got {price}")
         if "LMT" in self.order_type and self.limit is None:
             raise ValueError(f"{self.order_type} order needs a limit price")
         if "STP" in self.order_type and self.stop is None:
@@ -58,6 +62,7 @@ class OrderHandle:
     filled: float = 0.0  #: signed filled quantity
     avg_price: float = 0.0
     reason: str | None = None
+    created: pd.Timestamp | None = None  #: live: the venue time the strategy asked at
 
     @property
     def is_done(self) -> bool:

@@ -107,6 +107,24 @@ class _Rule:
             due = close - close % self.step
         return due if due >= cal.opens[i] else None
 
+    def next_due(self, t: int, cal: Sessions) -> int | None:
+        """The first firing time after `t` (None when the calendar has no more)."""
+        if self.times is not None:
+            i = int(np.searchsorted(self.times, t, side="right"))
+            return int(self.times[i]) if i < len(self.times) else None
+        due = t - t % self.step + self.step
+        if not self.market_hours_only:
+            return due
+        i = cal.session_index(due)
+        while True:
+            if i >= 0 and due <= cal.closes[i]:
+                return due
+            i += 1
+            if i >= len(cal.opens):
+                return None
+            opened = int(cal.opens[i])
+            due = opened + (-opened) % self.step
+
 
 class Schedule:
     """Rules that fire callbacks on an exchange calendar, driven by `advance(now)`."""
@@ -196,6 +214,15 @@ class Schedule:
             if due is not None:
                 rule.last = due
         return skipped
+
+    def next_due(self) -> pd.Timestamp | None:
+        """When the next rule falls due after the last `advance` (None before `start`, or when
+        nothing is left on the calendar). A replay steps the clock through these times so that
+        each callback runs at its own time, as live."""
+        if self._now is None:
+            return None
+        times = [d for r in self._rules if (d := r.next_due(self._now, self._cal)) is not None]
+        return pd.Timestamp(min(times), tz="UTC") if times else None
 
     def advance(self, now: pd.Timestamp) -> int:
         """Fire each rule due at or before `now` once, in time order; returns how many fired."""

@@ -17,12 +17,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from ats.sdk.bars import Bar, BarSpec, BarWindow
+from ats.sdk.bars import Bar, BarSpec, BarWindow, bar_end
 from ats.sdk.context import Context
 from ats.sdk.instrument import Instrument, days_to_expiry, from_key
 from ats.sdk.orders import Fill, OrderHandle, OrderRequest
 from ats.sdk.params import Params
 from ats.sdk.schedule import Schedule
+from ats.sdk.ticks import Tick, TickSpec
 from ats.sdk.weights import NO_WEIGHTS, Weights
 
 P = TypeVar("P", bound=Params)
@@ -60,6 +61,7 @@ class Strategy(Generic[P]):
         self.schedule = Schedule(self.calendar)
         self._windows: dict[str, BarWindow] = {}
         self._specs: dict[str, BarSpec] | None = None
+        self._tick_specs: dict[str, TickSpec] | None = None
         self._started = False
         self._stopped = False
         #: positions saved with the state (None: no saved state); see `reconcile`
@@ -72,6 +74,10 @@ class Strategy(Generic[P]):
     def subscriptions(self) -> list[BarSpec]:
         """Bars this strategy needs (one BarSpec per instrument). May use
         `ctx.futures_chain(root)` for the roots listed in `futures_symbols`."""
+        return []
+
+    def tick_subscriptions(self) -> list[TickSpec]:
+        """Instruments whose ticks this strategy wants in `on_tick` (none by default)."""
         return []
 
     @property
@@ -88,8 +94,9 @@ class Strategy(Generic[P]):
     def on_bar(self, bar: Bar) -> None:
         pass
 
-    def on_tick(self, tick: Any) -> None:
-        pass
+    def on_tick(self, tick: Tick) -> None:
+        """A tick of an instrument in `tick_subscriptions()` (in a replay: one per bar, at its
+        close)."""
 
     def on_fill(self, fill: Fill) -> None:
         pass
@@ -142,6 +149,13 @@ class Strategy(Generic[P]):
     def closes(self, inst: InstOrKey) -> np.ndarray:
         """Closes of the rolling window, oldest first (a fast read-only view)."""
         return self.window(inst).closes()
+
+    def aligned_closes(self, *insts: InstOrKey) -> np.ndarray:
+        """Closes of several instruments at the bar times they all have, one row per
+        instrument, oldest first: a bar one of them misses drops that time from every row."""
+        both = pd.concat([self.bars(i)["close"] for i in insts], axis=1, join="inner")
+        out: np.ndarray = both.to_numpy(dtype=float).T
+        return out
 
     def position(self, inst: Instrument) -> float:
         return self.ctx.position(inst)
@@ -268,6 +282,7 @@ class Strategy(Generic[P]):
     def forget_specs(self) -> None:
         """Ask `subscriptions()` again at the next `specs()` (futures chains were reloaded)."""
         self._specs = None
+        self._tick_specs = None
 
     def _window_size(self, key: str) -> int:
         spec = self.specs().get(key)
@@ -291,20 +306,39 @@ class Strategy(Generic[P]):
         self.handle_bars((bar,))
 
     def handle_bars(self, bars: Sequence[Bar]) -> None:
-        """Bars closing at the same time: update every window, run due schedules, then on_bar."""
+        """Bars complete at the same time: first the scheduled callbacks due before they were
+        complete (without them), then every window is updated, then on_bar. What a callback
+        sees depends only on its time: the bars that ended at or before it. Callbacks due from
+        the bars' end on are the clock's (`advance_clock`): live, the host's clock runs them a
+        moment late, once every bar ending by then has arrived."""
+        running = self._started and not self._stopped
+        if running and len(self.schedule):
+            before = self.bars_end(bars) - pd.Timedelta(1, "ns")
+            self.schedule.advance(min(self.ctx.now(), before))
         for b in bars:
             w = self._windows.get(b.instrument)
             if w is None:
                 w = self.window(b.instrument)
             w.append(b.time.value, b.open, b.high, b.low, b.close, b.volume)
-        if not self._started or self._stopped:
+        if not running:
             return
-        if len(self.schedule):
-            self.schedule.advance(self.ctx.now())
         for b in bars:
             self.on_bar(b)
 
-    def handle_tick(self, tick: Any) -> None:
+    def bars_end(self, bars: Sequence[Bar]) -> pd.Timestamp:
+        """When the last of `bars` is complete, by their subscriptions' bar sizes (a bar of an
+        instrument without one counts as complete at its time)."""
+        specs = self.specs()
+        kinds = {(b.time, specs[b.instrument].bar_size if b.instrument in specs else None)
+                 for b in bars}
+        return max(t if size is None else bar_end(t, size, self.calendar) for t, size in kinds)
+
+    def tick_specs(self) -> dict[str, TickSpec]:
+        if self._tick_specs is None:
+            self._tick_specs = {s.instrument.key: s for s in self.tick_subscriptions()}
+        return self._tick_specs
+
+    def handle_tick(self, tick: Tick) -> None:
         if self._started and not self._stopped:
             self.on_tick(tick)
 

@@ -8,17 +8,25 @@ executions(all_versions=false): each trade at its latest correction,
 correct_execution(exec_id, price, shares, commission): an IB execution correction (the same
 execId prefix, the next correction number) with the new price and/or shares, sent like a fill
 and booked by the account in place of the earlier version.
+advance(to | seconds): a stepped clock (`--clock stepped`) moves to the ISO 8601 instant `to`
+or `seconds` on, sending every bar that completes on the way in time order (each real-time bar
+covering `bar_seconds`, default 5), and replies
+{"sim_time", "bars"} once they are all handed to the clients (ats/sim/stepping.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ats.sim import stepping
+from ats.sim.clock import parse_start
+from ats.sim.fastbars import SECONDS
 from ats.sim.orders import latest_versions
 
 if TYPE_CHECKING:
@@ -32,6 +40,7 @@ class AdminErrno:
     UNKNOWN_COMMAND = 2
     BAD_ARGUMENTS = 3
     NOT_FOUND = 4
+    NOT_STEPPED = 5  #: advance asked of a clock that runs on its own
 
 
 class AdminError(Exception):
@@ -109,7 +118,22 @@ def _correct_execution(srv: Server, exec_id: str, price: float | None = None,
     return {"execution": e.to_json()}
 
 
-COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
+async def _advance(srv: Server, to: str | None = None, seconds: float | None = None,
+                   bar_seconds: int = SECONDS) -> dict[str, Any]:
+    if (to is None) == (seconds is None):
+        raise ValueError("advance takes one of to (ISO 8601) or seconds")
+    now = srv.clock.timestamp()
+    target = parse_start(str(to)).timestamp() if to is not None else now + float(seconds or 0)
+    if seconds is not None and float(seconds) <= 0:
+        raise ValueError(f"seconds must be > 0, got {seconds}")
+    try:
+        sent = await stepping.advance(srv, target, int(bar_seconds))
+    except stepping.NotStepped as exc:
+        raise AdminError(AdminErrno.NOT_STEPPED, str(exc)) from None
+    return {"sim_time": srv.clock.now().isoformat(), "bars": sent}
+
+
+COMMANDS: dict[str, Callable[..., Any]] = {
     "drop_client": _drop_client,
     "outage": _outage,
     "farm_disconnect": _farm_disconnect,
@@ -121,10 +145,11 @@ COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
     "status": _status,
     "executions": _executions,
     "correct_execution": _correct_execution,
+    "advance": _advance,
 }
 
 
-def execute(srv: Server, line: bytes) -> dict[str, Any]:
+async def execute(srv: Server, line: bytes) -> dict[str, Any]:
     try:
         req = json.loads(line)
         cmd = req["cmd"]
@@ -139,6 +164,8 @@ def execute(srv: Server, line: bytes) -> dict[str, Any]:
     log.info("admin command %s %s", cmd, args)
     try:
         result = fn(srv, **args)
+        if inspect.isawaitable(result):
+            result = await result
     except AdminError as exc:
         return {"ok": False, "errno": exc.errno, "error": exc.message}
     except (TypeError, ValueError) as exc:
@@ -150,7 +177,7 @@ async def serve(srv: Server, host: str, port: int) -> asyncio.AbstractServer:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
-                writer.write(json.dumps(execute(srv, line)).encode() + b"\n")
+                writer.write(json.dumps(await execute(srv, line)).encode() + b"\n")
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass

@@ -76,16 +76,19 @@ def main() -> None:
 @click.option("--start", default=None, help="sim start time, ISO 8601 (default: see --clock)")
 @click.option("--clock", "clock_mode", type=click.Choice(CLOCK_MODES), default="wall",
               show_default=True, help="without --start: 'wall' starts now; 'session' starts "
-              "in the most recent New York session when the market is closed")
+              "in the most recent New York session when the market is closed; 'stepped' "
+              "stands still (at --start, else now) until the admin command advance moves it")
 @click.option("--cash", type=float, default=1_000_000.0, show_default=True)
 @click.option("--check-funds", is_flag=True, help="reject orders beyond available funds")
+@click.option("--history-pacing/--no-history-pacing", default=True, show_default=True,
+              help="error 162 for historical requests that break IB's pacing rules")
 @click.option("--arctic", default=None, help="ArcticDB URI with bars to replay")
 @click.option("--replay-lib", default="market_data", show_default=True)
 @click.option("--log-level", default="INFO", show_default=True)
 def serve(host: str, port: int, seed: int, state_path: Path | None, speed: float,
           accounts: str, master_client_id: int, max_msg_rate: int, admin_port: int | None,
-          start: str | None, clock_mode: str, cash: float, check_funds: bool, arctic: str | None,
-          replay_lib: str, log_level: str) -> None:
+          start: str | None, clock_mode: str, cash: float, check_funds: bool,
+          history_pacing: bool, arctic: str | None, replay_lib: str, log_level: str) -> None:
     """Run the simulator."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -94,11 +97,14 @@ def serve(host: str, port: int, seed: int, state_path: Path | None, speed: float
         note = f"clock: pinned, starts at {begin:%a %Y-%m-%d %H:%M} UTC"
     else:
         begin, note = initial_start(clock_mode, dt.datetime.now(dt.UTC))
+    if clock_mode == "stepped":
+        note += "; stepped: time stands still until the admin command advance moves it"
     config = Config(
         host=host, port=port, admin_port=admin_port, seed=seed, speed=speed, start=begin,
         accounts=[a.strip() for a in accounts.split(",") if a.strip()], cash=cash,
         master_client_id=master_client_id, max_msg_rate=max_msg_rate,
-        state_path=state_path, check_funds=check_funds,
+        state_path=state_path, check_funds=check_funds, history_pacing=history_pacing,
+        stepped=clock_mode == "stepped",
     )
     asyncio.run(_run(config, arctic, replay_lib, note))
 

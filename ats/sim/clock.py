@@ -1,4 +1,6 @@
-"""Simulated time: starts at a chosen instant and runs `speed` times faster than wall time."""
+"""Simulated time: starts at a chosen instant and runs `speed` times faster than wall time
+(`SimClock`), or stands still until it is advanced (`SteppedClock`, moved by the admin command
+`advance`)."""
 
 from __future__ import annotations
 
@@ -34,14 +36,36 @@ class SimClock:
         return sim_seconds / self.speed
 
 
+class SteppedClock(SimClock):
+    """A clock that stands still: only `set` moves it, and never backwards."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        super().__init__(start)
+        self.speed = 0.0
+        self._now = self._start
+
+    def timestamp(self) -> float:
+        return self._now
+
+    def wall_seconds(self, sim_seconds: float) -> float:
+        """Time stands still: nothing that waits on sim time waits on the wall."""
+        return 0.0
+
+    def set(self, ts: float) -> None:
+        if ts < self._now:
+            raise ValueError(f"the clock never runs backwards: {ts} < {self._now}")
+        self._now = ts
+
+
 def parse_start(text: str) -> dt.datetime:
     """Parse an ISO 8601 instant; a naive one is taken as UTC."""
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-#: `[sim] clock` modes: where the clock starts when no start is pinned
-CLOCK_MODES = ("session", "wall")
+#: `[sim] clock` modes: where the clock starts when no start is pinned; "stepped" stands still
+#: (at the pinned start, else now) until the admin command `advance` moves it
+CLOCK_MODES = ("session", "wall", "stepped")
 
 
 def initial_start(mode: str, now: dt.datetime) -> tuple[dt.datetime | None, str]:
@@ -50,6 +74,8 @@ def initial_start(mode: str, now: dt.datetime) -> tuple[dt.datetime | None, str]
     open, else inside the most recent session, so that a demo trades on any day."""
     if mode == "wall":
         return None, "clock: the wall clock ([sim] clock = \"wall\")"
+    if mode == "stepped":
+        return None, "clock: stepped, stands still at the wall clock's now until advanced"
     if mode != "session":
         raise ValueError(f"clock mode must be one of {', '.join(CLOCK_MODES)}, got {mode!r}")
     from ats.sim.calendar import demo_start  # exchange_calendars loads in ~0.5 s

@@ -29,6 +29,7 @@ ANCHOR_DAY = dt.date(2025, 1, 1)
 CHUNK = 366
 STEP = 5  #: seconds between intraday path points
 STEPS = 86400 // STEP
+PATH_CACHE = 160  #: (instrument, day) paths kept: two days of 80 instruments, ~22 MB
 CLOSE_HOUR_UTC = 21  #: the synthetic day runs from 21:00 UTC to 21:00 UTC
 RTH_START_IDX = (14 * 3600 + 30 * 60 + 3 * 3600) // STEP  #: 14:30 UTC, for non-session days
 MARKET_VOL = 0.16
@@ -243,7 +244,10 @@ class Market:
         bridge: np.ndarray = w - np.linspace(0.0, 1.0, STEPS + 1) * w[-1]
         return bridge
 
-    @functools.lru_cache(maxsize=512)  # noqa: B019 -- one Market per process
+    # A path is 135 KB. Quotes and bars need today's (and at night yesterday's) of each
+    # instrument streamed, ~60 for the shipped strategies; 512 held 70 MB once a run had
+    # touched that many (instrument, day) pairs, which a long run does in some weeks.
+    @functools.lru_cache(maxsize=PATH_CACHE)  # noqa: B019 -- one Market per process
     def log_path(self, con_id: int, day: int) -> np.ndarray:
         """Log prices at 5 s steps over synthetic day `day`: STEPS + 1 points, the
         first at the previous close and the last at this day's close."""
@@ -462,20 +466,8 @@ class Market:
             if pts.size == 0:
                 return None
             pts = np.concatenate([[self.mid(inst, t0)], pts])
-        h = _mix(self.seed, inst.con_id, int(t0), 9)
-        wiggle = 1 + ((h % 1000) / 1000) * 0.0002
-        o, c = float(pts[0]), float(pts[-1])
-        hi, lo = float(pts.max()) * wiggle, float(pts.min()) / wiggle
-        half = self._half_spread(inst, c)
-        if what == "BID":
-            o, hi, lo, c = o - half, hi - half, lo - half, c - half
-        elif what == "ASK":
-            o, hi, lo, c = o + half, hi + half, lo + half, c + half
-        elif what == "BID_ASK":
-            o, hi, lo, c = o - half, hi + half, lo - half, c + half
-        tick = inst.min_tick
-        o, hi, lo, c = (round_tick(v, tick) for v in (o, hi, lo, c))
-        hi, lo = max(hi, o, c), min(lo, o, c)
+        o, hi, lo, c = self.bar_prices(inst, t0, float(pts[0]), float(pts.max()),
+                                       float(pts.min()), float(pts[-1]), what)
         volume = -1.0
         count = -1
         if what in ("TRADES", "ADJUSTED_LAST") and inst.sec_type != "IND":
@@ -488,6 +480,24 @@ class Market:
             volume, count = 0.0, 0
         wap = round((o + hi + lo + c) / 4, 4)
         return Bar(t0, o, hi, lo, c, volume, wap, count)
+
+    def bar_prices(self, inst: Instrument, t0: float, o: float, top: float, bottom: float,
+                   c: float, what: str) -> tuple[float, float, float, float]:
+        """A bar's open, high, low and close from the mid path's open, extremes and close:
+        a seeded wiggle of the extremes, the spread for BID/ASK/BID_ASK, ticks rounded."""
+        h = _mix(self.seed, inst.con_id, int(t0), 9)
+        wiggle = 1 + ((h % 1000) / 1000) * 0.0002
+        hi, lo = top * wiggle, bottom / wiggle
+        half = self._half_spread(inst, c)
+        if what == "BID":
+            o, hi, lo, c = o - half, hi - half, lo - half, c - half
+        elif what == "ASK":
+            o, hi, lo, c = o + half, hi + half, lo + half, c + half
+        elif what == "BID_ASK":
+            o, hi, lo, c = o - half, hi + half, lo - half, c + half
+        tick = inst.min_tick
+        o, hi, lo, c = (round_tick(v, tick) for v in (o, hi, lo, c))
+        return o, max(hi, o, c), min(lo, o, c), c
 
     def _volume_share(self, inst: Instrument, t0: float, t1: float) -> float:
         """The part of its session's volume that trades in [t0, t1): it all trades in the

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ats.data.pacing import HistRequest
 from ats.sim import SERVER_VERSION, more_requests, whatif
 from ats.sim import messages as M
 from ats.sim import state as state_file
-from ats.sim.clock import SimClock
+from ats.sim.clock import SimClock, SteppedClock
+from ats.sim.hist_pacing import HistoryPacing
 from ats.sim.history import VALID_WHAT, HistoryError, bar_seconds, duration_seconds, parse_end
 from ats.sim.market import Bar, Market, Quote
 from ats.sim.messages import Tick
@@ -74,6 +76,8 @@ class Config:
     max_msg_rate: int = 50
     state_path: Path | None = None
     check_funds: bool = False
+    history_pacing: bool = True  #: error 162 for requests that break IB's historical pacing
+    stepped: bool = False  #: the clock stands still until the admin command `advance`
 
 
 @dataclass
@@ -252,12 +256,16 @@ Handler = Callable[["Server", Session, Reader], None]
 class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.clock = SimClock(config.start, config.speed)
+        self.clock = self._clock(config.start)
         self.universe = Universe()
         self.market = Market(self.universe, config.seed)
         self.venue = Venue(self.universe, self.market, self.clock, config.accounts,
                            config.cash, config.check_funds)
         self.sessions: dict[int, Session] = {}
+        # Not on a stepped clock: its time stands still between steps, so any two identical
+        # requests of a step would be "within 15 s" however long apart they were sent.
+        self.history_pacing = HistoryPacing(lambda: self.clock.timestamp(),
+                                            config.history_pacing and not config.stepped)
         self.outage = False
         self.farm_down = False
         self.ack_delay = 0.0
@@ -296,12 +304,17 @@ class Server:
             floor = self.config.start
             if floor is None and self.config.speed == 1.0:
                 floor = dt.datetime.now(dt.UTC)
-            self.clock = SimClock(max(resume, floor) if floor else resume, self.config.speed)
+            self.clock = self._clock(max(resume, floor) if floor else resume)
             self.venue.clock = self.clock
         expired = self.venue.expire_day_orders()  # sessions that closed while it was down
         log.info("state loaded from %s: %d orders (%d working, %d DAY orders expired), "
                  "%d executions", path, len(self.venue.orders), len(self.venue.working),
                  expired, len(self.venue.executions))
+
+    def _clock(self, start: dt.datetime | None) -> SimClock:
+        if self.config.stepped:
+            return SteppedClock(start)
+        return SimClock(start, self.config.speed)
 
     def save_state(self) -> None:
         if self.config.state_path is not None:
@@ -514,8 +527,8 @@ class Server:
     async def _bar_loop(self) -> None:
         while True:
             await asyncio.sleep(BAR_INTERVAL)
-            if self.outage or self.farm_down:
-                continue
+            if self.outage or self.farm_down or self.config.stepped:
+                continue  # a stepped clock's bars go out as `advance` moves it
             now = self.clock.timestamp()
             for s in list(self.sessions.values()):
                 for req_id, sub in list(s.bars.items()):
@@ -698,6 +711,7 @@ class Server:
                              for p in a.positions.values() if p.qty),
             "executions": len(self.venue.executions),
             "sim_time": self.clock.now().isoformat(),
+            "clock": "stepped" if self.config.stepped else "running",
             "outage": self.outage,
             "held_acks": len(self.held_acks or []),
         }
@@ -927,6 +941,8 @@ def _req_historical_data(srv: Server, s: Session, r: Reader) -> None:
         if keep_up and end_text:
             raise HistoryError(321, "Error validating request:-'endDateTime' must be empty "
                                     "with keepUpToDate")
+        srv.history_pacing.check(HistRequest(str(inst.con_id), spec.exchange, what, bar_size,
+                                             duration, end_text))
         daily = secs >= 86400
         start = end - span
         if daily:
@@ -1116,9 +1132,19 @@ def _req_completed_orders(srv: Server, s: Session, r: Reader) -> None:
 def _req_head_timestamp(srv: Server, s: Session, r: Reader) -> None:
     req_id = r.int()
     spec = r.contract()
+    r.bool()  # includeExpired
+    r.bool()  # useRTH
+    what = r.str().upper() or "TRADES"
     inst = srv.resolve_one(s, req_id, spec)
-    if inst is not None:
-        s.send(M.head_timestamp(req_id, "19800102-14:30:00"))
+    if inst is None:
+        return
+    try:  # served by the same historical farm, so paced with reqHistoricalData
+        srv.history_pacing.check(HistRequest(str(inst.con_id), spec.exchange, what,
+                                             "head timestamp", "", ""))
+    except HistoryError as exc:
+        s.error(req_id, exc.code, exc.text)
+        return
+    s.send(M.head_timestamp(req_id, "19800102-14:30:00"))
 
 
 HANDLERS: dict[int, Handler] = {

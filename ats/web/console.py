@@ -39,6 +39,8 @@ class Console:
     metrics: Metrics | None = None
     #: closes(symbol, bar_size, start, end) of the stored market data (None: no benchmark)
     closes: Closes | None = None
+    #: the ArcticDB store the Data page reads (None: no Data page data)
+    arctic_uri: str | None = None
 
 
 def _clean(x: Any) -> Any:

@@ -63,7 +63,8 @@ async def serve(cfg: config_mod.Config) -> None:
                       cookie=f"{SESSION_COOKIE}_{web['port']}",
                       hosts=(*LOOPBACK_NAMES, str(web["host"])) if is_loopback(str(web["host"]))
                       else None, metrics=metrics,
-                      closes=stored_reader(cfg.arctic_uri, str(cfg.section("data")["library"])))
+                      closes=stored_reader(cfg.arctic_uri, str(cfg.section("data")["library"])),
+                      arctic_uri=cfg.arctic_uri)
     server = _Server(uvicorn.Config(
         create_app(console), host=str(web["host"]), port=int(web["port"]),
         log_level="warning", access_log=False, lifespan="off",

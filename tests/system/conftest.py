@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from systemkit import System, make_home
+from systemkit import System, make_home, tear_down
 
 
 @pytest.fixture(scope="module")
 def system_factory() -> Iterator[Callable[..., System]]:
     started: list[System] = []
 
-    def start(strategies: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> System:
+    def start(strategies: list[dict[str, Any]], extra: dict[str, Any] | None = None,
+              prepare: Callable[[System], None] | None = None) -> System:
         system = System(make_home(strategies, extra))
+        if prepare is not None:  # before `up`, e.g. `ats-ctl keys generate`
+            prepare(system)
         system.ctl("up", timeout=180)
         started.append(system)
         return system
 
     yield start
     for system in started:
-        try:
-            system.ctl("down", check=False, timeout=90)
-        finally:
-            pidfile = system.home / "run" / "supervisord.pid"
-            if pidfile.exists():
-                with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pidfile.read_text()), signal.SIGKILL)
-            if os.environ.get("ATS_KEEP_HOME"):
-                print(f"kept {system.home}")
-            else:
-                shutil.rmtree(system.home, ignore_errors=True)
+        tear_down(system)

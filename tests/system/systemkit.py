@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -112,3 +115,17 @@ def make_home(strategies: list[dict[str, Any]], extra: dict[str, Any] | None = N
     return home
 
 
+def tear_down(system: System) -> None:
+    """`down`, then SIGKILL a supervisord that outlived it, then remove the home (kept, and
+    named, with ATS_KEEP_HOME=1)."""
+    try:
+        system.ctl("down", check=False, timeout=90)
+    finally:
+        pidfile = system.home / "run" / "supervisord.pid"
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        if os.environ.get("ATS_KEEP_HOME"):
+            print(f"kept {system.home}")
+        else:
+            shutil.rmtree(system.home, ignore_errors=True)

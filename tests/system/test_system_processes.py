@@ -88,7 +88,8 @@ def test_status_lists_the_systems_processes_and_the_brokers_venue_connection(
 
     rows = wait_for(lambda: (r := processes())["broker"]["venue"] == "connected" and r, 30,
                     "the broker's venue connection in status")
-    assert set(rows) == {"bus", "manager", "broker", "gateway-sim", "web", "alerts"}
+    assert set(rows) == {"bus", "manager", "broker", "gateway-sim", "web", "alerts",
+                         "scheduler"}
     for name, row in rows.items():
         assert row["state"] == "RUNNING" and row["pid"] == system.pid_of(name), row
     assert rows["broker"]["venue_since"] and rows["broker"]["disk"] == "OK"

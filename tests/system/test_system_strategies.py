@@ -23,10 +23,8 @@ of this synthetic market, or to spread the decision times (see SEED).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import shutil
 import signal
 import threading
 import time
@@ -40,7 +38,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import zmq
-from systemkit import System, make_home, wait_for
+from systemkit import System, make_home, tear_down, wait_for
 
 from ats.broker import orderref
 from ats.host.feed import BarAggregator
@@ -260,17 +258,7 @@ def run() -> Iterator[Run]:
               f"{len(result.fills)} fills")
         yield result
     finally:
-        try:
-            system.ctl("down", check=False, timeout=90)
-        finally:
-            pidfile = home / "run" / "supervisord.pid"
-            if pidfile.exists():
-                with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pidfile.read_text()), signal.SIGKILL)
-            if os.environ.get("ATS_KEEP_HOME"):
-                print(f"kept {home}")
-            else:
-                shutil.rmtree(home, ignore_errors=True)
+        tear_down(system)
 
 
 # -- independent expectations: the first session's decisions from warm-up history -------------

@@ -33,8 +33,9 @@ LOOSE = {"max_order_qty": 5000, "max_order_notional": 1e9, "max_position": 1e6,
 GONE_WITHIN = 5.0
 #: one full set: supervisord and its programs, one host per strategy
 ONE_SET = Counter({"supervisord": 1, "bus": 1, "broker": 1, "manager": 1, "gateway-sim": 1,
-                   "web": 1, "alerts": 1, "strategy-probe": 1})
-PROGRAMS = ["bus", "broker", "manager", "gateway-sim", "web", "alerts", "strategy-probe"]
+                   "web": 1, "alerts": 1, "scheduler": 1, "strategy-probe": 1})
+PROGRAMS = ["bus", "broker", "manager", "gateway-sim", "web", "alerts", "scheduler",
+            "strategy-probe"]
 
 
 @pytest.fixture(scope="module")

@@ -110,7 +110,8 @@ def test_the_overview_lists_every_strategy_with_the_states_of_status_json(
     procs = browser.execute_script(
         "return [...document.querySelectorAll('#processes tbody tr[data-name]')]"
         ".map(tr => tr.dataset.name)")
-    assert set(procs) == {"bus", "manager", "broker", "gateway-sim", "web", "alerts"}
+    assert set(procs) == {"bus", "manager", "broker", "gateway-sim", "web", "alerts",
+                          "scheduler"}
 
 
 def test_a_killed_strategy_shows_as_not_running_then_running_again_without_a_reload(
@@ -242,3 +243,38 @@ def test_each_page_draws_and_is_saved_as_a_screenshot(
     assert not severe, severe
     shot = screenshot(browser, f"web-{name}")
     assert shot.stat().st_size > 10_000
+
+
+def test_the_data_page_walks_libraries_symbols_and_rows_as_ats_ctl_data_lists_them(
+        system: System, browser: Any, url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    def loaded() -> bool:
+        return bool(browser.execute_script("return window.atsDataLoaded === true"))
+
+    def cells(table: str, column: int) -> list[str]:
+        return [str(t) for t in browser.execute_script(
+            f"return [...document.querySelectorAll('#{table} tbody tr')]"
+            f".map((tr) => tr.children[{column}].textContent)")]
+
+    libraries = {r["library"] for r in system.json("data", "libraries")}
+    assert "registry" in libraries
+    browser.get_log("browser")
+    open_page(browser, url, "data")
+    wait_for(loaded, 20, "the data page")
+    assert set(cells("libraries", 0)) >= libraries  # the ledger may add one meanwhile
+    browser.find_element(By.ID, "lib-registry").click()
+    wait_for(loaded, 20, "the registry's symbols")
+    listed = {r["symbol"]: r for r in system.json("data", "list", "registry")}
+    assert cells("symbols", 0) == sorted(listed)
+    assert cells("symbols", 1) == [str(listed[s]["rows"]) for s in sorted(listed)]
+    browser.find_element(By.ID, "sym-strategies").click()
+    wait_for(loaded, 20, "the registry's strategies")
+    shown = system.json("data", "show", "registry", "strategies")
+    assert len(cells("data-table", 0)) == len(shown) > 0
+    assert f"{listed['strategies']['rows']} rows" in browser.find_element(
+        By.ID, "data-summary").text
+    browser.find_element(By.ID, "data-head").click()
+    wait_for(lambda: loaded() and "end=head" in browser.current_url, 20, "the first rows")
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert screenshot(browser, "web-data").stat().st_size > 10_000

@@ -211,9 +211,33 @@ def test_the_file_the_system_benchmark_writes_passes(monkeypatch: pytest.MonkeyP
 
 
 def test_a_bus_over_tcp_may_name_a_remote_host_only_when_allowed(tmp_path: Path) -> None:
-    text = '[bus]\ntransport = "tcp"\nhost = "192.0.2.7"\nallow_remote = true\n'
+    text = '[bus]\ntransport = "tcp"\nhost = "192.0.2.7"\nallow_remote = true\ncurve = true\n'
     home = write(tmp_path / "home", text).parent
     assert config.load(home).data["bus"]["host"] == "192.0.2.7"
+
+
+def test_s3_credentials_in_the_storage_uri_are_refused_without_echoing_them(
+        tmp_path: Path) -> None:
+    path = write(tmp_path / "home", '[storage]\narctic_uri = '
+                                    '"s3s://s3.amazonaws.com:bkt?access=AKIAX&secret=hush"\n')
+    line = refusal(ctl(path.parent, "status"), path)
+    assert "[storage] arctic_uri holds S3 credentials" in line and "AWS_ACCESS_KEY_ID" in line
+    assert "hush" not in line and "AKIAX" not in line
+
+
+def test_an_s3_storage_uri_takes_its_credentials_from_aws_chain(tmp_path: Path) -> None:
+    home = write(tmp_path / "home", '[storage]\narctic_uri = '
+                                    '"s3s://s3.amazonaws.com:bkt?path_prefix=ats"\n').parent
+    assert config.load(home).arctic_uri == \
+        "s3s://s3.amazonaws.com:bkt?path_prefix=ats&aws_auth=true"
+
+
+def test_plain_tcp_beyond_loopback_is_refused_in_one_line_naming_curve(tmp_path: Path) -> None:
+    path = write(tmp_path / "home", '[bus]\ntransport = "tcp"\nhost = "192.0.2.7"\n'
+                                    'allow_remote = true\n')
+    line = refusal(ctl(path.parent, "status"), path)
+    assert "[bus] host '192.0.2.7' is not a loopback address" in line
+    assert "set [bus] curve = true" in line
 
 
 def test_numbers_may_be_written_as_integers_and_iso_instants_as_strings(tmp_path: Path) -> None:

@@ -701,6 +701,63 @@ const performancePage = {
   },
 };
 
+const dataPage = {
+  // The ArcticDB store, read-only: libraries -> their symbols -> a symbol's first or last rows.
+  // The choice lives in the address (?library=&symbol=&end=head|tail), so it can be linked.
+  init() {
+    const q = new URLSearchParams(location.search);
+    this.library = q.get("library");
+    this.symbol = q.get("symbol");
+    this.end = q.get("end") === "head" ? "head" : "tail";
+    const link = (params, text, id) => h("a", {id: id || null, href: `/data?${new URLSearchParams(params)}`}, text);
+    this.link = link;
+    fill($("#main"), h("h1", {}, "Data"),
+      h("p", {class: "muted"}, "The data store (ArcticDB), read-only: what `ats-ctl data libraries`, " +
+        "`data list LIBRARY` and `data show LIBRARY SYMBOL` print. Deleting is `ats-ctl data delete`."),
+      h("h2", {}, "Libraries"), h("div", {class: "card", id: "data-libraries"}, "loading…"),
+      h("h2", {}, this.library ? `Symbols of ${this.library}` : "Symbols"),
+      h("div", {class: "card", id: "data-symbols"}, this.library ? "loading…" : "pick a library"),
+      h("h2", {}, this.symbol ? `${this.symbol}: ${this.end === "head" ? "first" : "last"} rows` : "Rows"),
+      h("div", {class: "card", id: "data-rows"}, this.symbol ? "loading…" : "pick a symbol"));
+    this.load();
+  },
+  async load() {
+    const show = async (box, path, draw) => {
+      try { fill($(box), draw(await api(path))); } catch (e) {
+        fill($(box), h("p", {class: "message error"}, e.message));
+      }
+    };
+    const enc = encodeURIComponent, link = this.link, lib = this.library, sym = this.symbol;
+    await show("#data-libraries", "/api/data/libraries", (rows) => table([
+      ["library", (r) => link({library: r.library}, r.library, `lib-${r.library}`)],
+      ["symbols", (r) => r.symbols, {num: true}],
+      ["protected", (r) => r.protected ? "yes (its process's own)" : ""],
+    ], rows, {id: "libraries"}));
+    if (lib) {
+      await show("#data-symbols", `/api/data/libraries/${enc(lib)}`, (rows) => table([
+        ["symbol", (r) => link({library: lib, symbol: r.symbol}, r.symbol, `sym-${r.symbol}`)],
+        ["rows", (r) => r.rows, {num: true}], ["first", (r) => r.first || "–"],
+        ["last", (r) => r.last || "–"], ["columns", (r) => r.columns.join(", "), {wrap: true}],
+        ["last update", (r) => r.last_update],
+      ], rows, {id: "symbols"}));
+    }
+    if (lib && sym) {
+      await show("#data-rows", `/api/data/libraries/${enc(lib)}/${enc(sym)}?${this.end}=20`, (d) => {
+        const cols = d.rows.length ? Object.keys(d.rows[0]) : d.summary.columns;
+        const s = d.summary;
+        return [h("p", {class: "muted", id: "data-summary"},
+          `${s.rows} rows, ${s.first || "–"} to ${s.last || "–"}, last update ${s.last_update}; `,
+          this.end === "head" ? link({library: lib, symbol: sym, end: "tail"}, "last rows", "data-tail")
+            : link({library: lib, symbol: sym, end: "head"}, "first rows", "data-head")),
+          table(cols.map((c) => [c, (r) => r[c] === null ? "–" : String(r[c]),
+            {num: typeof d.rows[0]?.[c] === "number"}]), d.rows, {id: "data-table"})];
+      });
+    }
+    window.atsDataLoaded = true;
+  },
+  render() {},
+};
+
 const loginPage = {
   init() {
     const input = h("input", {type: "password", id: "token", autocomplete: "current-password",
@@ -726,10 +783,11 @@ const loginPage = {
 const path = location.pathname;
 const page = path.startsWith("/strategy/") ? strategyPage : path === "/orders" ? ordersPage :
   path === "/risk" ? riskPage : path === "/performance" ? performancePage :
-  path === "/login" ? loginPage : overview;
+  path === "/data" ? dataPage : path === "/login" ? loginPage : overview;
 document.addEventListener("DOMContentLoaded", () => {
   const name = page === overview ? "overview" : page === ordersPage ? "orders" :
-    page === riskPage ? "risk" : page === performancePage ? "performance" : "";
+    page === riskPage ? "risk" : page === performancePage ? "performance" :
+    page === dataPage ? "data" : "";
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === name);
   $("#login-link").href = `/login?next=${encodeURIComponent(path)}`;
   $("#logout").addEventListener("click", async () => {

@@ -16,7 +16,9 @@ _client_ids = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimProcess]:
-    with SimProcess(seed=7, start=SESSION, extra_args=["--max-msg-rate", "50"]) as proc:
+    # Pacing of historical requests has its own tests (test_sim_pacing_ib_async.py).
+    with SimProcess(seed=7, start=SESSION,
+                    extra_args=["--max-msg-rate", "50", "--no-history-pacing"]) as proc:
         yield proc
 
 

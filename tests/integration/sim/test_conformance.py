@@ -41,7 +41,9 @@ SPY_CON_ID = 756733
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimProcess]:
-    with SimProcess(seed=13, start=SESSION) as proc:
+    # These check the layout of every answer, not pacing (test_sim_history_pacing.py and
+    # test_sim_pacing_ib_async.py do).
+    with SimProcess(seed=13, start=SESSION, extra_args=["--no-history-pacing"]) as proc:
         yield proc
 
 

@@ -13,30 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 import re
-import shutil
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import zmq.asyncio
+from hostharness import CONDITION_TIMEOUT, HostHarness, temp_root, wait_until
 from ib_async import IB
 from pinned import SESSION
 
-from ats import config
-from ats.host.main import Host
 from ats.ib import adapter
-from ats.processes import BusLogHandler
 from ats.sim.process import SimProcess
-from bus.service import Service
 
 SPEED = 10.0  #: five-second bars every half second
-CONDITION_TIMEOUT = 30.0
 STRATEGY = "probe"
 PROBE_CLIENT_ID = 141
 
@@ -135,15 +126,6 @@ def sim() -> Iterator[SimProcess]:
         yield proc
 
 
-async def wait_until(predicate: Callable[[], bool], what: str,
-                     timeout: float = CONDITION_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f}s: {what}")
-        await asyncio.sleep(0.05)
-
-
 def client_ids_seen_by(sim: SimProcess) -> list[int]:
     """Every clientId the simulator was asked to start an API session for, in order."""
     ids = []
@@ -214,87 +196,17 @@ def test_client_id_in_use_is_retried_with_the_same_id_until_it_is_free() -> None
 
 # -- resubscription: the real strategy host --------------------------------------------------
 
-class HostHarness:
-    """The real strategy host for a probe strategy, on a temporary ATS_HOME pointed at the
-    simulator, with stub manager and broker ROUTER services on its ipc endpoints."""
-
-    def __init__(self, sim: SimProcess, root: Path) -> None:
-        spec = root / "probe_strategy.py"
-        spec.write_text(PROBE_STRATEGY)
-        self.entry = {"name": STRATEGY, "spec": str(spec), "client_id": PROBE_CLIENT_ID,
-                      "params": {}, "target_weight": 0.1, "min_weight": 0.0, "max_weight": 1.0}
-        self.cfg = config.init_home(root / "home", {
-            "venue": {"host": sim.host, "port": sim.port, "connect_timeout": 3.0},
-            "sim": {"speed": SPEED},
-        })
-        self.host: Host | None = None
-        self._zctx = zmq.asyncio.Context()
-        self._tasks: list[asyncio.Future[Any]] = []
-        self._services: list[Service] = []
-
-    @property
-    def seen(self) -> list[Any]:
-        """The times of the bars the probe strategy got, in order."""
-        strategy = self.host.strategy if self.host else None
-        return list(getattr(strategy, "seen", []))
-
-    def req_ids(self) -> set[int]:
-        """The request ids of the host's live real-time bar subscriptions."""
-        assert self.host is not None
-        return {bars.reqId for bars in self.host.rt_bars}
-
-    async def start(self) -> Host:
-        eps = self.cfg.endpoints
-        manager = Service(self._zctx, eps.manager, "manager")
-        manager.register("get", lambda params: self.entry)
-        broker = Service(self._zctx, eps.broker, "broker")
-        broker.register("book", lambda params: {
-            "positions": [], "cash": 0.0, "executions": [], "trading_state": "ACTIVE",
-            "in_flight": []})
-        for service in (manager, broker):
-            service.bind()
-            self._services.append(service)
-            self._tasks.append(asyncio.ensure_future(service.run()))
-        self.host = Host(self.cfg, STRATEGY)
-        self._tasks.append(asyncio.ensure_future(self.host.run()))
-        await wait_until(lambda: len(self.seen) >= 2 or self._tasks[-1].done(),
-                         "the probe's first bars")
-        assert not self._tasks[-1].done(), "the host stopped while starting"
-        return self.host
-
-    async def stop(self) -> None:
-        if self.host is not None:
-            self.host.stop_event.set()
-        for service in self._services:
-            service.stop()
-        await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 30)
-        if self.host is not None:
-            self.host.manager.close()
-            self.host.broker.close()
-            self.host.zctx.destroy(linger=0)
-            self.host.sync_zctx.destroy(linger=0)
-        self._zctx.destroy(linger=0)
-
-
 @pytest.fixture
 def root() -> Iterator[Path]:
-    """A short folder: ipc socket paths are limited to 107 characters."""
-    path = Path(tempfile.mkdtemp(prefix="ats-", dir="/tmp"))
-    try:
+    with temp_root() as path:
         yield path
-    finally:
-        # Host.run adds a handler publishing WARNING+ records on its (now closed) publisher
-        root_logger = logging.getLogger()
-        for handler in list(root_logger.handlers):
-            if isinstance(handler, BusLogHandler):
-                root_logger.removeHandler(handler)
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_host_resubscribes_bars_after_1101_connectivity_restored_data_lost(
         sim: SimProcess, root: Path) -> None:
     async def scenario() -> None:
-        harness = HostHarness(sim, root)
+        harness = HostHarness(sim, root, PROBE_STRATEGY, name=STRATEGY,
+                              client_id=PROBE_CLIENT_ID, speed=SPEED)
         try:
             host = await harness.start()
             before = harness.req_ids()
@@ -321,7 +233,8 @@ def test_host_resubscribes_bars_after_1101_connectivity_restored_data_lost(
 def test_host_reconnects_and_resubscribes_bars_after_a_nightly_restart(
         sim: SimProcess, root: Path) -> None:
     async def scenario() -> None:
-        harness = HostHarness(sim, root)
+        harness = HostHarness(sim, root, PROBE_STRATEGY, name=STRATEGY,
+                              client_id=PROBE_CLIENT_ID, speed=SPEED)
         try:
             host = await harness.start()
             at_drop: list[int] = []  #: how many bars the probe had when the venue dropped it

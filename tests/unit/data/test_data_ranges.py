@@ -119,3 +119,10 @@ def test_durations(text: str, offset: pd.DateOffset) -> None:
 def test_bad_durations_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_keep_takes_an_empty_answer_whose_index_has_no_time_zone() -> None:
+    # The venue answered no bars (a session not begun): bars_to_df gives a naive empty index.
+    empty = pd.DataFrame({"close": []}, index=pd.DatetimeIndex([]))
+    chunk = Chunk(ts("2024-01-02"), ts("2024-01-05"))
+    assert keep(empty, chunk, "5min", complete_by=ts("2024-01-05")).empty

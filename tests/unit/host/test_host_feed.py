@@ -11,10 +11,20 @@ def ts(s: str) -> pd.Timestamp:
     return pd.Timestamp(s, tz="UTC")
 
 
-def test_minute_bar_is_emitted_when_the_next_minute_begins() -> None:
+def test_minute_bar_is_emitted_with_its_last_five_second_bar() -> None:
     agg = BarAggregator("SPY.STK", "1min")
     assert agg.add(ts("2026-09-01 14:30:00"), 10, 11, 9, 10.5, 100) is None
-    assert agg.add(ts("2026-09-01 14:30:55"), 10.5, 12, 10, 11, 50) is None
+    bar = agg.add(ts("2026-09-01 14:30:55"), 10.5, 12, 10, 11, 50)  # ends at 14:31:00
+    assert bar is not None and bar.time == ts("2026-09-01 14:30:00")
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (10, 12, 9, 11, 150)
+    assert agg.add(ts("2026-09-01 14:31:00"), 11, 11, 11, 11, 10) is None
+
+
+def test_minute_bar_whose_last_five_second_bar_is_missed_is_emitted_when_the_next_begins(
+) -> None:
+    agg = BarAggregator("SPY.STK", "1min")
+    assert agg.add(ts("2026-09-01 14:30:00"), 10, 11, 9, 10.5, 100) is None
+    assert agg.add(ts("2026-09-01 14:30:50"), 10.5, 12, 10, 11, 50) is None
     bar = agg.add(ts("2026-09-01 14:31:00"), 11, 11, 11, 11, 10)
     assert bar is not None and bar.time == ts("2026-09-01 14:30:00")
     assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (10, 12, 9, 11, 150)
@@ -37,3 +47,12 @@ def test_history_bar_is_forming_only_until_it_closes() -> None:
     assert not is_forming(ts("2026-09-01"), "1d", ts("2026-09-01 20:30"))
     # started on a Saturday: Friday's bar is complete and must be kept
     assert not is_forming(ts("2026-09-04"), "1d", ts("2026-09-05 10:00"))
+
+
+def test_a_five_second_bar_without_prices_is_dropped_like_a_missing_one() -> None:
+    agg = BarAggregator("SPY.STK", "1min")
+    assert agg.add(ts("2026-09-01 14:30:00"), 10, 11, 9, 10.5, 100) is None
+    assert agg.add(ts("2026-09-01 14:30:30"), float("nan"), 99, 1, float("nan"), 7) is None
+    bar = agg.add(ts("2026-09-01 14:30:55"), 10.5, 12, 10, 11, 50)
+    assert bar is not None
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (10, 12, 9, 11, 150)

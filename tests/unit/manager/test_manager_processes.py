@@ -18,7 +18,8 @@ def test_each_process_is_listed_with_its_state_and_the_broker_with_the_venue(
     manager.hb_info["broker"] = {"venue": "connected", "venue_since": NOW - 30,
                                  "venue_code": 1102, "disk": "OK"}
     rows = {r["name"]: r for r in manager._process_rows(infos)}
-    assert list(rows) == ["bus", "manager", "broker", "gateway-sim", "web", "alerts"]
+    assert list(rows) == ["bus", "manager", "broker", "gateway-sim", "web", "alerts",
+                          "scheduler"]
     assert all(r["kind"] == "process" for r in rows.values())
     assert (rows["broker"]["state"], rows["broker"]["pid"], rows["broker"]["uptime"]) == \
         ("RUNNING", 102, 60.0)

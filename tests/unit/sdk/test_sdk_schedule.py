@@ -127,3 +127,18 @@ def test_the_day_after_thanksgiving_2026_closes_early():
     assert calls == []
     s.advance(ts("2026-11-27 17:45"))
     assert calls == [1]
+
+
+def test_next_due_names_each_firing_time_in_turn_across_nights_and_weekends():
+    s = Schedule()
+    recorder(s.every, minutes=30)
+    recorder(s.before_close, minutes=15)
+    assert s.next_due() is None  # not started
+    s.start(ts("2024-01-05 20:40"))  # Friday, 15:40 New York
+    seen = []
+    while (due := s.next_due()) is not None and due < ts("2024-01-08 15:30"):
+        seen.append(due)
+        s.advance(due)
+    # Friday's 15:45 callback and the 16:00 slot (the close), then Monday's open
+    assert seen == [ts("2024-01-05 20:45"), ts("2024-01-05 21:00"), ts("2024-01-08 14:30"),
+                    ts("2024-01-08 15:00")]

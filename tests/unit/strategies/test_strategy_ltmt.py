@@ -44,7 +44,10 @@ def test_buys_at_month_end_in_an_uptrend_sized_to_the_target_weight():
     assert first["quantity"] > 0
     # the first signal needs three month ends; the order fills at the next open
     assert first["time"].strftime("%Y-%m") == "2020-04"
-    value = first["quantity"] * first["price"]
+    # sized at 15:45 of March's last session from the price then known: that session's open
+    bars = daily_bars(closes)
+    seen = bars.loc[bars.index < first["time"], "open"].iloc[-1]
+    value = first["quantity"] * seen
     assert 0.9 * 100_000 < value <= 100_000
 
 

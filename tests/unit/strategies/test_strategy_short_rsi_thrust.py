@@ -36,10 +36,13 @@ def test_cover_on_reversion_stop_or_time():
 
 
 def downtrend_with_thrust(n=60, thrust_at=50):
-    """Steady fall, three +6% days (RSI(3) 91, still below the 40-day average), then a drop."""
+    """Steady fall, three +6% days (RSI(3) 91, still below the 40-day average), a flat day
+    (the 15:45 callback sees the third day's close then, and its order fills the day after at
+    that close), then a drop."""
     c = np.linspace(200, 100, n)
     c[thrust_at : thrust_at + 3] = c[thrust_at - 1] * 1.06 ** np.arange(1, 4)
-    c[thrust_at + 3 :] = c[thrust_at - 1] * 0.97
+    c[thrust_at + 3] = c[thrust_at + 2]
+    c[thrust_at + 4 :] = c[thrust_at - 1] * 0.97
     return c
 
 
