@@ -63,10 +63,13 @@ EXIT_STRATEGY = 3
 EXIT_REGISTRY = 4
 EXIT_CRASH = 1
 #: A scheduled callback due at T runs once the venue's clock is this far past T (venue time; at
-#: least one wall second at the simulator's speed), so that the bars ending at T have arrived
-#: and it sees them, as in a replay (ats/sdk/GUIDE.md, "What a callback sees"). A stepped
-#: simulator's clock moves only with its bars, which are all in by then: no lag.
+#: least BAR_ARRIVAL_WALL of wall time at the simulator's speed), so that the bars ending at T
+#: have arrived and it sees them, as in a replay (ats/sdk/GUIDE.md, "What a callback sees"). A
+#: stepped simulator's clock moves only with its bars, which are all in by then: no lag.
 BAR_ARRIVAL = pd.Timedelta(seconds=5)
+BAR_ARRIVAL_WALL = 0.05
+#: wall seconds between two looks at the schedule when nothing falls due sooner
+CLOCK_TICK = 1.0
 
 IB_STATUS = {
     "PendingSubmit": OrderStatus.PENDING_SUBMIT, "ApiPending": OrderStatus.PENDING_SUBMIT,
@@ -95,7 +98,7 @@ class Host:
         self.stepped = cfg.venue["kind"] == "sim" and cfg.section("sim")["clock"] == "stepped"
         self.clock = VenueClock(speed, stepped=self.stepped)
         self.schedule_lag = (pd.Timedelta(0) if self.stepped
-                             else max(BAR_ARRIVAL, pd.Timedelta(seconds=speed)))
+                             else max(BAR_ARRIVAL, pd.Timedelta(seconds=speed * BAR_ARRIVAL_WALL)))
         self.ctx = LiveContext(self, self.clock)
         self.warm = WarmUp(self.broker, self.ib)  #: warm-up history through the broker
         self.ctx.notify = self._notify_status
@@ -874,7 +877,17 @@ class Host:
                 await self._sync_wanted_or_stop(1.0)
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stop_event.wait(), 1.0)
+                await asyncio.wait_for(self.stop_event.wait(), self.clock_wait())
+
+    def clock_wait(self) -> float:
+        """Wall seconds until the schedule needs a look: CLOCK_TICK, or sooner when a callback
+        falls due (at a simulator's speed a wall second is many venue seconds: a before_close
+        callback must not run after the close)."""
+        due = self.strategy.schedule.next_due() if self.strategy is not None else None
+        if due is None:
+            return CLOCK_TICK
+        venue_seconds = float((due + self.schedule_lag - self.clock.now()).total_seconds())
+        return min(CLOCK_TICK, max(0.001, venue_seconds / float(self.clock.speed)))
 
     async def _sync_wanted_or_stop(self, timeout: float) -> None:
         # While bars stream in (a long advance) syncs come at most every STEPPED_SYNC_GAP.

@@ -261,20 +261,20 @@ def test_the_data_page_walks_libraries_symbols_and_rows_as_ats_ctl_data_lists_th
     assert "registry" in libraries
     browser.get_log("browser")
     open_page(browser, url, "data")
-    wait_for(loaded, 20, "the data page")
+    wait_for(loaded, 60, "the data page")
     assert set(cells("libraries", 0)) >= libraries  # the ledger may add one meanwhile
     browser.find_element(By.ID, "lib-registry").click()
-    wait_for(loaded, 20, "the registry's symbols")
+    wait_for(loaded, 60, "the registry's symbols")
     listed = {r["symbol"]: r for r in system.json("data", "list", "registry")}
     assert cells("symbols", 0) == sorted(listed)
     assert cells("symbols", 1) == [str(listed[s]["rows"]) for s in sorted(listed)]
     browser.find_element(By.ID, "sym-strategies").click()
-    wait_for(loaded, 20, "the registry's strategies")
+    wait_for(loaded, 60, "the registry's strategies")
     shown = system.json("data", "show", "registry", "strategies")
     assert len(cells("data-table", 0)) == len(shown) > 0
     assert f"{listed['strategies']['rows']} rows" in browser.find_element(
         By.ID, "data-summary").text
     browser.find_element(By.ID, "data-head").click()
-    wait_for(lambda: loaded() and "end=head" in browser.current_url, 20, "the first rows")
+    wait_for(lambda: loaded() and "end=head" in browser.current_url, 60, "the first rows")
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert screenshot(browser, "web-data").stat().st_size > 10_000

@@ -91,3 +91,21 @@ def test_the_host_gives_each_callback_the_bars_a_replay_gives_it_at_the_same_tim
     assert names == ["before_close", "before_close", "weekly", "before_close", "before_close"]
     assert strategy.seen == replay.strategy.seen
     assert host.errors.total == 0
+
+
+def test_at_a_simulators_speed_the_clock_loop_wakes_for_a_callback_not_a_wall_second_later(
+) -> None:
+    with temp_host("seer", {"sim": {"speed": 1000.0}}) as h:
+        h.clock = h.ctx.clock = VenueClock(1000.0, stepped=True)  # held still at 19:00
+        h.clock.sync(pd.Timestamp("2026-11-18 19:00", tz="UTC").timestamp())
+        strategy = Seer("seer", SeerParams(intraday=False), h.ctx)
+        h.strategy = strategy
+        strategy.start()
+        strategy.advance_clock(h.clock.now())
+        # before_close is due at 20:45, 6,300 venue seconds away: 6.3 wall seconds at speed
+        # 1000, so the loop looks again after its usual second ...
+        assert h.clock_wait() == 1.0
+        h.clock.sync(pd.Timestamp("2026-11-18 20:44:50", tz="UTC").timestamp())
+        # ... and 10 venue seconds before it (plus the bars' arrival, 50 venue seconds at this
+        # speed) it wakes after 60 ms, not a wall second (1,000 venue seconds) later.
+        assert h.clock_wait() == pytest.approx(0.060)
