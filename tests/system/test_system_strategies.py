@@ -427,8 +427,12 @@ def test_every_strategy_runs_throughout_in_one_process_before_its_kill_and_one_a
         pids = [pid for _, pid in seen if pid]
         processes = [p for i, p in enumerate(pids) if i == 0 or p != pids[i - 1]]
         assert len(processes) == 2 and processes[0] == run.kills[name].pid, (name, seen)
-        # A check may fall in the second or two the new process takes to start.
-        assert all(state in ("RUNNING", "STARTING") for state, pid in seen if pid), (name, seen)
+        # A check may fall in the second or two the new process takes to start, or (on a
+        # loaded machine) in a moment its heartbeat is late: the same process, UNRESPONSIVE.
+        # Handler errors (ERRORING) are failed by test_strategy_logs_hold_no_errors_....
+        others = sorted({(state, pid) for state, pid in seen
+                         if pid and state not in ("RUNNING", "STARTING", "UNRESPONSIVE")})
+        assert not others, (name, others)
         assert seen[-1][0] == "RUNNING", (name, seen)
 
 
@@ -450,14 +454,17 @@ def test_each_killed_strategy_comes_back_with_its_saved_state_and_the_book_it_he
 def test_vow_exits_the_position_it_held_when_killed_by_its_own_rule_the_same_session(
         run: Run) -> None:
     k = run.kills["vow"]
-    (symbol, qty), = k.held.items()
-    fills = [f for f in fills_by_strategy(run)["vow"] if f["symbol"] == symbol
-             and pd.Timestamp(f["time"]) < FIRST_SESSION_END]
-    signed = [float(f["shares"]) * (1 if f["side"] == "BOT" else -1) for f in fills]
-    assert abs(sum(signed)) < 1e-9, f"vow ended the session holding {sum(signed)} {symbol}"
-    closing = [f for f, q in zip(fills, signed, strict=True)
-               if q * qty < 0 and pd.Timestamp(f["time"]) > k.sim_time]
-    assert closing, f"no exit of {symbol} after the kill at {k.sim_time}: {fills}"
+    assert k.held, "vow held nothing when killed"
+    # Killed at its first fill; an entry in a second symbol on the same bar may fill before
+    # the kill lands: each position held is exited the same session.
+    for symbol, qty in k.held.items():
+        fills = [f for f in fills_by_strategy(run)["vow"] if f["symbol"] == symbol
+                 and pd.Timestamp(f["time"]) < FIRST_SESSION_END]
+        signed = [float(f["shares"]) * (1 if f["side"] == "BOT" else -1) for f in fills]
+        assert abs(sum(signed)) < 1e-9, f"vow ended the session holding {sum(signed)} {symbol}"
+        closing = [f for f, q in zip(fills, signed, strict=True)
+                   if q * qty < 0 and pd.Timestamp(f["time"]) > k.sim_time]
+        assert closing, f"no exit of {symbol} after the kill at {k.sim_time}: {fills}"
 
 
 def test_no_daily_strategy_enters_again_what_it_held_when_killed(run: Run) -> None:
