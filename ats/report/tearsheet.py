@@ -192,7 +192,7 @@ def _tiles(info: Mapping[str, Any]) -> str:
     short = _short(info)
 
     def yearly(v: str) -> str:
-        return '<span class="muted">short record</span>' if short else v
+        return _SHORT_CELL if short else v
 
     tiles = [("Total return", pct(info.get("total_return"))),
              ("CAGR", yearly(pct(info.get("cagr")))),
@@ -203,6 +203,9 @@ def _tiles(info: Mapping[str, Any]) -> str:
              ("Calmar", yearly(ratio(info.get("calmar"))))]
     return "".join(f'<div class="tile"><div class="v">{v}</div><div class="k">{k}</div></div>'
                    for k, v in tiles)
+
+
+_SHORT_CELL = '<span class="muted">short record</span>'
 
 
 def _short(info: Mapping[str, Any]) -> bool:
@@ -225,8 +228,10 @@ def _periods(info: Mapping[str, Any]) -> str:
         p = info.get("periods", {}).get(key)
         if p is None:
             continue
+        short = _short(p)  # annualised figures of so few returns say little
         rows.append([label, pct(p.get("total_return")), pct(p.get("benchmark_return")),
-                     pct(p.get("volatility")), ratio(p.get("sharpe")),
+                     _SHORT_CELL if short else pct(p.get("volatility")),
+                     _SHORT_CELL if short else ratio(p.get("sharpe")),
                      pct(p.get("max_drawdown"))])
     return _table(["Period", "Return", "Benchmark", "Volatility", "Sharpe", "Max drawdown"],
                   rows, "num")

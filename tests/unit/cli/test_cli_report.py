@@ -193,3 +193,6 @@ def test_a_report_on_a_short_record_shows_no_annualised_figure_in_its_tiles(home
     assert "short record" not in by_name["Total return"]
     assert "need at least 20" in (out / "report.html").read_text()
     assert json.loads((out / "metrics.json").read_text())["n_returns"] < 20
+    periods = (out / "report.html").read_text().split("<h2>Periods</h2>")[1].split("</table>")[0]
+    today = periods.split("<td>Today</td>")[1].split("</tr>")[0]
+    assert today.count("short record") == 2  # its volatility and Sharpe
