@@ -74,32 +74,34 @@ KILL_DAILY_AT = pd.Timestamp("2026-09-01T06:00:00Z")  #: Tuesday, long before it
 # minutes_before_close is staggered (5 to 55 sim minutes apart) so the daily decisions reach
 # the broker's risk check one strategy at a time: with all of them at the same minute the
 # broker, starved of CPU, answered some approvals after the host's 3 s timeout and those
-# orders were refused ("risk check unavailable").
+# orders were refused ("risk check unavailable"). They are an hour or more before the close
+# (4 s or more of wall time): on a loaded machine a decision 20 sim minutes before the close
+# (1.2 s of wall time) reached the venue after it, and filled the next morning.
 SECTORS5 = ["XLK", "XLE", "XLV", "XLU", "XLRE"]
 SEED: list[dict[str, Any]] = [
-    {"name": "ltmt", "params": {"minutes_before_close": 50}},
+    {"name": "ltmt", "params": {"minutes_before_close": 110}},
     # The 60-day z-score of the synthetic put/call ratio on 2026-08-31 is neither fear (>= 1.0)
     # nor complacency; tuned() sets fear_z below it, so that reading is "fear": long SPY.
-    {"name": "pea_oss", "params": {"window": 60, "smooth": 5, "minutes_before_close": 25}},
+    {"name": "pea_oss", "params": {"window": 60, "smooth": 5, "minutes_before_close": 85}},
     # KO/PEP's 20-day spread z-score on 2026-08-31 is below the default entry (60-day: 0.00);
     # tuned() sets entry_z below it.
-    {"name": "s2", "params": {"window": 20, "minutes_before_close": 30}},
-    {"name": "svix", "params": {"minutes_before_close": 20}},
+    {"name": "s2", "params": {"window": 20, "minutes_before_close": 90}},
+    {"name": "svix", "params": {"minutes_before_close": 80}},
     # No default name thrusts below its 200-day trend here; MSFT's RSI(3) 93 is below its
     # 50-day average.
     {"name": "short_rsi_thrust", "params": {"symbols": ["MSFT", "AAPL", "PEP"],
-                                            "trend_days": 50, "minutes_before_close": 35}},
+                                            "trend_days": 50, "minutes_before_close": 95}},
     # The synthetic VIX (15.7) is below SPX's 21-day realized vol (23) on these dates, so the
     # premium threshold is lowered to let the contango/roll-yield logic choose a contract.
     {"name": "short_vix", "params": {"min_vrp": -10.0, "chain_size": 2,
-                                     "minutes_before_close": 55}},
+                                     "minutes_before_close": 115}},
     # Weekly at the open + 300 min (18:30 UTC) rather than + 30: the earliest decision of the
     # run, it leaves the hosts 18.5 sim hours (66 s of wall time) to start.
     {"name": "cnr", "params": {"symbols": SECTORS5, "n_long": 2, "n_short": 2,
                                "offset_minutes": 300}},
-    {"name": "sie", "params": {"symbols": SECTORS5, "minutes_before_close": 45}},
+    {"name": "sie", "params": {"symbols": SECTORS5, "minutes_before_close": 105}},
     {"name": "smag7", "params": {"symbols": ["AAPL", "MSFT", "AMZN", "NVDA"],
-                                 "minutes_before_close": 40}},
+                                 "minutes_before_close": 100}},
     # The simulator's intraday volume is flat through the session, so a volume-confirmed bar
     # only occurs in the first hour; SPY rarely strays 0.4% from VWAP then, TSLA/NVDA do.
     {"name": "vow", "params": {"symbols": ["TSLA", "NVDA"], "dev_pct": 0.002}},
