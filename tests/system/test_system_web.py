@@ -36,7 +36,20 @@ def system(system_factory: Any) -> System:
 
 @pytest.fixture(scope="module")
 def url(system: System) -> str:
-    return system.ctl("web", "url").stdout.strip()
+    address = system.ctl("web", "url").stdout.strip()
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(address, timeout=2):
+                return True
+        except urllib.error.HTTPError:  # an answer all the same
+            return True
+        except OSError:
+            return False
+
+    # supervisord calls the web process RUNNING a second after it starts, before it listens
+    wait_for(answers, 60, f"the web console answering at {address}")
+    return address
 
 
 @pytest.fixture(scope="module")
