@@ -255,11 +255,16 @@ def run_rtt(kind: str, run_dir: Path) -> list[int]:
     server.start()
     ready.wait(20)
     lat = raw_rtt(ep) if kind == "raw" else bus_rtt(ep)
+    join_or_terminate(server)
+    return lat
+
+
+def join_or_terminate(server: mp.Process) -> None:
+    """Wait for a benchmark's server process to end; terminate it after 10 s."""
     server.join(10)
     if server.is_alive():
         server.terminate()
         server.join(5)
-    return lat
 
 
 def main() -> None:

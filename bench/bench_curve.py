@@ -117,10 +117,7 @@ def run_rtt(transport: str, run_dir: Path, curve: Curve | None) -> list[int]:
         lat = bench_bus.bus_rtt(ep)
     finally:
         security.configure(None)
-    server.join(10)
-    if server.is_alive():
-        server.terminate()
-        server.join(5)
+    bench_bus.join_or_terminate(server)
     return lat
 
 
