@@ -61,6 +61,22 @@ class Backoff:
         self.attempt = 0
 
 
+class _RetriedConnectFailure(logging.Filter):
+    """Logs the client library's own 'API connection failed' lines as WARNING: connect retries
+    them, and an ERROR line for every retry of a Gateway still starting reads as a fault."""
+
+    PREFIXES = ("API connection failed", "Make sure API port")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith(self.PREFIXES):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_CLIENT_LOG = logging.getLogger(f"{IB_LIB}.client")
+_CLIENT_LOG.addFilter(_RetriedConnectFailure())
+
+
 async def connect(
     ib_: Any,
     host: str,

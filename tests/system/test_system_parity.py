@@ -28,8 +28,10 @@ Tolerance: time, instrument and side must be identical. A quantity sized from th
 (`order_target_percent`, `rebalance_to_weight`: weight x the account's net liquidation) may
 differ by QTY_TOLERANCE (relative) + 1 unit, because live the account is shared by ten
 strategies (the others' P&L and commissions move its net liquidation) and fills at the venue's
-bid/ask, while the backtest's account is the strategy's own, filled at the bar's close. Every
-other difference fails the test. The per-strategy table is printed and written as JSON to
+bid/ask, while the backtest's account is the strategy's own, filled at the bar's close. Such a
+gap may make a later target order live only (live -6 where the backtest sold 5; the next day's
+target of -5 buys 1 back): a live-only order that narrows a position gap within that tolerance
+is tolerated too. Every other difference fails the test. The per-strategy table is printed and written as JSON to
 tests/artifacts/parity.json.
 
 Parameters are test_system_strategies' (tuned so that each strategy trades in these three
@@ -78,6 +80,7 @@ pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 END = pd.Timestamp("2026-09-02T20:05:00Z")  #: Wednesday, after the close
 HISTORY_DAYS = 3 * 365  #: stored history before START (sie needs 252 sessions)
 QTY_TOLERANCE = 0.02
+REFUSED = frozenset({"Rejected", "Inactive", "Cancelled", "ApiCancelled"})  #: hold nothing
 ARTIFACT = Path(__file__).resolve().parents[1] / "artifacts" / "parity.json"
 
 
@@ -386,9 +389,23 @@ def compare(name: str, expected: list[Order], got: list[Order]) -> Row:
         else:
             row.differences.append(f"quantity at {want.time} {want.instrument}: backtest "
                                    f"{want.quantity:+g}, live {same.quantity:+g}")
-    row.differences += [f"live only: {o.time} {o.instrument} {o.quantity:+g} ({o.status})"
-                        for o in unmatched]
+    for o in unmatched:
+        gap = _position(got, o) - _position(expected, o)
+        if gap and abs(gap + o.quantity) < abs(gap) and \
+                abs(gap) <= QTY_TOLERANCE * abs(_position(expected, o)) + 1:
+            row.within_tolerance += 1
+            row.tolerated.append(f"{o.time} {o.instrument}: live only {o.quantity:+g}, closing "
+                                 f"the gap of {gap:+g} a tolerated quantity left")
+        else:
+            row.differences.append(f"live only: {o.time} {o.instrument} {o.quantity:+g} "
+                                   f"({o.status})")
     return row
+
+
+def _position(orders: list[Order], at: Order) -> float:
+    """The position in ``at``'s instrument that ``orders`` before ``at`` built."""
+    return sum(o.quantity for o in orders if o.instrument == at.instrument and o.time < at.time
+               and o.status not in REFUSED)
 
 
 def test_backtest_and_live_decide_the_same_orders(live: Live) -> None:

@@ -97,18 +97,23 @@ def test_status_lists_the_systems_processes_and_the_brokers_venue_connection(
     assert "PROCESS" in table and "connected" in table
 
 
+ASYNCIO_PROCESSES = (*NAMES, "manager", "broker", "web")
+
+
 def _sampled(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
-    """The rows by name once every running program has a CPU figure (its second sample)."""
+    """The rows by name once every running program has a CPU figure (its second sample) and
+    every asyncio process a heartbeat of its current pid (its loop lag)."""
     by_name = {r["name"]: r for r in rows}
     running = [r for r in by_name.values() if r["state"] == "RUNNING"]
     done = len(running) >= len(NAMES) + 5 and all(r["cpu_percent"] is not None for r in running)
-    return by_name if done else None
+    beat = all("loop_lag_ms" in by_name.get(name, {}) for name in ASYNCIO_PROCESSES)
+    return by_name if done and beat else None
 
 
 def test_top_lists_every_process_with_its_memory_cpu_files_threads_and_loop_lag(
         system: System) -> None:
-    rows = wait_for(lambda: _sampled(system.json("top", "--once")), 30,
-                    "a CPU figure of every process in top")
+    rows = wait_for(lambda: _sampled(system.json("top", "--once")), 60,
+                    "a CPU figure and loop lag of every process in top")
     programs = {p.name: p for p in system.supervisor().all_processes()}
     for program, info in programs.items():
         if info.state != "RUNNING":
@@ -116,7 +121,7 @@ def test_top_lists_every_process_with_its_memory_cpu_files_threads_and_loop_lag(
         row = rows[program.removeprefix("strategy-")]
         assert row["pid"] == info.pid and row["rss_mb"] > 5, row
         assert row["cpu_percent"] >= 0 and row["threads"] >= 1 and row["num_fds"] > 0, row
-    for name in (*NAMES, "manager", "broker", "web"):  # the asyncio processes beat their lag
+    for name in ASYNCIO_PROCESSES:
         assert rows[name]["loop_lag_ms"] is not None and rows[name]["loop_lag_ms"] < 5000
     assert rows["bus"]["messages_in_per_s"] > 0  # heartbeats alone flow every second
     assert "order_latency" in rows[NAMES[0]]
