@@ -394,7 +394,8 @@ class Broker:
                 quantity=float(p["quantity"]), source=str(p.get("source") or UNATTRIBUTED),
                 dest=str(p["dest"]), price=None if p.get("price") is None else float(p["price"]),
                 reason=str(p.get("reason") or ""), by=str(p.get("by") or "unknown"),
-                force=bool(p.get("force")))
+                force=bool(p.get("force")),
+                con_id=None if p.get("con_id") is None else int(p["con_id"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise RequestError(Code.BAD_PARAMS, f"bad assign request: {exc}") from exc
         if not req.transfer_id:

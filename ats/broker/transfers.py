@@ -113,6 +113,7 @@ class Request:
     reason: str = ""
     by: str = "unknown"
     force: bool = False
+    con_id: int | None = None  #: which contract, where the source holds several of `symbol`
 
 
 def make_transfer(book: Holdings, req: Request, *, known: Collection[str],
@@ -123,7 +124,8 @@ def make_transfer(book: Holdings, req: Request, *, known: Collection[str],
     trading state is HALTED, which take or give a position only with ``force``."""
     if req.source == req.dest:
         raise TransferRefused(f"source and destination are both {req.source}")
-    held = book.holdings(req.source, req.symbol)
+    held = [h for h in book.holdings(req.source, req.symbol)
+            if req.con_id is None or h[0] == req.con_id]
     # a book of a strategy since removed from the registry may still give its position away
     for name in (req.source, req.dest) if not held else (req.dest,):
         if name not in known:
@@ -138,7 +140,8 @@ def make_transfer(book: Holdings, req: Request, *, known: Collection[str],
         raise TransferRefused(f"{req.source} holds no {req.symbol}")
     if len(held) > 1:
         raise TransferRefused(f"{req.source} holds {req.symbol} in several contracts "
-                              f"(conIds {', '.join(str(h[0]) for h in held)})")
+                              f"(conIds {', '.join(str(h[0]) for h in held)}): say which "
+                              "with --con-id")
     con_id, symbol, sec_type, multiplier = held[0]
     position = book.position(req.source, con_id)
     quantity = signed_quantity(req.quantity, position, req.source, req.symbol)

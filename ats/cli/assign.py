@@ -20,12 +20,14 @@ from ats.cli.output import echo_json
 @click.option("--price", type=float, default=None,
               help="Cost basis to move it at (default: the source's average cost); the "
                    "difference is realized P&L in the source's book.")
+@click.option("--con-id", type=int, default=None,
+              help="Which contract, where the source holds several of SYMBOL (futures).")
 @click.option("--reason", default="", help="Why, for the audit trail.")
 @click.option("--force", is_flag=True, help="Also into (or out of) a HALTED strategy.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctl
 def assign(ctl: Ctl, symbol: str, quantity: float, dest: str, source: str, price: float | None,
-           reason: str, force: bool, as_json: bool) -> None:
+           con_id: int | None, reason: str, force: bool, as_json: bool) -> None:
     """Move QUANTITY of SYMBOL from one book to another, e.g. a manual trade out of
     `unattributed` into a strategy, which then manages it by its own rule.
 
@@ -35,7 +37,8 @@ def assign(ctl: Ctl, symbol: str, quantity: float, dest: str, source: str, price
     transfer_id = uuid.uuid4().hex  # the same id on a retry: booked once
     result = ctl.call("broker", "assign", {
         "transfer_id": transfer_id, "symbol": symbol, "quantity": quantity, "source": source,
-        "dest": dest, "price": price, "reason": reason, "by": actor(), "force": force},
+        "dest": dest, "price": price, "reason": reason, "by": actor(), "force": force,
+        "con_id": con_id},
         timeout=15)
     rows = result["transfer"]
     if as_json:

@@ -7,7 +7,6 @@ under supervisord) sees each change within a second and keeps what it did in ``r
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import click
 
@@ -17,17 +16,22 @@ from ats.data.naming import SymbolError, parse_symbol
 from ats.data.ranges import parse_duration
 from ats.ib.parsing import BAR_SETTINGS
 from ats.scheduler import jobs as store
-from ats.scheduler.jobs import Job, JobError, JobExists, Paths, RunRecord
+from ats.scheduler.jobs import Job, JobError, JobExists, Paths
+from ats.scheduler.listing import Schedule, utc
 from ats.scheduler.runners import check_spec
-from ats.scheduler.timing import AFTER_CLOSE, Timing
+from ats.scheduler.timing import AFTER_CLOSE
 
 BAD_INPUT = "BAD_INPUT"
 #: seconds between looks at runs.json while `run` waits
 RUN_POLL = 0.2
 
 
+def schedule_of(ctl: Ctl) -> Schedule:
+    return Schedule.of(ctl.cfg.state_dir, ctl.cfg.section("scheduler"))
+
+
 def paths_for(ctl: Ctl) -> Paths:
-    return Paths.of(ctl.cfg.state_dir)
+    return schedule_of(ctl).paths
 
 
 def _symbols(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -38,21 +42,6 @@ def _symbols(values: tuple[str, ...]) -> tuple[str, ...]:
         except SymbolError as exc:
             fail(BAD_INPUT, str(exc))
     return out
-
-
-def _utc(ts: float | None) -> str | None:
-    return None if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
-
-
-def _result(rec: RunRecord) -> str:
-    if rec.running:
-        return "running"
-    if rec.ok is None:
-        return "never run"
-    if rec.ok:
-        return f"ok: {rec.result}"
-    retry = f", retry at {_utc(rec.retry_at)}" if rec.retry_at is not None else ""
-    return f"FAILED ({rec.failures} of {rec.runs} runs{retry}): {rec.result}"
 
 
 @click.group()
@@ -100,7 +89,7 @@ def add(ctl: Ctl, name: str, symbols: tuple[str, ...], python: str, at: str, any
               duration=duration, python=spec, library=library, symbol=symbol,
               timeout=timeout)
     try:
-        nxt = _timing(ctl, job.validate()).next_run(time.time())
+        nxt = schedule_of(ctl).timing(job.validate()).next_run(time.time())
         if nxt is None:
             raise JobError(f"--at {job.at!r} never falls on an XNYS trading day"
                            f"{'' if any_day else ' (--any-day runs it on any day)'}")
@@ -110,12 +99,7 @@ def add(ctl: Ctl, name: str, symbols: tuple[str, ...], python: str, at: str, any
     except JobError as exc:
         fail(BAD_INPUT, str(exc))
     click.echo(f"scheduled {name}: {job.what} at {job.at}"
-               f"{' (any day)' if any_day else ''}; next run {_utc(nxt)} UTC")
-
-
-def _timing(ctl: Ctl, job: Job) -> Timing:
-    s = ctl.cfg.section("scheduler")
-    return Timing(job.at, job.any_day, str(s["tz"]), float(s["after_close_minutes"]))
+               f"{' (any day)' if any_day else ''}; next run {utc(nxt)} UTC")
 
 
 @schedule.command("list")
@@ -124,22 +108,15 @@ def _timing(ctl: Ctl, job: Job) -> Timing:
 def list_(ctl: Ctl, as_json: bool) -> None:
     """Every job: what it does, when, its next run, and its last run's time, result and
     duration."""
-    paths = paths_for(ctl)
     try:
-        jobs, runs = store.load_jobs(paths), store.load_runs(paths)
+        rows = schedule_of(ctl).rows(time.time())
     except JobError as exc:
         fail(BAD_INPUT, str(exc))
-    rows: list[dict[str, Any]] = []
-    for name, job in sorted(jobs.items()):
-        rec = runs.get(name, RunRecord())
-        nxt = rec.next_run if name in runs else _timing(ctl, job).next_run(time.time())
-        rows.append({**job.to_mapping(), **rec.to_mapping(), "name": name, "kind": job.kind,
-                     "what": job.what, "next_run": nxt, "result_line": _result(rec)})
     if as_json:
         echo_json(rows)
         return
     click.echo(table([{**r, "at": r["at"] + (" (any day)" if r["any_day"] else ""),
-                       "next": _utc(r["next_run"]), "last": _utc(r["last_run"]),
+                       "next": utc(r["next_run"]), "last": utc(r["last_run"]),
                        "took": None if r["duration"] is None else f"{r['duration']:.1f}s",
                        "result": r["result_line"]} for r in rows],
                      ["name", "what", "at", "next", "last", "took", "result"],

@@ -8,6 +8,7 @@ Errors are ``{"error": {"code", "message"}}`` with the service's own code and me
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -106,6 +107,18 @@ class LimitsBody(BaseModel):
     strategy: str | None = Field(None, description="whose limits; null with account=true")
     account: bool = Field(False, description="change the account-wide limits")
     limits: dict[str, float | None] = Field(description="limit -> value (null: the default)")
+
+
+class AssignBody(BaseModel):
+    symbol: str
+    quantity: float = Field(description="follows the source's position: -50 of a short")
+    to: str = Field(description="the strategy that takes it")
+    source: str = Field("unattributed", alias="from",
+                        description="the book that gives it: unattributed or a strategy")
+    price: float | None = Field(None, description="cost basis (default: the source's average)")
+    reason: str = ""
+    force: bool = Field(False, description="also into or out of a HALTED strategy")
+    con_id: int | None = Field(None, description="which contract, where several of symbol")
 
 
 class JSON(Response):
@@ -358,6 +371,14 @@ def router(console: Console) -> APIRouter:
             params["force"] = True
         return await act(request, s, "set_weights", name, "manager", "set_weights", params,
                          15.0)
+
+    @api.post("/assign", summary="`ats-ctl assign SYMBOL QTY --to S [--from B] [--price P]`: "
+              "move a position between books (a transfer, not a trade)")
+    async def assign(body: AssignBody, request: Request, s: Changer) -> Any:
+        return await act(request, s, "assign", body.to, "broker", "assign", {
+            "transfer_id": uuid.uuid4().hex, "symbol": body.symbol, "quantity": body.quantity,
+            "source": body.source, "dest": body.to, "price": body.price, "reason": body.reason,
+            "by": f"web:{s.who}", "force": body.force, "con_id": body.con_id}, 15.0)
 
     @api.post("/limits", summary="`ats-ctl limits --strategy S | --account key=value ...`")
     async def set_limits(body: LimitsBody, request: Request, s: Changer) -> Any:

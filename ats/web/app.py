@@ -19,13 +19,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from ats.web import api, databrowse
+from ats.web import api, databrowse, scheduleroutes
 from ats.web.console import Console, dumps
 from ats.web.metrics import CONTENT_TYPE, Metrics
 
 STATIC = Path(__file__).resolve().parent / "static"
 #: the pages, each drawn by app.js from its path
-PAGES = ("/", "/orders", "/risk", "/performance", "/data", "/login")
+PAGES = ("/", "/orders", "/positions", "/risk", "/performance", "/data", "/schedule", "/login")
 #: seconds between comments on an idle event stream (proxies and browsers keep it open)
 KEEPALIVE_SECONDS = 15.0
 #: milliseconds a browser waits before it reconnects a dropped event stream
@@ -118,6 +118,7 @@ def create_app(console: Console) -> FastAPI:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(console.hosts))
     app.include_router(api.router(console))
     app.include_router(databrowse.router(console.arctic_uri))
+    app.include_router(scheduleroutes.router(console.schedule, console.audit))
     app.add_api_route("/events", event_stream(console), methods=["GET"],
                       include_in_schema=False)
     if console.metrics is not None:  # Prometheus text format; read-only, open like every GET

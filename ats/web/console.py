@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ats.scheduler.listing import Schedule
 from ats.web.audit import AuditLog
 from ats.web.auth import SESSION_COOKIE, Sessions
 from ats.web.backend import Backend
@@ -41,6 +42,8 @@ class Console:
     closes: Closes | None = None
     #: the ArcticDB store the Data page reads (None: no Data page data)
     arctic_uri: str | None = None
+    #: the scheduled data jobs the Schedule page shows (None: none)
+    schedule: Schedule | None = None
 
 
 def _clean(x: Any) -> Any:

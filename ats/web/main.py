@@ -18,6 +18,7 @@ import zmq.asyncio
 from ats import config as config_mod
 from ats.processes import BusLogHandler, install_stop_handlers, start_process
 from ats.report.benchmark import stored_reader
+from ats.scheduler.listing import Schedule
 from ats.web import logintoken
 from ats.web.app import create_app
 from ats.web.audit import AuditLog
@@ -64,7 +65,8 @@ async def serve(cfg: config_mod.Config) -> None:
                       hosts=(*LOOPBACK_NAMES, str(web["host"])) if is_loopback(str(web["host"]))
                       else None, metrics=metrics,
                       closes=stored_reader(cfg.arctic_uri, str(cfg.section("data")["library"])),
-                      arctic_uri=cfg.arctic_uri)
+                      arctic_uri=cfg.arctic_uri,
+                      schedule=Schedule.of(cfg.state_dir, cfg.section("scheduler")))
     server = _Server(uvicorn.Config(
         create_app(console), host=str(web["host"]), port=int(web["port"]),
         log_level="warning", access_log=False, lifespan="off",

@@ -29,8 +29,9 @@ pytestmark = [pytest.mark.system, pytest.mark.timeout(300), THREAD_TIMERS]
 PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 LOOSE = {"max_order_qty": 5000, "max_order_notional": 1e9, "max_position": 1e6,
          "max_gross_exposure": 1e10, "max_orders_per_minute": 10000}
-#: every process sees its supervisord gone within 2 s (a 0.5 s poll), then stops cleanly
-GONE_WITHIN = 5.0
+#: every process sees its supervisord gone within 2 s (a 0.5 s poll), then stops cleanly: a
+#: broker flushing its journal on a loaded 2-core machine took more than the 3 s left of 5
+GONE_WITHIN = 15.0
 #: one full set: supervisord and its programs, one host per strategy
 ONE_SET = Counter({"supervisord": 1, "bus": 1, "broker": 1, "manager": 1, "gateway-sim": 1,
                    "web": 1, "alerts": 1, "scheduler": 1, "strategy-probe": 1})

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from browserkit import chrome, missing, screenshot
 from systemkit import System, wait_for
+from test_system_assign import manual_buy
 
 REASON = missing()
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600),
@@ -107,8 +108,11 @@ def login(browser: Any, url: str, system: System) -> None:
     open_page(browser, url, "login")
     browser.find_element(By.ID, "token").send_keys(system.ctl("web", "token").stdout.strip())
     browser.find_element(By.ID, "login-submit").click()
-    wait_for(lambda: browser.execute_script("return document.body.classList.contains("
-                                            "'logged-in')"), 10, "logged in")
+    # the login page moves on to / once logged in: wait for that page, not the login page
+    # (which a session left by an earlier test already shows as logged in)
+    wait_for(lambda: browser.execute_script(
+        "return location.pathname !== '/login' && window.atsReady === true && "
+        "document.body.classList.contains('logged-in')"), 20, "logged in")
 
 
 def test_the_overview_lists_every_strategy_with_the_states_of_status_json(
@@ -244,7 +248,9 @@ def test_the_equity_chart_has_points_once_the_example_strategy_has_traded(
 
 @pytest.mark.parametrize("name,path", [("overview", ""), ("strategy", "strategy/example"),
                                        ("orders", "orders"), ("risk", "risk"),
-                                       ("performance", "performance"), ("login", "login")])
+                                       ("performance", "performance"),
+                                       ("positions", "positions"), ("schedule", "schedule"),
+                                       ("login", "login")])
 def test_each_page_draws_and_is_saved_as_a_screenshot(
         system: System, browser: Any, url: str, name: str, path: str) -> None:
     browser.get_log("browser")  # what earlier tests left (the refused parameter's 422)
@@ -291,3 +297,71 @@ def test_the_data_page_walks_libraries_symbols_and_rows_as_ats_ctl_data_lists_th
     wait_for(lambda: loaded() and "end=head" in browser.current_url, 60, "the first rows")
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert screenshot(browser, "web-data").stat().st_size > 10_000
+
+
+def test_the_positions_page_assigns_a_manual_trade_to_a_strategy_as_ats_ctl_assign_does(
+        system: System, browser: Any, url: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    con_id = manual_buy(system, 10)  # clientId 77, no orderRef: unattributed
+    unattributed = wait_for(lambda: next((p["position"] for p in system.json("positions")
+                                          if p["strategy"] == "unattributed"
+                                          and p["con_id"] == con_id), None), 30,
+                            "the manual trade in unattributed")
+    login(browser, url, system)
+    open_page(browser, url, "positions")
+    row = "#positions tr[data-book='unattributed'][data-symbol='SPY']"
+    try:
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, row), 30,
+                 "unattributed SPY shown")
+    except AssertionError as exc:
+        shown = browser.execute_script(
+            "return Object.values(S.states.positions).map((p) => [p.strategy, p.symbol, "
+            "p.position]).concat([location.href])")
+        raise AssertionError(f"{exc}; the page's positions: {shown}") from None
+    click = f"{row} button"
+    browser.find_element(By.CSS_SELECTOR, click).click()
+    qty = browser.find_element(By.ID, "assign-qty")
+    qty.clear()
+    qty.send_keys("4")
+    Select(browser.find_element(By.ID, "assign-to")).select_by_value("ltmt")
+    browser.find_element(By.ID, "assign-reason").send_keys("from the browser")
+    click_and_confirm(browser, "#assign-submit")
+    said = wait_for(lambda: browser.find_element(By.ID, "assign-message").text, 30,
+                    "the transfer's answer")
+    assert said.startswith("assigned 4 SPY from unattributed to ltmt"), said
+    [out, into] = [f for f in system.json("fills", "--limit", "0")
+                   if f["kind"] == "transfer" and f["reason"] == "from the browser"]
+    assert (out["strategy"], out["position_change"], into["strategy"],
+            into["position_change"]) == ("unattributed", -4, "ltmt", 4)
+    assert out["by"].startswith("web:")
+    assert next(p["position"] for p in system.json("positions")
+                if p["strategy"] == "unattributed" and p["con_id"] == con_id) == unattributed - 4
+    assert system.json("reconcile")["breaks"] == []
+    audit = [json.loads(line) for line in
+             system.cfg().web_audit_file.read_text().splitlines()]
+    assert [(a["action"], a["target"], a["result"]) for a in audit][-1] == ("assign", "ltmt", "ok")
+
+
+def test_the_schedule_page_lists_a_job_and_runs_it_now(system: System, browser: Any,
+                                                         url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    system.ctl("data", "schedule", "add", "web-spy", "--fetch", "SPY", "--at", "after_close",
+               "--duration", "30d")
+    login(browser, url, system)
+    open_page(browser, url, "schedule")
+    row = "#schedule tr[data-job='web-spy']"
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, row), 30, "the job listed")
+    assert "never run" in browser.find_element(By.CSS_SELECTOR, f"{row} td.result").text
+    click_and_confirm(browser, f"{row} button")
+
+    def result() -> str | None:
+        text = str(browser.find_element(By.CSS_SELECTOR, f"{row} td.result").text)
+        return text if text.startswith(("ok:", "FAILED")) else None
+
+    shown = wait_for(result, 120, "the run's result on the page")
+    [listed] = [r for r in system.json("data", "schedule", "list") if r["name"] == "web-spy"]
+    assert shown == listed["result_line"] and shown.startswith("ok:"), shown
+    assert screenshot(browser, "web-schedule-run").stat().st_size > 10_000

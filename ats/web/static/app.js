@@ -701,6 +701,108 @@ const performancePage = {
   },
 };
 
+const positionsPage = {
+  // Every book's positions, `unattributed` first (manual trades, positions from before the
+  // system); Assign moves one to a strategy, as `ats-ctl assign` does.
+  init() {
+    fill($("#main"), h("h1", {}, "Positions"),
+      h("p", {class: "muted"}, "Every book's open positions. Assign moves a quantity to another " +
+        "book (`ats-ctl assign`): a transfer at the source's average cost unless a price is " +
+        "given, journalled, shown in the fills as a transfer; the account is unchanged."),
+      h("div", {class: "card", id: "positions-box"}),
+      h("div", {class: "card", id: "assign-box", hidden: true}));
+  },
+  render() {
+    const order = (p) => `${p.strategy === "unattributed" ? "0" : "1"}${p.strategy} ${p.symbol}`;
+    const rows = positionsOf(null).sort((a, b) => order(a).localeCompare(order(b)));
+    fill($("#positions-box"), table([
+      ["book", (p) => p.strategy], ["symbol", (p) => p.symbol],
+      ["con id", (p) => p.con_id, {num: true}],
+      ["position", (p) => num(p.position, 0), {num: true}],
+      ["avg cost", (p) => num(p.avg_cost), {num: true}],
+      ["unrealized", (p) => signed(p.unrealized_pnl), {num: true}],
+      ["", (p) => h("button", {type: "button", class: "act", "data-needs-login": true,
+        disabled: !S.session.logged_in, title: S.session.logged_in ? "" : "log in to change anything",
+        onclick: () => this.form(p)}, "Assign…")],
+    ], rows, {id: "positions", empty: "(flat)",
+              rowAttrs: (p) => ({"data-book": p.strategy, "data-symbol": p.symbol})}));
+  },
+  form(p) {
+    const box = $("#assign-box");
+    const names = Object.keys(S.states.strategies).filter((n) => n !== p.strategy).sort();
+    if (p.strategy !== "unattributed") names.unshift("unattributed");
+    const qty = h("input", {type: "number", id: "assign-qty", value: Number(p.position), step: "any"});
+    const dest = h("select", {id: "assign-to"}, names.map((n) => h("option", {value: n}, n)));
+    const price = h("input", {type: "number", id: "assign-price", step: "any",
+                              placeholder: `average cost ${num(p.avg_cost)}`});
+    const reason = h("input", {type: "text", id: "assign-reason", placeholder: "why (audited)"});
+    const force = h("input", {type: "checkbox", id: "assign-force"});
+    const msg = h("div", {id: "assign-message"});
+    const submit = async (ev) => {
+      ev.preventDefault();
+      const body = {symbol: p.symbol, con_id: p.con_id, quantity: Number(qty.value),
+                    to: dest.value, from: p.strategy, reason: reason.value, force: force.checked,
+                    price: price.value === "" ? null : Number(price.value)};
+      const q = `Move ${body.quantity} ${p.symbol} from ${p.strategy} to ${body.to}` +
+        `${body.price === null ? " at the average cost" : ` at ${body.price}`}?`;
+      try {
+        const res = await change(q, "/api/assign", body, "assigned");
+        if (!res) return;
+        const out = res.result.transfer.find((r) => r.side === "OUT");
+        fill(msg, h("p", {class: "message ok"}, `assigned ${-out.position_change} ${out.symbol} ` +
+          `from ${out.from} to ${out.to} at ${num(out.price)} (transfer ${out.transfer_id})`));
+      } catch (e) { fill(msg, h("p", {class: "message error"}, e.message)); }
+    };
+    const field = (label, el) => h("div", {class: "field"}, h("label", {}, label), el);
+    box.hidden = false;
+    fill(box, h("form", {class: "params", id: "assign-form", onsubmit: submit},
+      h("h2", {}, `Assign ${p.symbol} (con id ${p.con_id}) from ${p.strategy}`),
+      field(`quantity (of ${num(p.position, 0)} held)`, qty), field("to", dest),
+      field("price (empty: the average cost)", price), field("reason", reason),
+      h("label", {}, force, " also into or out of a HALTED strategy"),
+      h("div", {class: "buttons"}, h("button", {type: "submit", class: "act", id: "assign-submit",
+        "data-needs-login": true}, "Assign"),
+        h("button", {type: "button", class: "act", onclick: () => { box.hidden = true; }}, "Close")),
+      msg));
+    loadSession();
+  },
+};
+
+const schedulePage = {
+  // The scheduled data jobs (`ats-ctl data schedule list`); Run now asks the scheduler for a run.
+  init() {
+    fill($("#main"), h("h1", {}, "Schedule"),
+      h("p", {class: "muted"}, "Data jobs the scheduler process runs on exchange sessions: " +
+        "fetches (`ats-ctl data schedule add NAME --fetch SYMBOLS --at after_close|CRON`) and " +
+        "Python jobs. Adding and removing is `ats-ctl data schedule`. Refreshed every 5 s."),
+      h("div", {class: "card", id: "schedule-box"}, "loading…"));
+    this.load();
+    this.timer = setInterval(() => this.load(), 5000);
+  },
+  async load() {
+    try { this.rows = await api("/api/schedule"); } catch (e) {
+      fill($("#schedule-box"), h("p", {class: "message error"}, e.message)); return;
+    }
+    const when = (ts) => ts ? new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 19) : "–";
+    fill($("#schedule-box"), table([
+      ["job", (r) => r.name], ["what", (r) => r.what, {wrap: true}],
+      ["at", (r) => r.at + (r.any_day ? " (any day)" : "")],
+      ["next run (UTC)", (r) => when(r.next_run)], ["last run (UTC)", (r) => when(r.last_run)],
+      ["took", (r) => r.duration === null ? "–" : `${r.duration.toFixed(1)} s`, {num: true}],
+      ["last result", (r) => h("span", {class: r.ok === false ? "neg" : ""}, r.result_line),
+       {wrap: true, class: "result"}],
+      ["", (r) => h("button", {type: "button", class: "act", "data-needs-login": true,
+        disabled: !S.session.logged_in || r.running, onclick: async () => {
+          try { await change(`Run ${r.name} now?`, `/api/schedule/${encodeURIComponent(r.name)}/run`,
+                             {}, `asked the scheduler to run ${r.name}`); this.load(); } catch (e) { /* shown */ }
+        }}, r.running ? "running" : "Run now")],
+    ], this.rows, {id: "schedule", empty: "(no jobs: `ats-ctl data schedule add`)",
+                   rowAttrs: (r) => ({"data-job": r.name})}));
+    window.atsScheduleLoaded = (window.atsScheduleLoaded || 0) + 1;
+  },
+  render() {},
+};
+
 const dataPage = {
   // The ArcticDB store, read-only: libraries -> their symbols -> a symbol's first or last rows.
   // The choice lives in the address (?library=&symbol=&end=head|tail), so it can be linked.
@@ -781,14 +883,13 @@ const loginPage = {
 
 // -- start ---------------------------------------------------------------------------------
 const path = location.pathname;
-const page = path.startsWith("/strategy/") ? strategyPage : path === "/orders" ? ordersPage :
-  path === "/risk" ? riskPage : path === "/performance" ? performancePage :
-  path === "/data" ? dataPage : path === "/login" ? loginPage : overview;
+const PAGES = {"/orders": ["orders", ordersPage], "/positions": ["positions", positionsPage],
+  "/risk": ["risk", riskPage], "/performance": ["performance", performancePage],
+  "/data": ["data", dataPage], "/schedule": ["schedule", schedulePage], "/login": ["", loginPage]};
+const [pageName, page] = path.startsWith("/strategy/") ? ["", strategyPage] :
+  PAGES[path] || ["overview", overview];
 document.addEventListener("DOMContentLoaded", () => {
-  const name = page === overview ? "overview" : page === ordersPage ? "orders" :
-    page === riskPage ? "risk" : page === performancePage ? "performance" :
-    page === dataPage ? "data" : "";
-  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === name);
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === pageName);
   $("#login-link").href = `/login?next=${encodeURIComponent(path)}`;
   $("#logout").addEventListener("click", async () => {
     try { await api("/api/logout", {method: "POST", body: {}}); } catch (e) { /* gone already */ }

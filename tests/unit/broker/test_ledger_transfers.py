@@ -198,3 +198,20 @@ def test_the_journal_keeps_a_transfer_in_its_place_across_a_restart(tmp_path: Pa
     assert again.position("alpha", CON) == 60
     assert again.position(UNATTRIBUTED, CON) == 20
     assert again.recent_fills() == ledger.recent_fills()
+
+
+def test_a_symbol_held_in_two_contracts_needs_its_con_id_and_moves_that_one() -> None:
+    ledger = Ledger()
+    for con_id, perm in ((501, 1), (502, 2)):
+        ledger.apply_execution(fill("SLD", 2, 20.0, ref="", client_id=77, con_id=con_id,
+                                    symbol="VXM", sec_type="FUT", multiplier=100.0,
+                                    perm_id=perm))
+    ask = Request("t1", "VXM", -1, UNATTRIBUTED, "alpha", None, "test", "web:op")
+    with pytest.raises(TransferRefused, match=r"several contracts \(conIds 501, 502\)"):
+        make_transfer(ledger, ask, known=KNOWN, halted=set(), time=T0.isoformat())
+    t = make_transfer(ledger, Request("t1", "VXM", -1, UNATTRIBUTED, "alpha", None, "test",
+                                      "web:op", con_id=502),
+                      known=KNOWN, halted=set(), time=T0.isoformat())
+    assert ledger.apply_transfer(t)
+    assert (ledger.position("alpha", 502), ledger.position(UNATTRIBUTED, 502)) == (-1, -1)
+    assert ledger.position(UNATTRIBUTED, 501) == -2

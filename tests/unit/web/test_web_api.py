@@ -30,6 +30,8 @@ CHANGES: list[tuple[str, dict[str, Any]]] = [
     ("/api/limits", {"account": True, "limits": {"max_order_qty": 1}}),
     ("/api/halt", {}),
     ("/api/resume", {}),
+    ("/api/assign", {"symbol": "SPY", "quantity": 10, "to": "example"}),
+    ("/api/schedule/nightly/run", {}),
 ]
 
 
