@@ -31,8 +31,8 @@ strategies (the others' P&L and commissions move its net liquidation) and fills 
 bid/ask, while the backtest's account is the strategy's own, filled at the bar's close. Such a
 gap may make a later target order live only (live -6 where the backtest sold 5; the next day's
 target of -5 buys 1 back): a live-only order that narrows a position gap within that tolerance
-is tolerated too. Every other difference fails the test. The per-strategy table is printed and written as JSON to
-tests/artifacts/parity.json.
+is tolerated too. Every other difference fails the test. The per-strategy table is printed and
+written as JSON to tests/artifacts/parity.json.
 
 Parameters are test_system_strategies' (tuned so that each strategy trades in these three
 sessions of the synthetic market).
@@ -42,9 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import zmq
+from steppedkit import BusWatch, advance_through, decision_instants
 from systemkit import System, make_home, tear_down, wait_for
 from test_system_strategies import CLASSES, NAMES, SIM_SEED, START, params_of, seed
 
@@ -64,7 +62,6 @@ from ats.sdk import backtest
 from ats.sdk.backtest import BacktestContext
 from ats.sdk.bars import BarSpec
 from ats.sdk.instrument import Future, Instrument
-from ats.sdk.schedule import sessions
 from ats.sdk.strategy import Strategy
 from ats.sdk.weights import Weights
 from ats.sim import universe as sim_universe
@@ -72,8 +69,6 @@ from ats.sim.admin import AdminClient
 from ats.sim.fastbars import realtime_bars
 from ats.sim.market import Market
 from ats.sim.replay import load_overrides
-from bus import topics
-from bus.subscriber import SyncSubscriber
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
@@ -219,77 +214,8 @@ def run_backtest(name: str, bars: Bars, weights: Weights, cash: float) -> list[O
 
 # -- the live run ---------------------------------------------------------------------------
 
-class BusWatch:
-    """Every host's latest heartbeat and every order message, from the bus."""
-
-    def __init__(self, system: System) -> None:
-        self.hb: dict[str, dict[str, Any]] = {}
-        self.orders: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._sub = SyncSubscriber(zmq.Context.instance(), system.cfg().endpoints.subscribe,
-                                   [topics.hb(n) for n in NAMES] + [topics.order(n)
-                                                                    for n in NAMES])
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                msg = self._sub.recv(timeout=0.2)
-                if msg is None:
-                    continue
-                topic, env = msg
-                name = topic.split(".")[1]
-                if env.type == "hb":
-                    self.hb[name] = dict(env.body)
-                elif env.type == "order":
-                    self.orders[name].append(dict(env.body))
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            self.error = exc
-
-    def settled(self, at: pd.Timestamp) -> bool:
-        if self.error is not None:
-            raise self.error
-        for name in NAMES:
-            hb = self.hb.get(name)
-            if hb is None or "venue_synced" not in hb or pd.Timestamp(hb["venue_synced"]) < at:
-                return False
-            if int(hb.get("in_flight", 0)):
-                return False
-        return True
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sub.close()
-
-
 def steps() -> list[pd.Timestamp]:
-    """Every instant a strategy's schedule falls due, every session close, and every end of
-    an intraday bar of a subscription during regular hours, in the window."""
-    out: set[pd.Timestamp] = set()
-    cal = sessions("XNYS")
-    opens = pd.DatetimeIndex(cal.opens, tz="UTC")
-    closes = pd.DatetimeIndex(cal.closes, tz="UTC")
-    for name in NAMES:
-        strategy = CLASSES[name](name, params_of(name), BacktestContext())
-        for spec in strategy.subscriptions():
-            if spec.bar_size == "1d":
-                continue
-            step = pd.Timedelta(spec.bar_size)
-            for o, c in zip(opens, closes, strict=True):
-                if o >= START and c <= END:
-                    out.update(pd.date_range(o + step, c, freq=step))
-        strategy.on_start()
-        t = START
-        strategy.schedule.start(t)
-        while (t := strategy.schedule.next_due()) is not None and t <= END:
-            out.add(t)
-            strategy.schedule.start(t)
-    out.update(c for c in closes if START < c <= END)
-    out.add(END)
-    return sorted(out)
+    return decision_instants(((CLASSES[n], n, params_of(n)) for n in NAMES), START, END)
 
 
 def live_orders(watch: BusWatch, name: str) -> list[Order]:
@@ -334,14 +260,10 @@ def live() -> Iterator[Live]:
                              for n in NAMES), 180, "ten strategies warmed up")
         admin = AdminClient(str(cfg.venue["host"]), int(cfg.section("sim")["admin_port"]),
                             timeout=300)  # an advance returns once its bars are sent
-        watch = BusWatch(system)
+        watch = BusWatch(system, NAMES)
         try:
             wait_for(lambda: watch.settled(START), 30, "ten heartbeats at START")
-            for at in steps():
-                admin.call("advance", to=at.isoformat())
-                wait_for(lambda at=at: watch.settled(at), 60, f"every host through {at}",
-                         interval=0.02)
-                result.steps += 1
+            result.steps = advance_through(admin, watch, steps())
         finally:
             watch.close()
         result.orders = {n: live_orders(watch, n) for n in NAMES}
