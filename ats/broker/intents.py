@@ -25,6 +25,7 @@ from typing import Any
 
 from ats.broker.model import Execution, OrderIntent
 from ats.broker.tradingstate import atomic_write
+from ats.ib.status import Phase, phase
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +46,19 @@ IN_FLIGHT_GRACE = 60.0
 OPEN_STATUSES = frozenset({IntentStatus.PENDING, IntentStatus.SUBMITTED})
 DONE_STATUSES = frozenset({IntentStatus.FILLED, IntentStatus.CANCELLED, IntentStatus.REJECTED})
 
-# IB order status strings -> intent status
-_IB_STATUS = {
-    "ApiPending": IntentStatus.SUBMITTED,
-    "PendingSubmit": IntentStatus.SUBMITTED,
-    "PreSubmitted": IntentStatus.SUBMITTED,
-    "Submitted": IntentStatus.SUBMITTED,
-    "PendingCancel": IntentStatus.SUBMITTED,
-    "Filled": IntentStatus.FILLED,
-    "Cancelled": IntentStatus.CANCELLED,
-    "ApiCancelled": IntentStatus.CANCELLED,
-    "Inactive": IntentStatus.REJECTED,
+#: what an IB status means for an intent (an order not yet at the venue is already submitted)
+_INTENT_STATUS = {
+    Phase.PENDING: IntentStatus.SUBMITTED, Phase.WORKING: IntentStatus.SUBMITTED,
+    Phase.FILLED: IntentStatus.FILLED, Phase.CANCELLED: IntentStatus.CANCELLED,
+    Phase.REJECTED: IntentStatus.REJECTED,
 }
+
+
+def intent_status(ib_status: str) -> IntentStatus:
+    """An IB order status string as an intent's status (SUBMITTED for one IB does not
+    document)."""
+    known = phase(ib_status)
+    return IntentStatus.SUBMITTED if known is None else _INTENT_STATUS[known]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +238,7 @@ class IntentLog:
             order = by_ref.get(ref) or (by_perm.get(perm) if perm else None)
             filled = fills_ref.get(ref, 0.0) or (fills_perm.get(perm, 0.0) if perm else 0.0)
             if order is not None:
-                status = _IB_STATUS.get(order.status, IntentStatus.SUBMITTED)
+                status = intent_status(order.status)
                 perm = order.perm_id or perm
                 filled = max(filled, order.filled)
             elif filled > 0:

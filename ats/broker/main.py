@@ -31,6 +31,7 @@ from ats.broker.intents import (
     IntentLog,
     IntentStatus,
     KnownOrder,
+    intent_status,
 )
 from ats.broker.ledger import UNATTRIBUTED, Ledger
 from ats.broker.ledger_store import LedgerStore, StorageFull
@@ -571,9 +572,7 @@ class Broker:
             "avg_price": float(st.avgFillPrice) if filled and st.avgFillPrice else None,
             "perm_id": trade.order.permId, "client_id": trade.order.clientId}))
         if parsed is not None:
-            status = {"Filled": IntentStatus.FILLED, "Cancelled": IntentStatus.CANCELLED,
-                      "ApiCancelled": IntentStatus.CANCELLED,
-                      "Inactive": IntentStatus.REJECTED}.get(st.status, IntentStatus.SUBMITTED)
+            status = intent_status(st.status)
             rec = self.intents.get(parsed[1])
             if rec is not None and (rec.status is not status or
                                     rec.perm_id != trade.order.permId):

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from ats.broker.tradingstate import atomic_write
+from ats.ib import status as ib_status
 
 log = logging.getLogger(__name__)
 
 FILE = "orders.json"  #: in the broker's state folder
 VERSION = 1
-DONE_ORDER_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", "Rejected"})
+DONE_ORDER_STATUSES = ib_status.DONE | {"Rejected"}  #: Rejected: refused by the broker's risk
 #: Finished orders kept in the live orders view, its snapshots and its file.
 KEEP_DONE_ORDERS = 2000
 WRITE_SECONDS = 0.5

@@ -37,6 +37,8 @@ from ats.host.statefile import StateFile
 from ats.host.ticks import TickStream
 from ats.host.warmup import WarmUp, in_regular_hours
 from ats.ib import adapter, parsing
+from ats.ib import status as ib_status
+from ats.ib.status import Phase
 from ats.ib.venueclock import VenueClock
 from ats.processes import BusLogHandler, install_stop_handlers, secure_bus, setup_logging
 from ats.sdk.bars import BAR_SIZES, BarSpec
@@ -71,12 +73,11 @@ BAR_ARRIVAL_WALL = 0.05
 #: wall seconds between two looks at the schedule when nothing falls due sooner
 CLOCK_TICK = 1.0
 
-IB_STATUS = {
-    "PendingSubmit": OrderStatus.PENDING_SUBMIT, "ApiPending": OrderStatus.PENDING_SUBMIT,
-    "PreSubmitted": OrderStatus.SUBMITTED, "Submitted": OrderStatus.SUBMITTED,
-    "PendingCancel": OrderStatus.SUBMITTED, "Filled": OrderStatus.FILLED,
-    "Cancelled": OrderStatus.CANCELLED, "ApiCancelled": OrderStatus.CANCELLED,
-    "Inactive": OrderStatus.REJECTED,
+#: what an IB status means for the strategy's order handle
+HANDLE_STATUS = {
+    Phase.PENDING: OrderStatus.PENDING_SUBMIT, Phase.WORKING: OrderStatus.SUBMITTED,
+    Phase.FILLED: OrderStatus.FILLED, Phase.CANCELLED: OrderStatus.CANCELLED,
+    Phase.REJECTED: OrderStatus.REJECTED,
 }
 
 #: stepped venue: the least wall time between two syncs with its clock (see clock_loop)
@@ -614,7 +615,8 @@ class Host:
 
     def _sync_handle(self, handle: OrderHandle, trade: Any) -> None:
         st = trade.orderStatus
-        status = IB_STATUS.get(st.status, handle.status)
+        known = ib_status.phase(st.status)
+        status = handle.status if known is None else HANDLE_STATUS[known]
         sign = 1.0 if trade.order.action == "BUY" else -1.0
         if status == OrderStatus.SUBMITTED and st.filled > 0:
             status = OrderStatus.PARTIALLY_FILLED
