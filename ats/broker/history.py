@@ -28,13 +28,13 @@ from typing import Any
 
 import pandas as pd
 
+from ats.barsizes import SIZES
 from ats.data.barwire import MAX_ROWS, frame_to_wire, instrument_from_wire
 from ats.data.fetch import FetchError, HistoricalFetcher
 from ats.data.manager import DataManager
 from ats.data.naming import storage_name
 from ats.data.pacing import HistoricalPacer
 from ats.data.ranges import utc
-from ats.ib.parsing import BAR_SETTINGS
 from ats.sdk.instrument import Instrument
 from ats.sdk.schedule import Sessions, sessions
 from bus.errors import Code, RequestError
@@ -73,9 +73,9 @@ class HistoryService:
     async def m_history(self, p: dict[str, Any]) -> dict[str, Any]:
         inst = instrument_from_wire(p.get("instrument"))
         bar_size = str(p.get("bar_size", ""))
-        if bar_size not in BAR_SETTINGS:
+        if bar_size not in SIZES:
             raise RequestError(Code.BAD_PARAMS, f"history: bar size {bar_size!r} is not one "
-                               f"of {', '.join(BAR_SETTINGS)}")
+                               f"of {', '.join(SIZES)}")
         try:
             start = utc(pd.Timestamp(int(p["start"]), unit="ns"))
             after = None if p.get("after") is None else utc(pd.Timestamp(int(p["after"]),
@@ -129,7 +129,7 @@ class HistoryService:
         """Fetch what the cache lacks from `start` to now; the error text when it failed."""
         # Bars are aligned to their size, so those complete by `now` are those complete by
         # its bar boundary; planning to the boundary asks nothing more until a bar completes.
-        size = pd.Timedelta(seconds=BAR_SETTINGS[bar_size][1])
+        size = SIZES[bar_size].length
         for attempt in (1, 2):
             try:
                 result = await self.manager.fetch(inst, bar_size, start, now=now.floor(size))

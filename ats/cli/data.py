@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from ats.barsizes import SIZES
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.data_schedule import schedule
 from ats.cli.output import table
@@ -26,14 +27,13 @@ from ats.data.ranges import parse_duration, utc
 from ats.data.store import BarStore
 from ats.errors import Code
 from ats.ib import adapter
-from ats.ib.parsing import BAR_SETTINGS
 from ats.sdk.instrument import Instrument
 
 NO_DATA = "NO_DATA"
 BAD_INPUT = "BAD_INPUT"
 CONNECT_ATTEMPTS = 3
 
-bar_option = click.option("--bar", "bar_size", type=click.Choice(list(BAR_SETTINGS)),
+bar_option = click.option("--bar", "bar_size", type=click.Choice(list(SIZES)),
                           default="1d", show_default=True, help="Bar size.")
 
 
@@ -168,7 +168,7 @@ async def _fetch_all(plans_at: Callable[[pd.Timestamp], list[FetchPlan]], store:
 @data.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--symbol", default=None, help="Default: the file name up to its first dot.")
-@click.option("--bar", "bar_size", type=click.Choice(list(BAR_SETTINGS)), default=None,
+@click.option("--bar", "bar_size", type=click.Choice(list(SIZES)), default=None,
               help="Default: inferred from the spacing of the rows.")
 @pass_ctl
 def import_(ctl: Ctl, file: Path, symbol: str | None, bar_size: str | None) -> None:

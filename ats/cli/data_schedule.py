@@ -10,11 +10,11 @@ import time
 
 import click
 
+from ats.barsizes import SIZES
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.output import echo_json, table
 from ats.data.naming import SymbolError, parse_symbol
 from ats.data.ranges import parse_duration
-from ats.ib.parsing import BAR_SETTINGS
 from ats.scheduler import jobs as store
 from ats.scheduler.jobs import Job, JobError, JobExists, Paths
 from ats.scheduler.listing import Schedule, utc
@@ -61,7 +61,7 @@ def schedule() -> None:
                    "CRON expression: 'minute hour day month weekday [second]'.")
 @click.option("--any-day", is_flag=True,
               help="A CRON job also runs on weekends and exchange holidays.")
-@click.option("--bar", "bar_size", type=click.Choice(list(BAR_SETTINGS)), default="1d",
+@click.option("--bar", "bar_size", type=click.Choice(list(SIZES)), default="1d",
               show_default=True, help="Fetch: bar size.")
 @click.option("--duration", default="1y", show_default=True,
               help="Fetch: how far back the stored history must reach (10y, 6m, 2w, 30d).")

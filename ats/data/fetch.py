@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from ats.barsizes import SIZES
 from ats.data.naming import format_symbol, storage_name
 from ats.data.pacing import HistoricalPacer, HistRequest
 from ats.data.ranges import (
@@ -26,7 +27,7 @@ from ats.data.ranges import (
     utc,
 )
 from ats.data.store import BarStore
-from ats.ib.parsing import BAR_SETTINGS, bars_to_df, to_contract
+from ats.ib.parsing import bars_to_df, to_contract
 from ats.sdk.instrument import Instrument
 
 log = logging.getLogger("ats.data.fetch")
@@ -135,7 +136,7 @@ class HistoricalFetcher:
         self.ib.errorEvent += on_error
         task = asyncio.ensure_future(self.ib.reqHistoricalDataAsync(
             contract, endDateTime=end_text, durationStr=duration,
-            barSizeSetting=BAR_SETTINGS[bar_size][0], whatToShow=self.what,
+            barSizeSetting=SIZES[bar_size].ib_setting, whatToShow=self.what,
             useRTH=self.use_rth, formatDate=2, timeout=0))
         waiter = asyncio.ensure_future(failed.wait())
         try:

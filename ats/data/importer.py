@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ats.ib.parsing import BAR_SETTINGS
+from ats.barsizes import SIZES
 
 TIME_COLUMNS = ("date", "time", "datetime", "timestamp")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -92,4 +92,4 @@ def infer_bar_size(index: pd.DatetimeIndex) -> str:
     step = float(pd.Series(gaps).mode().iloc[0])
     if step >= 86400:
         return "1d"
-    return min(BAR_SETTINGS, key=lambda b: abs(BAR_SETTINGS[b][1] - step))
+    return min(SIZES, key=lambda b: abs(SIZES[b].seconds - step))

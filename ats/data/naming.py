@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from ats.ib.parsing import BAR_SETTINGS
+from ats.barsizes import SIZES
 from ats.sdk.instrument import Future, Index, Instrument, Stock
 
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9 ._/-]*")
@@ -63,8 +63,8 @@ def format_symbol(inst: Instrument) -> str:
 
 
 def check_bar_size(bar_size: str) -> str:
-    if bar_size not in BAR_SETTINGS:
-        raise ValueError(f"unknown bar size {bar_size!r} (use {', '.join(BAR_SETTINGS)})")
+    if bar_size not in SIZES:
+        raise ValueError(f"unknown bar size {bar_size!r} (use {', '.join(SIZES)})")
     return bar_size
 
 
@@ -80,7 +80,7 @@ def storage_name(inst: Instrument, bar_size: str) -> str:
 def split_storage_name(name: str) -> tuple[str, str] | None:
     """``SPY.1d`` -> (``SPY``, ``1d``); None for names that are not stored bars."""
     base, dot, size = name.rpartition(".")
-    if not dot or not base or size not in BAR_SETTINGS:
+    if not dot or not base or size not in SIZES:
         return None
     return base, size
 

@@ -16,19 +16,7 @@ from typing import Literal
 
 import pandas as pd
 
-from ats.ib.parsing import BAR_SETTINGS
-
-#: Longest span of one historical request per bar size. IB's table of valid duration/bar
-#: size pairs allows 1 Y of daily bars, about a month of 5 min..1 h bars, and 1-2 days of
-#: 1 min bars (1 W is accepted in practice for 1 min); 5 s bars are limited to 1 h (3600 S).
-CHUNK_SPAN: dict[str, pd.Timedelta] = {
-    "5s": pd.Timedelta(hours=1),
-    "1min": pd.Timedelta(days=7),
-    "5min": pd.Timedelta(days=30),
-    "15min": pd.Timedelta(days=30),
-    "1h": pd.Timedelta(days=30),
-    "1d": pd.Timedelta(days=365),
-}
+from ats.barsizes import SIZES
 
 Direction = Literal["back", "forward"]
 _DURATION = re.compile(r"(\d+)\s*(s|d|w|m|mo|y)", re.IGNORECASE)
@@ -58,7 +46,7 @@ class Chunk:
 
 
 def bar_delta(bar_size: str) -> pd.Timedelta:
-    return pd.Timedelta(seconds=BAR_SETTINGS[bar_size][1])
+    return SIZES[bar_size].length
 
 
 def utc(ts: object) -> pd.Timestamp:
@@ -99,8 +87,9 @@ def missing(start: pd.Timestamp, end: pd.Timestamp, bar_size: str,
 
 
 def chunks(gap: Gap, bar_size: str) -> list[Chunk]:
-    """Cut `gap` into requests no longer than CHUNK_SPAN, in the order they should be sent."""
-    span = CHUNK_SPAN[bar_size]
+    """Cut `gap` into requests no longer than IB serves at once, in the order they should be
+    sent."""
+    span = SIZES[bar_size].request_span
     out: list[Chunk] = []
     if gap.direction == "back":
         hi = gap.end

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ats.barsizes import SIZES
 from ats.data.barwire import frame_from_wire, instrument_to_wire
 from ats.data.pacing import HistoricalPacer, HistRequest
 from ats.ib import parsing
@@ -40,7 +41,7 @@ def warmup_start(now: pd.Timestamp, bar_size: str, lookback: int, cal: Sessions)
     if bar_size == "1d":
         first = max(0, i - lookback - 2)
         return pd.Timestamp(cal.dates[first]).tz_localize("UTC")
-    size = int(parsing.BAR_SETTINGS[bar_size][1] * 1e9)
+    size = int(SIZES[bar_size].length.value)
     need = (lookback + 2) * size
     while i >= 0:
         open_, close = int(cal.opens[i]), int(cal.closes[i])
@@ -101,7 +102,7 @@ class WarmUp:
 
     async def direct(self, spec: BarSpec, contract: Any) -> pd.DataFrame:
         duration = parsing.duration_for(spec.bar_size, spec.lookback)
-        setting = parsing.BAR_SETTINGS[spec.bar_size][0]
+        setting = SIZES[spec.bar_size].ib_setting
         await self.pacer.acquire_async(HistRequest(spec.instrument.key, spec.instrument.exchange,
                                                    "TRADES", setting, duration, ""))
         self.venue_requests += 1
@@ -115,5 +116,5 @@ def in_regular_hours(df: pd.DataFrame, bar_size: str, cal: Sessions) -> pd.DataF
     """Bars that overlap the regular hours: an hourly bar that begins before the open (09:00
     New York) holds the first half hour of the session, as the live bar stamped 09:00 does."""
     starts = pd.DatetimeIndex(df.index).asi8
-    last = starts + int(parsing.BAR_SETTINGS[bar_size][1] * 1e9) - 1
+    last = starts + int(SIZES[bar_size].length.value) - 1
     return df[cal.in_hours(starts) | cal.in_hours(last)]

@@ -8,22 +8,11 @@ from typing import Any
 
 import pandas as pd
 
+from ats.barsizes import SIZES
 from ats.broker.model import CommissionReport, Execution
 from ats.ib import adapter
 from ats.sdk.instrument import Future, Index, Instrument, Stock
 from ats.sdk.ticks import Tick
-
-# IB's barSizeSetting and a history duration long enough for `lookback` bars of each size.
-BAR_SETTINGS: dict[str, tuple[str, float]] = {
-    # bar size -> (IB barSizeSetting, seconds per bar)
-    "5s": ("5 secs", 5),
-    "1min": ("1 min", 60),
-    "5min": ("5 mins", 300),
-    "15min": ("15 mins", 900),
-    "1h": ("1 hour", 3600),
-    "1d": ("1 day", 86400),
-}
-
 
 #: IB's symbol for each future the SDK names by trading class: IB lists the full-size VIX
 #: future under symbol VIX (trading class VX) and the mini under its own symbol VXM (trading
@@ -64,7 +53,7 @@ def from_contract(c: Any) -> Instrument:
 
 def duration_for(bar_size: str, bars: int) -> str:
     """An IB durationStr covering at least `bars` bars (with room for closed sessions)."""
-    seconds = BAR_SETTINGS[bar_size][1] * max(bars, 1)
+    seconds = SIZES[bar_size].seconds * max(bars, 1)
     if bar_size == "1d":
         years = math.ceil(bars / 250 + 0.05)
         return f"{years} Y" if bars > 250 else f"{math.ceil(bars * 1.5) + 5} D"

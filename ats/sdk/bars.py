@@ -8,17 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ats.barsizes import SIZES
 from ats.sdk.instrument import Instrument
 from ats.sdk.schedule import sessions
 
-BAR_SIZES: dict[str, pd.Timedelta] = {
-    "5s": pd.Timedelta(seconds=5),
-    "1min": pd.Timedelta(minutes=1),
-    "5min": pd.Timedelta(minutes=5),
-    "15min": pd.Timedelta(minutes=15),
-    "1h": pd.Timedelta(hours=1),
-    "1d": pd.Timedelta(days=1),
-}
+BAR_SIZES: dict[str, pd.Timedelta] = {name: b.length for name, b in SIZES.items()}
 COLUMNS = ("open", "high", "low", "close", "volume")
 _DAY_NS = 86_400_000_000_000
 

@@ -7,8 +7,8 @@ import itertools
 import pandas as pd
 import pytest
 
+from ats.barsizes import SIZES
 from ats.data.ranges import (
-    CHUNK_SPAN,
     Chunk,
     Coverage,
     Gap,
@@ -58,7 +58,7 @@ def test_back_chunks_run_newest_first_and_tile_the_gap() -> None:
     out = chunks(gap, "1d")
     assert out[0].end == gap.end and out[-1].start == gap.start
     assert all(a.start == b.end for a, b in itertools.pairwise(out))
-    assert all(c.end - c.start <= CHUNK_SPAN["1d"] for c in out)
+    assert all(c.end - c.start <= SIZES["1d"].request_span for c in out)
     assert len(out) == 11
 
 
@@ -73,7 +73,7 @@ def test_forward_chunks_run_oldest_first() -> None:
                                            ("1min", pd.Timedelta(days=7)),
                                            ("1d", pd.Timedelta(days=365))])
 def test_chunk_spans_follow_ib_limits(bar: str, span: pd.Timedelta) -> None:
-    assert CHUNK_SPAN[bar] == span
+    assert SIZES[bar].request_span == span
 
 
 def test_ib_durations_and_end_times() -> None:
