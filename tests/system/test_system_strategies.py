@@ -176,6 +176,11 @@ def kill(system: System, admin: AdminClient, watch: BusWatch, name: str) -> Kill
     return k
 
 
+SETTINGS: dict[str, Any] = {
+    "sim": {"clock": "stepped", "seed": SIM_SEED, "start": START.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    "broker": {"reconcile_seconds": 5.0, "equity_sample_seconds": 5.0}}
+
+
 def instants() -> list[pd.Timestamp]:
     """Each strategy's decision instants, and KILL_DAILY_AT."""
     steps = decision_instants(((CLASSES[n], n, params_of(n)) for n in NAMES), START, END)
@@ -184,9 +189,7 @@ def instants() -> list[pd.Timestamp]:
 
 @pytest.fixture(scope="module")
 def run() -> Iterator[Run]:
-    home = make_home(seed(), {"sim": {"clock": "stepped", "seed": SIM_SEED,
-                                    "start": START.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                            "broker": {"reconcile_seconds": 5.0, "equity_sample_seconds": 5.0}})
+    home = make_home(seed(), SETTINGS)
     system = System(home)
     result = Run(system)
     t0 = time.monotonic()

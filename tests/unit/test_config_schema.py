@@ -63,7 +63,7 @@ def refusal(result: Result, path: Path) -> str:
     ("[manager]\nheartbeat_timeout = -1\n", "[manager] heartbeat_timeout must be > 0, got -1"),
     ('[manager]\nib_lib = "ib_sync"\n', "[manager] ib_lib must be 'ib_async' or 'ib_insync'"),
     ('[bus]\nallow_remote = "yes"\n', "[bus] allow_remote must be true or false, got 'yes'"),
-    ("[bus]\nbase_port = 65535\n", "[bus] base_port must be an integer 1..65531, got 65535"),
+    ("[bus]\nbase_port = 65535\n", "[bus] base_port must be an integer 1..65530, got 65535"),
     ('[bus]\ntransport = "tcp"\nhost = "192.0.2.7"\n',
      "[bus] host must be a loopback address, got '192.0.2.7'"),
     ('venue = "x"\n', "[venue] must be a table, got 'x'"),
@@ -176,13 +176,9 @@ def test_the_files_the_system_tests_write_pass(monkeypatch: pytest.MonkeyPatch) 
     import test_system_strategies
     import test_system_trading
 
-    tss = test_system_strategies
     homes = [
         systemkit.make_home(test_system_processes.STRATEGIES),
-        systemkit.make_home(tss.SEED, {
-            "sim": {"speed": tss.SPEED, "seed": tss.SIM_SEED,
-                    "start": tss.START.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            "broker": {"reconcile_seconds": 5.0, "equity_sample_seconds": 5.0}}),
+        systemkit.make_home(test_system_strategies.SEED, test_system_strategies.SETTINGS),
         systemkit.make_home([{"name": "probe", "spec": test_system_trading.PROBE,
                               "params": {"mode": "idle"}}],
                             {"risk": {"account": test_system_trading.LOOSE,

@@ -34,6 +34,11 @@ function h(tag, attrs, ...children) {
     else if (k === "text") el.textContent = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
+  // A control drawn before the session is known (or without one) waits for loadSession.
+  if (attrs && attrs["data-needs-login"] && !S.session.logged_in) {
+    el.disabled = true;
+    el.title = "log in to change anything";
+  }
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
@@ -157,6 +162,9 @@ function noteStates() {
 }
 function connect() {
   const es = new EventSource("/events");
+  // Closed when the page goes: a page kept in the back-forward cache would hold its stream,
+  // and the browser's few connections per server, open.
+  window.addEventListener("pagehide", () => es.close());
   const conn = $("#conn");
   es.onopen = () => { conn.textContent = "live"; conn.className = "conn live"; };
   es.onerror = () => { conn.textContent = "reconnecting"; conn.className = "conn down"; };
@@ -715,6 +723,11 @@ const positionsPage = {
   render() {
     const order = (p) => `${p.strategy === "unattributed" ? "0" : "1"}${p.strategy} ${p.symbol}`;
     const rows = positionsOf(null).sort((a, b) => order(a).localeCompare(order(b)));
+    // Drawn again only when something shown changed: a button under the pointer stays put.
+    const drawn = JSON.stringify([S.session.logged_in, rows.map((p) =>
+      [p.strategy, p.con_id, p.position, p.avg_cost, p.unrealized_pnl])]);
+    if (drawn === this.drawn) return;
+    this.drawn = drawn;
     fill($("#positions-box"), table([
       ["book", (p) => p.strategy], ["symbol", (p) => p.symbol],
       ["con id", (p) => p.con_id, {num: true}],
@@ -722,7 +735,6 @@ const positionsPage = {
       ["avg cost", (p) => num(p.avg_cost), {num: true}],
       ["unrealized", (p) => signed(p.unrealized_pnl), {num: true}],
       ["", (p) => h("button", {type: "button", class: "act", "data-needs-login": true,
-        disabled: !S.session.logged_in, title: S.session.logged_in ? "" : "log in to change anything",
         onclick: () => this.form(p)}, "Assign…")],
     ], rows, {id: "positions", empty: "(flat)",
               rowAttrs: (p) => ({"data-book": p.strategy, "data-symbol": p.symbol})}));
@@ -743,15 +755,20 @@ const positionsPage = {
       const body = {symbol: p.symbol, con_id: p.con_id, quantity: Number(qty.value),
                     to: dest.value, from: p.strategy, reason: reason.value, force: force.checked,
                     price: price.value === "" ? null : Number(price.value)};
+      window.atsAssign = {asked: body};  // for tests and debugging
       const q = `Move ${body.quantity} ${p.symbol} from ${p.strategy} to ${body.to}` +
         `${body.price === null ? " at the average cost" : ` at ${body.price}`}?`;
       try {
         const res = await change(q, "/api/assign", body, "assigned");
+        window.atsAssign.answer = res;
         if (!res) return;
         const out = res.result.transfer.find((r) => r.side === "OUT");
         fill(msg, h("p", {class: "message ok"}, `assigned ${-out.position_change} ${out.symbol} ` +
           `from ${out.from} to ${out.to} at ${num(out.price)} (transfer ${out.transfer_id})`));
-      } catch (e) { fill(msg, h("p", {class: "message error"}, e.message)); }
+      } catch (e) {
+        window.atsAssign.error = e.message;
+        fill(msg, h("p", {class: "message error"}, e.message));
+      }
     };
     const field = (label, el) => h("div", {class: "field"}, h("label", {}, label), el);
     box.hidden = false;
@@ -792,7 +809,7 @@ const schedulePage = {
       ["last result", (r) => h("span", {class: r.ok === false ? "neg" : ""}, r.result_line),
        {wrap: true, class: "result"}],
       ["", (r) => h("button", {type: "button", class: "act", "data-needs-login": true,
-        disabled: !S.session.logged_in || r.running, onclick: async () => {
+        disabled: r.running, onclick: async () => {
           try { await change(`Run ${r.name} now?`, `/api/schedule/${encodeURIComponent(r.name)}/run`,
                              {}, `asked the scheduler to run ${r.name}`); this.load(); } catch (e) { /* shown */ }
         }}, r.running ? "running" : "Run now")],
