@@ -19,7 +19,7 @@ from typing import Any
 
 import tomli_w
 
-from ats import config_schema
+from ats import configcheck
 from bus.endpoints import Endpoints, is_loopback
 
 CONFIG_FILE = "ats.toml"
@@ -94,6 +94,17 @@ DEFAULTS: dict[str, Any] = {
             {"name": "example", "target_weight": 0.02, "min_weight": 0.01,
              "max_weight": 0.03},
         ],
+    },
+    "hosts": {
+        # This home's host name: the host of the strategies registered without --host (on
+        # the main host), or the name a joined host's agent serves as (`ats-ctl init --join`).
+        "name": "local",
+        # "main": the whole system runs here; "agent": a joined host that runs only ats-agent
+        # and the strategies the manager places on it (see deploy/agent-supervisord.conf).
+        "role": "main",
+        # A host whose agent has not beaten for this long is LOST: its strategies show LOST
+        # and one alert is raised; the rest of the system is untouched.
+        "lost_seconds": 10.0,
     },
     "host": {
         # A strategy whose handlers (on_bar, on_fill, scheduled callbacks, ...) raise this many
@@ -426,25 +437,35 @@ def _storage_problems(data: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _validate(data: Mapping[str, Any]) -> list[str]:
-    """Every problem of the merged configuration, one sentence each; empty when valid."""
-    return (config_schema.check(data, DEFAULTS) or _weight_problems(data) or _web_problems(data)
+def _validate(data: Mapping[str, Any], *, schema: bool = True) -> list[str]:
+    """Every problem of the merged configuration, one sentence each; empty when valid.
+    ``schema`` False: the schema's part is known to pass (see ats.configcheck)."""
+    if schema:
+        from ats import config_schema  # jsonschema: only where the file is not known to pass
+
+        problems = config_schema.check(data, DEFAULTS)
+        if problems:
+            return problems
+    return (_weight_problems(data) or _web_problems(data)
             or _bus_problems(data) + _storage_problems(data))
 
 
 def load(home: Path | None = None) -> Config:
     home = (home or default_home()).resolve()
     path = home / CONFIG_FILE
-    override: dict[str, Any] = {}
-    if path.exists():
-        try:
-            override = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    text = path.read_text() if path.exists() else ""
+    try:
+        override = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     data = _merge(DEFAULTS, override)
-    problems = _validate(data)
+    run_dir = home / "run"
+    checked = configcheck.already_checked(run_dir, text)
+    problems = _validate(data, schema=not checked)
     if problems:
         raise ConfigError(f"{path}: {'; '.join(problems)}")
+    if not checked:
+        configcheck.record(run_dir, text)
     return Config(home=home, data=data)
 
 

@@ -94,6 +94,10 @@ CONSTRAINTS: dict[KeyPath, Schema] = {
     ("manager", "ib_lib"): {"enum": ["ib_async", "ib_insync"]},
     ("manager", "seed_strategies"): {"items": SEED_STRATEGY},
     ("host", "halt_after_errors"): NOT_NEGATIVE,  # 0: never
+    ("hosts", "name"): {"pattern": "^[a-z0-9_][a-z0-9_-]{0,47}$",
+                        "x-what": "lowercase letters, digits, '_' and '-'"},
+    ("hosts", "role"): {"enum": ["main", "agent"]},
+    ("hosts", "lost_seconds"): POSITIVE,
     ("broker", "equity_sample_seconds"): POSITIVE,
     ("broker", "flush_seconds"): POSITIVE,
     ("broker", "reconcile_seconds"): POSITIVE,

@@ -20,6 +20,8 @@ class Code:
     RISK_REJECTED = "RISK_REJECTED"  #: pre-trade risk refused the order
     HALTED = "HALTED"  #: trading is halted for the strategy or the account
     DISCONNECTED = "DISCONNECTED"  #: the venue connection is down
+    HOST_LOST = "HOST_LOST"  #: the strategy's host has no agent on the bus (LOST or unknown)
+    TOO_MANY_CLIENTS = "TOO_MANY_CLIENTS"  #: a strategy past IB's 32 API clients per Gateway
 
 RESERVED_NAMES = frozenset({"manager", "broker", "bus", "gateway-sim", "web", "alerts",
                             "scheduler", "ctl", "repl", "all"})

@@ -2,17 +2,24 @@
 
 Each bench runs from the repo root with this interpreter; its output is streamed as it comes.
 A summary lists which ran, which failed and how long each took. Exit status is 1 when any
-failed (or a name is unknown), else 0.
+failed (or a name is unknown), else 0. With ``--json FILE`` the figures the benches record
+(bench/figures.py) are written to FILE as one JSON list of ``{bench, name, value, unit,
+baseline, ratio, goal, met}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench import figures
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -41,12 +48,13 @@ def _normalise(name: str) -> str:
     return name.removeprefix("bench_")
 
 
-def run_one(name: str, timeout: float) -> Result:
+def run_one(name: str, timeout: float, env: dict[str, str] | None = None) -> Result:
     header = f" bench_{name} "
     print(f"\n{header:=^78}", flush=True)
     t0 = time.monotonic()
     # Output is inherited, so it streams straight through; -u keeps it unbuffered.
-    proc = subprocess.Popen([sys.executable, "-u", "-m", f"bench.bench_{name}"], cwd=REPO)
+    proc = subprocess.Popen([sys.executable, "-u", "-m", f"bench.bench_{name}"], cwd=REPO,
+                            env=env)
     try:
         rc = proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -86,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help="seconds per bench before it is killed (default %(default)s)")
     parser.add_argument("--list", action="store_true", help="list the benches and exit")
+    parser.add_argument("--json", metavar="FILE", type=Path,
+                        help="write the recorded figures to FILE as a JSON list")
     args = parser.parse_args(argv)
     names = available()
     if args.list:
@@ -93,7 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     wanted = [_normalise(n) for n in args.names] or names
     unknown = [n for n in wanted if n not in names]
-    results = [run_one(n, args.timeout) for n in wanted if n in names]
+    with tempfile.TemporaryDirectory(prefix="bench-json-") as tmp:
+        jsonl = Path(tmp) / "figures.jsonl"
+        env = {**os.environ, figures.ENV: str(jsonl)} if args.json else None
+        results = [run_one(n, args.timeout, env) for n in wanted if n in names]
+        if args.json:
+            rows = figures.collect(jsonl)
+            args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+            print(f"{len(rows)} figures written to {args.json}", flush=True)
     print(summary(results, unknown), flush=True)
     return 0 if all(r.ok for r in results) and not unknown else 1
 

@@ -14,7 +14,7 @@ from typing import Any
 from bus.errors import BusError
 
 IPC_PATH_MAX = 107  # sun_path limit on Linux, minus the NUL
-PORT_OFFSETS = {"publish": 0, "subscribe": 1, "manager": 2, "broker": 3}
+PORT_OFFSETS = {"publish": 0, "subscribe": 1, "manager": 2, "broker": 3, "agents": 4}
 _FIELDS = tuple(PORT_OFFSETS)
 
 
@@ -70,6 +70,8 @@ class Endpoints:
     subscribe: str  # hub XPUB side: subscribers connect here
     manager: str  # manager ROUTER
     broker: str  # broker ROUTER
+    #: the manager's ROUTER that other hosts' agents dial (DEALER): requests go out through it
+    agents: str = ""
 
     @classmethod
     def ipc(cls, run_dir: Path) -> Endpoints:
@@ -79,6 +81,7 @@ class Endpoints:
             "subscribe": run_dir / "bus-sub.sock",
             "manager": run_dir / "manager.sock",
             "broker": run_dir / "broker.sock",
+            "agents": run_dir / "agents.sock",
         }
         for path in paths.values():
             if len(str(path)) > IPC_PATH_MAX:

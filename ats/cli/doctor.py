@@ -7,14 +7,12 @@ from typing import Any
 
 import click
 
+from ats.apiclients import DOCTOR_CLIENT_ID, system_client_ids
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.output import echo_json, table
 from ats.cli.report import registry_entries
 from ats.doctor import checks
 from ats.ib import adapter
-
-#: the clientId doctor connects with unless told otherwise (not one a strategy is given)
-DOCTOR_CLIENT_ID = 99
 
 
 async def _examine(host: str, port: int, client_id: int, timeout: float, **kw: Any
@@ -47,8 +45,7 @@ def doctor(ctl: Ctl, host: str | None, port: int | None, client_id: int, as_json
     host = host or str(venue["host"])
     port = port or int(venue["port"])
     entries = registry_entries(ctl)
-    reserved = {"broker (master)": int(venue["master_client_id"]),
-                "data fetch": int(cfg.section("data")["client_id"]), "doctor": client_id}
+    reserved = {**system_client_ids(cfg), "doctor": client_id}
     simulated = venue["kind"] == "sim" and host == str(venue["host"]) \
         and port == int(venue["port"])
     rows = asyncio.run(_examine(host, port, client_id, float(venue["connect_timeout"]),

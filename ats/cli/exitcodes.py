@@ -34,6 +34,9 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     "ORPHANS": (22, "`ats-ctl down` stops them"),
     "NOT_DELIVERED": (24, "check the URL and the service; see [alerts] urls"),
     "DOCTOR": (25, "fix what failed before trading live on this venue"),
+    AtsCode.HOST_LOST: (27, "is `ats-agent` up on that host? see `ats-ctl status`"),
+    AtsCode.TOO_MANY_CLIENTS: (26, "`ats-ctl remove` a strategy, or seed fewer in "
+                                   "[manager] seed_strategies"),
     "UNKNOWN_JOB": (30, "see `ats-ctl data schedule list`"),
     "JOB_EXISTS": (31, "use another name, or `ats-ctl data schedule remove` the old one"),
     "JOB_FAILED": (32, "see `ats-ctl data schedule list` and `ats-ctl logs scheduler`"),

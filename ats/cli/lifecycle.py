@@ -13,8 +13,9 @@ from pathlib import Path
 import click
 
 import ats
+from ats import apiclients
 from ats import config as config_mod
-from ats.cli import homeprocs, readiness
+from ats.cli import homeprocs, join, readiness
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.errors import Code
 from ats.manager.supervisor import UNREACHABLE_ERRORS, Supervisor
@@ -28,9 +29,14 @@ READY_TIMEOUT = 120.0
 
 
 def supervisord_conf(cfg: config_mod.Config) -> Path:
-    """ATS_HOME/supervisord.conf overrides the shipped deploy/supervisord.conf."""
+    """ATS_HOME/supervisord.conf overrides the shipped deploy/supervisord.conf (on a joined
+    host, [hosts] role = "agent": deploy/agent-supervisord.conf)."""
     local = cfg.home / "supervisord.conf"
-    return local if local.exists() else REPO_DEPLOY
+    if local.exists():
+        return local
+    if cfg.section("hosts")["role"] == "agent":
+        return REPO_DEPLOY.with_name("agent-supervisord.conf")
+    return REPO_DEPLOY
 
 
 def sim_args(cfg: config_mod.Config) -> list[str]:
@@ -63,6 +69,20 @@ def supervisord_env(cfg: config_mod.Config) -> dict[str, str]:
     return env
 
 
+def seed_client_problem(cfg: config_mod.Config) -> str | None:
+    """Why the seed strategies, registered by the manager's first start, would take the venue
+    past IB's API clients per Gateway; None when they fit or the registry is already seeded."""
+    seeds = [str(item["name"]) for item in cfg.seed_strategies()]
+    problem = apiclients.refusal(apiclients.venue_name(cfg), [],
+                                 apiclients.system_client_ids(cfg), seeds)
+    if problem is None:
+        return None
+    from ats.manager import registry  # ArcticDB, read only when the seeds do not fit
+
+    return f"{cfg.path} [manager] seed_strategies: {problem}" \
+        if registry.is_empty(cfg.arctic_uri) else None
+
+
 def supervisor_running(cfg: config_mod.Config) -> bool:
     if not cfg.supervisor_socket.exists():
         return False
@@ -85,9 +105,30 @@ def processes(n: int) -> str:
 @click.option("--if-missing", is_flag=True, help="Do nothing when ATS_HOME already exists.")
 @click.option("--venue", type=click.Choice(["sim", "ib"]), default=None)
 @click.option("--port", type=int, default=None, help="The venue's port.")
+@click.option("--join", "join_url", default=None, metavar="tcp://HOST:PORT",
+              help="Make a joined host: only ats-agent and the strategies placed here, on the "
+                   "main host's bus at HOST:PORT ([bus] host and base_port there) with CURVE.")
+@click.option("--hub-key", type=click.Path(path_type=Path), default=None,
+              help="With --join: the main host's public key (its state/keys/server.key).")
+@click.option("--host-name", default=None, help="With --join: this host's name.")
+@click.option("--gateway", default=None, metavar="HOST:PORT",
+              help="With --join: the venue (default: the main host's address, port "
+                   f"{config_mod.DEFAULTS['venue']['port']}).")
 @pass_ctl
-def init(ctl: Ctl, if_missing: bool, venue: str | None, port: int | None) -> None:
-    """Create ATS_HOME: config file, run folder (0700), logs, ArcticDB store."""
+def init(ctl: Ctl, if_missing: bool, venue: str | None, port: int | None,
+         join_url: str | None, hub_key: Path | None, host_name: str | None,
+         gateway: str | None) -> None:
+    """Create ATS_HOME: config file, run folder (0700), logs, ArcticDB store; with --join, a
+    joined host's home (its own key pair; prints what to do on the main host)."""
+    if join_url is not None:
+        if hub_key is None or not host_name:
+            fail("BAD_INPUT", "--join needs --hub-key FILE and --host-name NAME")
+        try:
+            joined = join.join(ctl.home, join_url, hub_key, host_name, gateway)
+        except join.JoinError as exc:
+            fail("BAD_INPUT", str(exc))
+        click.echo(join.instructions(joined))
+        return
     if (ctl.home / config_mod.CONFIG_FILE).exists():
         _ = ctl.cfg  # an existing file is checked: a broken one fails here, not at `up`
         if if_missing:
@@ -133,6 +174,9 @@ def up(ctl: Ctl, foreground: bool, wait: bool, timeout: float) -> None:
     if left:
         fail("ORPHANS", f"{cfg.home} still has {processes(len(left))} running without a "
              f"supervisord: {listing(left)}")
+    problem = seed_client_problem(cfg)
+    if problem is not None:
+        fail(Code.TOO_MANY_CLIENTS, problem)
     cmd = [str(Path(sys.executable).parent / "supervisord"), "-c", str(supervisord_conf(cfg))]
     env = supervisord_env(cfg)
     if foreground:
@@ -142,6 +186,13 @@ def up(ctl: Ctl, foreground: bool, wait: bool, timeout: float) -> None:
                    "ats-ctl web token)")
         os.execve(cmd[0], [*cmd, "-n"], env)
     subprocess.run(cmd, env=env, check=True)
+    if wait and cfg.section("hosts")["role"] == "agent":
+        line = join.wait_agent(cfg, timeout)
+        if line is None:
+            fail("NOT_READY", f"the agent is not running after {timeout:g}s; see "
+                 f"{cfg.log_dir / 'agent.log'}")
+        click.echo(line)
+        return
     if not wait:
         click.echo(f"ats is starting (home {cfg.home}); `ats-ctl status` shows how far")
         return

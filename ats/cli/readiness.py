@@ -47,6 +47,8 @@ def assess(cfg: config_mod.Config, statuses: list[dict[str, Any]]) -> Readiness:
             elif name == "broker" and s.get("venue") != "connected":
                 r.waiting.append(f"the broker is not connected to the venue at {where} "
                                  "([venue] host and port in ats.toml)")
+        elif state == "LOST":
+            continue  # another host's, lost as a whole: alerted, and no reason to wait here
         elif s.get("desired") == "running" and s.get("enabled", True):
             r.wanted += 1
             if state in UP:

@@ -12,10 +12,10 @@ from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.output import ago, duration, echo_json, table
 from ats.errors import Code
 
-STATUS_COLUMNS = ["name", "state", "pid", "client_id", "uptime", "cpu_percent", "rss_mb",
+STATUS_COLUMNS = ["name", "state", "pid", "host", "client_id", "uptime", "cpu_percent", "rss_mb",
                   "last_heartbeat", "desired", "trading_state", "errors_5m", "last_error",
                   "last_error_time"]
-STATUS_HEADERS = ["NAME", "STATE", "PID", "CLIENT ID", "UPTIME", "CPU %", "RSS MB",
+STATUS_HEADERS = ["NAME", "STATE", "PID", "HOST", "CLIENT ID", "UPTIME", "CPU %", "RSS MB",
                   "LAST HEARTBEAT", "DESIRED", "TRADING", "ERRORS 5M", "LAST ERROR",
                   "LAST ERROR AT"]
 PROCESS_COLUMNS = ["name", "state", "pid", "uptime", "cpu_percent", "rss_mb", "last_heartbeat",
@@ -154,10 +154,13 @@ def _warn(reply: dict[str, Any]) -> None:
               "[risk] max_gross_leverage (with a warning).")
 @click.option("--benchmark", default="", metavar="SYM",
               help="What `ats-ctl report` compares it with (default SPY).")
+@click.option("--host", default="", metavar="HOST",
+              help="Run it on this joined host (its agent must be on the bus; default: the "
+                   "manager's own host).")
 @pass_ctl
 def add(ctl: Ctl, spec: str, name: str | None, description: str, target_weight: float,
         min_weight: float, max_weight: float, params: tuple[str, ...], force: bool,
-        benchmark: str) -> None:
+        benchmark: str, host: str) -> None:
     """Register a strategy from a .py file or a module path (strategies.ltmt).
 
     The file is imported and validated first; a broken file is refused. A strategy that
@@ -173,6 +176,7 @@ def add(ctl: Ctl, spec: str, name: str | None, description: str, target_weight: 
         "target_weight": target_weight, "min_weight": min_weight, "max_weight": max_weight,
         **({"force": True} if force else {}),
         **({"benchmark": benchmark.upper()} if benchmark else {}),
+        **({"host": host} if host else {}),
     }, timeout=30)
     _warn(entry)
     click.echo(f"registered {entry['name']} (clientId {entry['client_id']}); "

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ats.apiclients import MAX_API_CLIENTS
 from ats.ib import parsing
 from ats.sdk.instrument import Instrument
 from ats.sdk.loader import StrategyLoadError, load_strategy
@@ -20,7 +21,6 @@ from ats.sdk.params import ParamError
 
 OK, INFO, WARN, FAIL = "OK", "INFO", "WARN", "FAIL"
 MIN_SERVER_VERSION = 157  #: the oldest both ib_insync and ib_async speak
-MAX_CLIENT_IDS = 32  #: IB's cap on API connections to one Gateway or TWS
 MAX_SKEW = 2.0  #: seconds of clock difference tolerated against a real Gateway
 MARKET_DATA_WAIT = 3.0  #: seconds to wait for a first tick or an error
 #: what the venue says about market data, by error code
@@ -93,8 +93,8 @@ def client_ids(entries: Mapping[str, Mapping[str, Any]], reserved: Mapping[str, 
         return Row("clientIds", FAIL, "; ".join(f"{cid} used by {', '.join(n)}"
                                                 for cid, n in sorted(shared.items())))
     n = len(by_id)
-    status = FAIL if n > MAX_CLIENT_IDS else WARN if n > MAX_CLIENT_IDS - 4 else OK
-    return Row("clientIds", status, f"{n} in use of IB's {MAX_CLIENT_IDS} per Gateway")
+    status = FAIL if n > MAX_API_CLIENTS else WARN if n > MAX_API_CLIENTS - 4 else OK
+    return Row("clientIds", status, f"{n} in use of IB's {MAX_API_CLIENTS} per Gateway")
 
 
 def nightly_restart(simulated: bool) -> Row:

@@ -46,7 +46,7 @@ from ats.sdk.instrument import Instrument
 from ats.sdk.loader import StrategyLoadError, load_strategy
 from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
 from ats.sdk.params import ParamError
-from ats.sdk.schedule import Sessions, sessions
+from ats.sdk.schedule import Sessions, keep_sessions_in, sessions
 from ats.sdk.strategy import Strategy
 from ats.sdk.ticks import Tick
 from ats.sdk.weights import Weights
@@ -999,6 +999,7 @@ def main(argv: list[str] | None = None) -> None:
     except config_mod.ConfigError as exc:
         log.error("%s", exc)
         sys.exit(EXIT_CONFIG)
+    keep_sessions_in(cfg.run_dir / "calendars")
     try:
         code = asyncio.run(Host(cfg, args.name).run())
     except Exception:

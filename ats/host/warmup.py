@@ -70,7 +70,7 @@ class WarmUp:
         start = warmup_start(now, spec.bar_size, spec.lookback, cal)
         try:
             await self.broker.request("ping", {}, timeout=3.0, retries=1)
-            return await self.from_broker(spec, start, str(cal.calendar.name))
+            return await self.from_broker(spec, start, cal.name)
         except RequestError as exc:
             log.warning("the broker's history service failed (%s): warm-up history of %s "
                         "asked of the venue directly", exc.message, spec.instrument.key)

@@ -24,13 +24,16 @@ from typing import Any, TypeVar
 import zmq
 import zmq.asyncio
 
+from ats import apiclients
 from ats import config as config_mod
+from ats.agent.wire import host_of
 from ats.errors import RESERVED_NAMES, Code
 from ats.host import crashloop
 from ats.host.crashloop import CRASH_LOOP_EXIT
 from ats.host.errorlog import HandlerError
 from ats.manager import supervisor as sv
-from ats.manager.registry import Entry, Registry, RegistryError
+from ats.manager.registry import NAME_RE, Entry, Registry, RegistryError
+from ats.manager.remote import RemoteHosts
 from ats.processes import BusLogHandler, install_stop_handlers, service_main
 from ats.sdk import buildcheck
 from ats.stats.publisher import StatsPublisher
@@ -150,6 +153,8 @@ class Manager:
         #: samples every program, publishes stats.<process> and resource alerts
         self.stats = StatsPublisher(self.publisher, cfg.section("stats"))
         self.supervisor = sv.Supervisor(cfg.supervisor_socket)
+        #: the joined hosts: their agents, what their supervisord runs, LOST
+        self.remote = RemoteHosts(cfg, self.ctx, self.publisher, self.started_at)
         self._sv_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor")
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._classes: dict[tuple[str, int], Any] = {}  #: spec version -> Strategy class
@@ -198,14 +203,15 @@ class Manager:
     async def sync_programs(self) -> None:
         """Write a program section per strategy, load them, and start what should run."""
         self.cfg.programs_dir.mkdir(parents=True, exist_ok=True)
-        names = {e.name for e in self.registry}
-        for entry in self.registry:
+        local = [e for e in self.registry if not self.remote.hosts.is_remote(e.host)]
+        names = {e.name for e in local}
+        for entry in local:
             self._write_section(entry.name)
         for path in self.cfg.programs_dir.glob(f"{sv.STRATEGY_PREFIX}*.conf"):
             if path.stem[len(sv.STRATEGY_PREFIX):] not in names:
                 path.unlink()
         await self._sv(self.supervisor.load_programs)
-        for entry in self.registry:
+        for entry in local:
             if entry.desired == "running" and entry.enabled:
                 try:
                     await self._refuse_unweighted(entry)
@@ -221,16 +227,31 @@ class Manager:
         async for topic, env in self.subscriber:
             family, name = topics.parse(topic)
             if family == "hb":
-                self.liveness.beat(name, time.time())
+                now = time.time()
+                self.liveness.beat(name, now)
                 self.hb_info[name] = env.body
+                host = host_of(name)
+                if host is not None:
+                    self.agent_beat(host, env.body, now)
             elif family == "params" and env.type == "params_ack":
                 fut = self._acks.pop(str(env.body.get("req")), None)
                 if fut is not None and not fut.done():
                     fut.set_result(env.body)
 
+    def agent_beat(self, host: str, body: Mapping[str, Any], now: float) -> None:
+        """A joined host's agent beat: its programs are the host's view; an agent first heard,
+        or back from LOST, gets the registry's program sections of its host."""
+        if self.remote.hosts.beat(host, body, now):
+            log.info("the agent of host %s is on the bus", host)
+            self.remote.sync_soon(host, self._wanted(host), now)
+
     def _status_of(self, entry: Entry, info: sv.ProcessInfo | None,
-                   now: float | None = None) -> dict[str, Any]:
+                   now: float | None = None, vouched: float | None = None) -> dict[str, Any]:
+        """``vouched``: for a strategy on a joined host, when its agent last beat. Its
+        heartbeat is judged at that instant, not now: a host that is dying as a whole is the
+        agent's to report (LOST, one alert), not each of its strategies' (UNRESPONSIVE)."""
         now = time.time() if now is None else now
+        seen = now if vouched is None else min(now, vouched)
         state = info.state if info else "UNKNOWN"
         if state == "EXITED" and info is not None and info.exitstatus == CRASH_LOOP_EXIT:
             state = "CRASH_LOOP"
@@ -239,7 +260,7 @@ class Manager:
         errors = error_fields(hb)
         if state == "RUNNING" and info is not None:
             if last is not None and last >= info.start:
-                silent = now - last > self.hb_timeout
+                silent = seen - last > self.hb_timeout
             else:
                 # No beat heard from this run of the host yet: it may still be importing and
                 # connecting, or this manager has only just started to listen.
@@ -256,7 +277,28 @@ class Manager:
             "last_heartbeat": last, "enabled": entry.enabled, "desired": entry.desired,
             "spec": entry.spec, "exitstatus": info.exitstatus if info else None,
             "venue": hb.get("venue"), "trading_state": hb.get("trading_state"), **errors,
+            "host": self.remote.hosts.name(entry.host),
         }
+
+    def _entry_status(self, entry: Entry, infos: Mapping[str, sv.ProcessInfo],
+                      now: float) -> dict[str, Any]:
+        """A strategy's status: from this supervisord, or from its host's agent (LOST when
+        the host is)."""
+        program = sv.program_name(entry.name)
+        hosts = self.remote.hosts
+        if not hosts.is_remote(entry.host):
+            return self._status_of(entry, infos.get(program), now)
+        if hosts.is_lost(entry.host, now):
+            return {**self._status_of(entry, None, now), "state": "LOST"}
+        if not hosts.known(entry.host):  # this manager has not heard its agent yet
+            return {**self._status_of(entry, None, now), "state": "WAITING_HOST"}
+        return self._status_of(entry, hosts.info(entry.host, program), now,
+                               vouched=hosts.last_beat(entry.host))
+
+    def _wanted(self, host: str) -> dict[str, bool]:
+        """The strategies placed on ``host``: whether each should run."""
+        return {e.name: e.enabled and e.desired == "running" for e in self.registry
+                if e.host == host}
 
     def _process_rows(self, infos: Mapping[str, sv.ProcessInfo]) -> list[dict[str, Any]]:
         """The system's own processes: supervisord's view, their heartbeats, and the broker's
@@ -283,14 +325,18 @@ class Manager:
         self.programs = infos
         self.process_rows = self._process_rows(infos)
         out: dict[str, dict[str, Any]] = {}
+        now = time.time()
+        placed: dict[str, list[str]] = {}  #: joined host -> its strategies
         for entry in self.registry:
-            status = self._status_of(entry, infos.get(sv.program_name(entry.name)))
+            if self.remote.hosts.is_remote(entry.host):
+                placed.setdefault(entry.host, []).append(entry.name)
+            status = self._entry_status(entry, infos, now)
             out[entry.name] = status
             old = self.statuses.get(entry.name)
             if old is None or _stable(old) != _stable(status):
                 if old is not None and old.get("state") != status["state"]:
                     level = logging.WARNING if status["state"] in (
-                        "BACKOFF", "EXITED", "FATAL", "UNRESPONSIVE", "ERRORING") \
+                        "BACKOFF", "EXITED", "FATAL", "UNRESPONSIVE", "ERRORING", "LOST") \
                         else logging.INFO
                     log.log(level, "strategy %s: %s -> %s", entry.name, old.get("state"),
                             status["state"])
@@ -298,6 +344,7 @@ class Manager:
         for name in list(self.statuses.state):
             if name not in out:
                 self.statuses.delete(name)
+        self.remote.check(placed, now)
         return out
 
     async def health_loop(self) -> None:
@@ -414,7 +461,29 @@ class Manager:
         log.warning("operator forced %s's target weight %g: %s", name, target, problem)
         return problem
 
+    def _check_client_cap(self, names: list[str]) -> None:
+        """Refuse strategies that would take the venue past IB's API clients per Gateway."""
+        problem = apiclients.refusal(apiclients.venue_name(self.cfg),
+                                     (e.client_id for e in self.registry),
+                                     apiclients.system_client_ids(self.cfg), names)
+        if problem is not None:
+            raise RequestError(Code.TOO_MANY_CLIENTS, problem)
+
     # -- lifecycle ----------------------------------------------------------------------------
+
+    def _placement(self, host: object) -> str:
+        """The registry's host of a new strategy: "" for this host; a joined host must have an
+        agent on the bus."""
+        name = str(host or "")
+        if not self.remote.hosts.is_remote(name):
+            return ""
+        if not NAME_RE.match(name):
+            raise RequestError(Code.BAD_NAME, f"bad host name {name!r}: use lowercase "
+                               "letters, digits, '_' and '-'")
+        now = time.time()
+        if not self.remote.hosts.known(name) or self.remote.hosts.is_lost(name, now):
+            raise RequestError(Code.HOST_LOST, self.remote.lost_text(name, now))
+        return name
 
     async def m_start(self, params: dict[str, Any]) -> dict[str, Any]:
         entry = self._entry(params)
@@ -426,34 +495,52 @@ class Manager:
         if status["state"] in UP_STATES:
             raise RequestError(Code.ALREADY_RUNNING,
                                f"strategy {entry.name!r} is already running (pid {status['pid']})")
+        if status["state"] in ("LOST", "WAITING_HOST"):
+            raise RequestError(Code.HOST_LOST, f"cannot start {entry.name!r}: "
+                               + self.remote.lost_text(entry.host, time.time()))
         self.registry.update(entry.name, desired="running")
-        crashloop.CrashRecord(crashloop.record_path(self.cfg.state_dir, entry.name)).clear()
-        program = sv.program_name(entry.name)
-        if self._write_section(entry.name):
-            await self._sv(self.supervisor.load_programs)
-        await self._sv(self.supervisor.start, program, True)
+        await self._start_program(entry)
         log.info("operator started %s", entry.name)
         return (await self.refresh())[entry.name]
+
+    async def _start_program(self, entry: Entry) -> None:
+        """Start its program: on this supervisord, or through its host's agent."""
+        if self.remote.hosts.is_remote(entry.host):
+            await self.remote.call(entry.host, "start", {"name": entry.name}, time.time())
+            return
+        crashloop.CrashRecord(crashloop.record_path(self.cfg.state_dir, entry.name)).clear()
+        if self._write_section(entry.name):
+            await self._sv(self.supervisor.load_programs)
+        await self._sv(self.supervisor.start, sv.program_name(entry.name), True)
+
+    async def _stop_program(self, entry: Entry) -> None:
+        if self.remote.hosts.is_remote(entry.host):
+            await self.remote.call(entry.host, "stop", {"name": entry.name}, time.time())
+            return
+        await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
 
     async def m_stop(self, params: dict[str, Any]) -> dict[str, Any]:
         entry = self._entry(params)
         status = (await self.refresh())[entry.name]
         # Record the wish first: a crash between here and stopProcess must not revive it.
         self.registry.update(entry.name, desired="stopped")
+        if status["state"] == "LOST":
+            raise RequestError(Code.HOST_LOST, f"strategy {entry.name!r} is LOST with its host "
+                               f"{entry.host!r}: recorded that it stays stopped; its host's "
+                               "agent stops it when it returns")
         if status["state"] not in UP_STATES:
             raise RequestError(Code.NOT_RUNNING, f"strategy {entry.name!r} is not running "
                                                  f"({status['state']})")
-        await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
+        await self._stop_program(entry)
         log.info("operator stopped %s", entry.name)
         return (await self.refresh())[entry.name]
 
     async def m_restart(self, params: dict[str, Any]) -> dict[str, Any]:
         entry = self._entry(params)
         await self._refuse_unweighted(entry)
-        program = sv.program_name(entry.name)
         self.registry.update(entry.name, desired="running")
-        await self._sv(self.supervisor.stop, program, True)
-        await self._sv(self.supervisor.start, program, True)
+        await self._stop_program(entry)
+        await self._start_program(entry)
         return (await self.refresh())[entry.name]
 
     async def m_add(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -462,13 +549,16 @@ class Manager:
             raise RequestError("BAD_REQUEST", "add needs 'name' and 'spec'")
         if name in RESERVED_NAMES:
             raise RequestError(Code.BAD_NAME, f"{name!r} is a reserved process name")
+        registered = any(e.name == name for e in self.registry)  # the registry refuses it below
+        if not registered:
+            self._check_client_cap([name])
         try:  # built in a throwaway process: the manager never imports a new file itself
             validated = await asyncio.to_thread(buildcheck.check, spec,
                                                 dict(params.get("params") or {}))
         except buildcheck.BuildError as exc:
             raise RequestError(exc.code, exc.message) from exc
+        host = self._placement(params.get("host"))
         target = float(params.get("target_weight", 0.0))
-        registered = any(e.name == name for e in self.registry)  # the registry refuses it below
         warning = None if registered else \
             self._check_leverage(name, target, bool(params.get("force", False)))
         try:
@@ -477,18 +567,33 @@ class Manager:
                 target_weight=target,
                 min_weight=float(params.get("min_weight", 0.0)),
                 max_weight=float(params.get("max_weight", 1.0)),
-                benchmark=str(params.get("benchmark") or ""),
+                benchmark=str(params.get("benchmark") or ""), host=host,
             )
         except RegistryError as exc:
             raise RequestError(exc.code, exc.message) from exc
-        self._write_section(entry.name)
-        await self._sv(self.supervisor.load_programs)
-        log.info("registered %s (%s) clientId=%d", entry.name, entry.spec, entry.client_id)
+        if host:
+            await self.remote.call(host, "sync", {"strategies": self._wanted(host)}, time.time())
+        else:
+            self._write_section(entry.name)
+            await self._sv(self.supervisor.load_programs)
+        log.info("registered %s (%s) clientId=%d on host %s", entry.name, entry.spec,
+                 entry.client_id, self.remote.hosts.name(host))
         await self.refresh()
         return {**entry.to_dict(), **({"warning": warning} if warning else {})}
 
     async def m_remove(self, params: dict[str, Any]) -> dict[str, Any]:
         entry = self._entry(params)
+        if self.remote.hosts.is_remote(entry.host):
+            try:
+                await self.remote.call(entry.host, "remove", {"name": entry.name}, time.time())
+            except RequestError as exc:
+                if exc.code != Code.HOST_LOST:
+                    raise
+                log.warning("removing %s: %s; its host's agent drops it when it returns",
+                            entry.name, exc.message)
+            self.registry.remove(entry.name)
+            await self.refresh()
+            return {"name": entry.name, "removed": True, "client_id": entry.client_id}
         await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
         self.registry.remove(entry.name)
         sv.remove_strategy_section(self.cfg.programs_dir, entry.name)
@@ -503,7 +608,7 @@ class Manager:
         entry = self._entry(params)
         status = (await self.refresh())[entry.name]
         if status["state"] in UP_STATES:
-            await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
+            await self._stop_program(entry)
         return self.registry.update(entry.name, enabled=False, desired="stopped").to_dict()
 
     async def m_set_weights(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -571,6 +676,7 @@ class Manager:
             name = str(item["name"])
             spec = str(item.get("spec", f"strategies.{name}"))
             try:
+                self._check_client_cap([name])
                 validated = _validate_spec(spec, dict(item.get("params", {})))
                 entry = self.registry.add(
                     name, spec, params=validated, description=str(item.get("description", "")),
@@ -596,6 +702,7 @@ class Manager:
             asyncio.create_task(self.service.run(), name="service"),
             asyncio.create_task(self.watch_bus(), name="bus"),
             asyncio.create_task(heartbeater.run(), name="heartbeat"),
+            asyncio.create_task(self.remote.run(), name="agents"),
         ]
         for attempt in range(50):
             try:
@@ -611,6 +718,7 @@ class Manager:
         log.info("manager up (pid %d): %d strategies", os.getpid(), len(list(self.registry)))
         await self._stop.wait()
         self.service.stop()
+        self.remote.stop()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ats.storage.arctic import library, read_retry
+from ats.storage.arctic import library, open_arctic, read_retry
 
 LIBRARY = "registry"
 SYMBOL = "strategies"
@@ -25,6 +25,7 @@ NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,47}$")
 _COLUMNS = [
     "name", "spec", "enabled", "client_id", "params", "target_weight", "min_weight",
     "max_weight", "description", "desired", "removed", "created", "updated", "benchmark",
+    "host",
 ]
 
 
@@ -51,6 +52,7 @@ class Entry:
     created: float = 0.0
     updated: float = 0.0
     benchmark: str = ""  #: symbol its reports compare it with ("": SPY)
+    host: str = ""  #: the host whose supervisord runs it ("": the manager's own)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,7 +80,14 @@ class Entry:
             updated=float(row["updated"]),
             # rows written before the field existed have no such column
             benchmark=str(row.get("benchmark") or ""),
+            host=str(row.get("host") or ""),
         )
+
+
+def is_empty(arctic_uri: str) -> bool:
+    """No strategy was ever registered (the manager seeds such a registry); read-only."""
+    arctic = open_arctic(arctic_uri)
+    return not (arctic.has_library(LIBRARY) and arctic.get_library(LIBRARY).has_symbol(SYMBOL))
 
 
 def validate_name(name: str) -> None:
@@ -135,7 +144,7 @@ class Registry:
 
     def add(self, name: str, spec: str, *, params: Mapping[str, Any] | None = None,
             description: str = "", target_weight: float = 0.0, min_weight: float = 0.0,
-            max_weight: float = 1.0, benchmark: str = "") -> Entry:
+            max_weight: float = 1.0, benchmark: str = "", host: str = "") -> Entry:
         validate_name(name)
         if not 0 <= min_weight <= target_weight <= max_weight:
             raise RegistryError(
@@ -152,7 +161,7 @@ class Registry:
         entry = Entry(
             name=name, spec=spec, client_id=client_id, params=dict(params or {}),
             description=description, target_weight=target_weight, min_weight=min_weight,
-            max_weight=max_weight, created=now, updated=now, benchmark=benchmark,
+            max_weight=max_weight, created=now, updated=now, benchmark=benchmark, host=host,
         )
         self._entries[name] = entry
         self._save()

@@ -120,15 +120,19 @@ class Supervisor:
         return list(added) + list(changed), list(removed)
 
 
-def strategy_section(name: str, home: Path, python: str = "", ib_lib: str = "ib_async") -> str:
-    """One program section per strategy. autostart is false: the manager starts what the
-    operator wants running, so supervisord never revives a strategy the operator stopped."""
+def strategy_section(name: str, home: Path, python: str = "", ib_lib: str = "ib_async",
+                     autostart: bool = False) -> str:
+    """One program section per strategy. autostart is false on the manager's host: the manager
+    starts what the operator wants running, so supervisord never revives a strategy the operator
+    stopped. On a joined host the agent writes it true while the operator wants it running, so
+    that host's supervisord starts it again by itself after a restart, even with the manager
+    out of reach."""
     program = program_name(name)
     return f"""; Written by ats-manager for strategy {name!r}. Edits are overwritten.
 [program:{program}]
 command={python or sys.executable} -m ats.host.main {name} --home {home}
 environment=ATS_IB_LIB="{ib_lib}",PYTHONUNBUFFERED="1"
-autostart=false
+autostart={str(autostart).lower()}
 autorestart=unexpected
 exitcodes=0,{CRASH_LOOP_EXIT}
 startsecs=1
@@ -145,10 +149,10 @@ stdout_logfile_backups=3
 
 
 def write_strategy_section(programs_dir: Path, name: str, home: Path, python: str = "",
-                           ib_lib: str = "ib_async") -> bool:
+                           ib_lib: str = "ib_async", autostart: bool = False) -> bool:
     """Write the section if it differs; return True when the file changed."""
     path = programs_dir / f"{program_name(name)}.conf"
-    text = strategy_section(name, home, python, ib_lib)
+    text = strategy_section(name, home, python, ib_lib, autostart)
     if path.exists() and path.read_text() == text:
         return False
     tmp = path.with_suffix(".tmp")
@@ -159,3 +163,9 @@ def write_strategy_section(programs_dir: Path, name: str, home: Path, python: st
 
 def remove_strategy_section(programs_dir: Path, name: str) -> None:
     (programs_dir / f"{program_name(name)}.conf").unlink(missing_ok=True)
+
+
+def strategy_sections(programs_dir: Path) -> set[str]:
+    """The strategies that have a program section in ``programs_dir``."""
+    return {p.stem[len(STRATEGY_PREFIX):]
+            for p in programs_dir.glob(f"{STRATEGY_PREFIX}*.conf")}

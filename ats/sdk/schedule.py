@@ -8,13 +8,18 @@ day per bar) it catches up with at most one firing, the most recent.
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import importlib.metadata
 import logging
+import os
+import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
+from pathlib import Path
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
@@ -24,21 +29,51 @@ _NS_PER_S = 1_000_000_000
 _log = logging.getLogger(__name__)
 
 
+#: where computed sessions are kept for the other processes of the day (see keep_sessions_in)
+_kept_in: Path | None = None
+_KEEPABLE = re.compile(r"[A-Za-z0-9_]+")  #: no "-": it separates the file name's parts
+
+
+def keep_sessions_in(folder: Path | None) -> None:
+    """Keep each calendar's sessions in ``folder`` once computed, and take them from there
+    (None: every process computes its own).
+
+    exchange_calendars costs a process about 6 MB and half a second to import, and every
+    strategy host needs the same sessions: the first process of the day computes them under a
+    lock and the others read the arrays. A kept file is named for the calendar, the library
+    versions and the day, which is all exchange_calendars' default bounds (20 years back, one
+    year on, from the day it is imported) depend on: it holds what a computation would."""
+    global _kept_in
+    _kept_in = folder
+    sessions.cache_clear()
+
+
 @functools.lru_cache(maxsize=8)
 def sessions(calendar: str) -> Sessions:
-    return Sessions(calendar)
+    if _kept_in is None or not _KEEPABLE.fullmatch(calendar):
+        return Sessions.compute(calendar)
+    return _kept(_kept_in, calendar)
 
 
 class Sessions:
     """Session dates, opens and closes of one calendar as int64 ns arrays (UTC)."""
 
-    def __init__(self, calendar: str) -> None:
-        self.calendar = xcals.get_calendar(calendar)
-        sched = self.calendar.schedule
-        self.dates = pd.DatetimeIndex(sched.index)
-        self.opens = pd.DatetimeIndex(sched["open"]).asi8
-        self.closes = pd.DatetimeIndex(sched["close"]).asi8
-        self.tz = str(self.calendar.tz)
+    def __init__(self, name: str, tz: str, dates: pd.DatetimeIndex, opens: np.ndarray,
+                 closes: np.ndarray) -> None:
+        self.name = name  #: the calendar's own name (an alias given to `sessions` resolved)
+        self.tz = tz
+        self.dates = dates  #: session labels, naive dates
+        self.opens = opens
+        self.closes = closes
+
+    @classmethod
+    def compute(cls, calendar: str) -> Sessions:
+        import exchange_calendars as xcals  # only where the sessions are not kept
+
+        cal = xcals.get_calendar(calendar)
+        sched = cal.schedule
+        return cls(str(cal.name), str(cal.tz), pd.DatetimeIndex(sched.index),
+                   pd.DatetimeIndex(sched["open"]).asi8, pd.DatetimeIndex(sched["close"]).asi8)
 
     def session_index(self, t: int) -> int:
         """Index of the last session that opened at or before t (-1 if none)."""
@@ -81,6 +116,65 @@ class Sessions:
                 seen.add(int(week[i]))
                 out[i] = True
         return out
+
+
+def _kept(folder: Path, calendar: str) -> Sessions:
+    day = pd.Timestamp.now().floor("D")
+    versions = f"{importlib.metadata.version('exchange_calendars')}-{pd.__version__}"
+    path = folder / f"{calendar}-{versions}-{day:%Y%m%d}.npz"
+    found = _read_kept(path)
+    if found is not None:
+        return found
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(folder / f"{calendar}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            found = _read_kept(path)  # written by another process while this one waited
+            if found is not None:
+                return found
+            computed = Sessions.compute(calendar)
+            if _bounds_from(day):
+                _write_kept(path, calendar, computed)
+            return computed
+    except OSError as exc:
+        _log.warning("cannot keep sessions in %s (%s): computing them", folder, exc)
+        return Sessions.compute(calendar)
+
+
+def _bounds_from(day: pd.Timestamp) -> bool:
+    """Whether this process's exchange_calendars took its default bounds from ``day`` (not
+    from the day before, when it was imported before midnight)."""
+    import exchange_calendars.exchange_calendar as xc
+
+    start = getattr(xc, "GLOBAL_DEFAULT_START", None)
+    return bool(start == day - pd.DateOffset(years=20))
+
+
+def _read_kept(path: Path) -> Sessions | None:
+    try:
+        with np.load(path) as z:
+            return Sessions(str(z["name"]), str(z["tz"]), pd.DatetimeIndex(z["dates"]),
+                            z["opens"], z["closes"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        if path.exists():
+            _log.warning("kept sessions %s unreadable (%s): computing them", path, exc)
+        return None
+
+
+def _write_kept(path: Path, name: str, s: Sessions) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, name=np.array(s.name), tz=np.array(s.tz), dates=s.dates.asi8,
+                     opens=s.opens, closes=s.closes)
+        os.replace(tmp, path)
+        day = path.stem.rsplit("-", 1)[1]
+        for old in path.parent.glob(f"{name}-*.npz"):  # the days before (any versions)
+            if old.stem.rsplit("-", 1)[1] < day:
+                old.unlink(missing_ok=True)
+    except OSError as exc:  # a full or read-only disk: the next process computes its own
+        _log.warning("could not keep the sessions in %s: %s", path, exc)
+        tmp.unlink(missing_ok=True)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ats.apiclients import MAX_API_CLIENTS
 from ats.data.pacing import HistRequest
 from ats.sim import SERVER_VERSION, more_requests, whatif
 from ats.sim import messages as M
@@ -50,7 +51,6 @@ from ats.sim.versions import (
 
 log = logging.getLogger("ats.sim.server")
 
-MAX_CLIENTS = 32
 TICK_INTERVAL = 0.25
 BAR_INTERVAL = 0.25
 KEEP_UP_EVERY = 2.0  #: sim seconds between keepUpToDate updates of the forming bar
@@ -347,12 +347,22 @@ class Server:
         self.save_state()
 
     def start_api(self, session: Session, client_id: int) -> None:
-        if client_id in self.sessions or len(self.sessions) >= MAX_CLIENTS:
+        if client_id in self.sessions:
             log.warning("client id %s in use; refusing %s", client_id, session.peer)
-            session.error(-1, 326, "Unable to connect as the client id is already in use. "
-                                   "Retry with a unique client id.")
-            session.stage = "closed"
-            session.close()
+            self._refuse(session, "Unable to connect as the client id is already in use. "
+                                  "Retry with a unique client id.")
+            return
+        if len(self.sessions) >= MAX_API_CLIENTS:
+            # IB documents the cap (tws-api/connection.html: "each TWS session can receive up
+            # to 32 different client applications simultaneously") but not its answer to one
+            # more: its message codes have none for it. So the 33rd is refused as a Gateway
+            # refuses any startApi, error 326 and the socket closed, which every client takes
+            # as a failed connect (ib_async: "Peer closed connection"), with a text naming
+            # the cap rather than a clientId in use.
+            log.warning("%d API clients connected; refusing client id %s from %s",
+                        len(self.sessions), client_id, session.peer)
+            self._refuse(session, f"Unable to connect: the maximum of {MAX_API_CLIENTS} API "
+                                  "clients is already connected. Retry when one disconnects.")
             return
         session.client_id = client_id
         session.stage = "ready"
@@ -365,6 +375,11 @@ class Server:
         # A Gateway feeds a client the open orders it placed as it connects (after a restart
         # of either side too): GTC orders, and DAY orders of a session still open.
         self.report_open_orders(session, everyone=False)
+
+    def _refuse(self, session: Session, text: str) -> None:
+        session.error(-1, 326, text)
+        session.stage = "closed"
+        session.close()
 
     def report_open_orders(self, session: Session, everyone: bool) -> None:
         """openOrder and orderStatus for each working order the session may see (its own, or

@@ -12,7 +12,7 @@ import tomli_w
 from managerkit import ctl, one_error_line, short_home
 from pinned import SESSION
 
-from ats import config
+from ats import apiclients, config
 from ats.manager.registry import Registry
 from ats.sim.process import SimProcess
 
@@ -58,7 +58,10 @@ def test_doctor_passes_on_the_simulator_and_names_what_it_checked(home: Path) ->
     assert got["server version"]["detail"] == "v176"
     assert got["account DU0000001"] == {"check": "account DU0000001", "status": "OK",
                                         "detail": "paper"}
-    assert got["clientIds"]["status"] == "OK" and got["clientIds"]["detail"].startswith("4 in use")
+    # the strategy's, and the broker's, [data] and [scheduler] client_id, the doctor's own
+    in_use = 1 + len(apiclients.system_client_ids(config.load(home)))
+    assert got["clientIds"]["status"] == "OK"
+    assert got["clientIds"]["detail"].startswith(f"{in_use} in use")
     spy = got["example: SPY.STK"]
     assert spy["status"] == "OK" and "live data" in spy["detail"]
     assert got["clock"]["status"] == "INFO" and "simulated" in got["clock"]["detail"]

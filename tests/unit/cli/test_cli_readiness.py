@@ -91,3 +91,13 @@ def test_the_ready_line_says_the_simulators_clock_started_in_the_last_session(
     assert "market is closed" not in ready_line(cfg, r, wednesday)
     wall = config.init_home(tmp_path / "w", {"sim": {"clock": "wall"}})
     assert "market is closed" not in ready_line(wall, r, sunday)
+
+
+def test_a_joined_hosts_strategy_is_waited_for_until_its_host_is_heard_or_lost(
+        tmp_path: Path) -> None:
+    cfg = config.init_home(tmp_path / "h")
+    waiting = assess(cfg, [*PROCESSES, strategy("far", "WAITING_HOST")])
+    assert not waiting.ready and not waiting.failed
+    assert waiting.waiting == ["strategy far WAITING_HOST (see ats-ctl logs far)"]
+    lost = assess(cfg, [*PROCESSES, strategy("near", "RUNNING"), strategy("far", "LOST")])
+    assert lost.ready and (lost.running, lost.wanted) == (1, 1)  # alerted, not waited for
