@@ -25,8 +25,8 @@ import zmq.asyncio
 from bus.client import parse_reply
 from bus.codec import Envelope, encode
 from bus.errors import Code, CodecError, RequestError, RequestTimeout
-from bus.security import secure_client, secure_server
-from bus.service import HARD_MAX_MSG_BYTES, REQUEST_TYPE, Service, request_body
+from bus.security import secure_client
+from bus.service import HARD_MAX_MSG_BYTES, REQUEST_TYPE, Service, bound_router, request_body
 
 #: the routing id a dialing service files its one peer's requests under (for its reply cache)
 SWITCHBOARD_PEER = b"switchboard"
@@ -83,18 +83,7 @@ class Switchboard:
     def bind(self) -> None:
         if self._sock is not None:
             return
-        sock = self._ctx.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a dialer that reconnects takes over
-        sock.setsockopt(zmq.MAXMSGSIZE, HARD_MAX_MSG_BYTES)
-        try:
-            secure_server(sock)
-            sock.bind(self.endpoint)
-        except zmq.ZMQError:
-            sock.close(linger=0)
-            raise
-        self._sock = sock
+        self._sock = bound_router(self._ctx, self.endpoint)
 
     async def request(self, peer: str, method: str, params: dict[str, Any] | None = None,
                       timeout: float | None = None) -> Any:

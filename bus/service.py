@@ -52,6 +52,24 @@ def error_body(req_id: str, err: RequestError) -> dict[str, Any]:
     return {"id": req_id, "ok": False, "error": err.to_wire()}
 
 
+def bound_router(ctx: zmq.asyncio.Context, endpoint: str) -> zmq.asyncio.Socket:
+    """A ROUTER bound to ``endpoint`` (CURVE server where the bus is secured) that answers
+    peers by identity; a peer that reconnects with the same identity (lazy pirate, a dialer)
+    takes its place."""
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+    sock.setsockopt(zmq.MAXMSGSIZE, HARD_MAX_MSG_BYTES)
+    try:
+        secure_server(sock)
+        sock.bind(endpoint)
+    except zmq.ZMQError:
+        sock.close(linger=0)
+        raise
+    return sock
+
+
 class Service:
     """Subclass or compose: ``register`` handlers, then ``await run()`` until ``stop()``.
 
@@ -100,19 +118,7 @@ class Service:
         """Bind now (``run`` binds if needed); lets callers know the socket is ready."""
         if self._sock is not None:
             return
-        sock = self._ctx.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        # a client that reconnects with the same identity (lazy pirate) takes over
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        sock.setsockopt(zmq.MAXMSGSIZE, HARD_MAX_MSG_BYTES)
-        try:
-            secure_server(sock)
-            sock.bind(self.endpoint)
-        except zmq.ZMQError:
-            sock.close(linger=0)
-            raise
-        self._sock = sock
+        sock = self._sock = bound_router(self._ctx, self.endpoint)
         self._sync_sock = zmq.Socket.shadow(sock.underlying)
 
     def stop(self) -> None:
