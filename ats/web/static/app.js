@@ -5,8 +5,8 @@
 
 const DONE_ORDERS = new Set(["Filled", "Cancelled", "ApiCancelled", "Inactive", "Rejected"]);
 const UP_STATES = new Set(["RUNNING", "ERRORING", "STARTING", "UNRESPONSIVE", "BACKOFF"]);
-const BAD_STATES = new Set(["FATAL", "EXITED", "CRASH_LOOP", "UNKNOWN", "UNRESPONSIVE"]);
-const WARN_STATES = new Set(["ERRORING", "STARTING", "BACKOFF", "STOPPING"]);
+const BAD_STATES = new Set(["FATAL", "EXITED", "CRASH_LOOP", "UNKNOWN", "UNRESPONSIVE", "LOST"]);
+const WARN_STATES = new Set(["ERRORING", "STARTING", "BACKOFF", "STOPPING", "WAITING_HOST"]);
 const LIMIT_KEYS = ["max_order_qty", "max_order_notional", "max_position", "max_gross_exposure",
                     "max_orders_per_minute"];
 
@@ -298,6 +298,7 @@ const overview = {
       ["trading", (r) => r.trading_state ? badge(r.trading_state) : "–", {class: "trading"}],
       ["pid", (r) => r.pid || "–", {num: true, class: "pid"}],
       ["client id", (r) => r.client_id, {num: true}],
+      ["host", (r) => r.host || "–", {class: "host"}],
       ["uptime", (r) => duration(uptimeOf(r)), {num: true}],
       ["heartbeat", (r) => UP_STATES.has(r.state) ? age(r.last_heartbeat) : "–", {num: true}],
       ["positions", (r) => positionsOf(r.name).length, {num: true}],
