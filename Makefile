@@ -76,7 +76,7 @@ test-clock: install $(INSYNC_VENV)/.installed $(IBAPI_VENV)/.installed
 	done
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check ats bus strategies tests bench
