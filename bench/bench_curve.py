@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import bench_bus
+from bench.figures import Figure, record
 from bus import security
 from bus.security import Curve
 
@@ -121,6 +122,17 @@ def run_rtt(transport: str, run_dir: Path, curve: Curve | None) -> list[int]:
     return lat
 
 
+def as_figures(measured: dict[str, dict[str, float]]) -> list[Figure]:
+    """Plain TCP and CURVE TCP, each against ipc (issue 16 states no goal)."""
+    out = []
+    for name, ipc in measured["ipc"].items():
+        label, unit = name.rsplit(" (", 1)
+        for transport, prefix in (("tcp", "tcp"), ("curve", "curve tcp")):
+            out.append(Figure(f"{prefix} {label}", measured[transport][name], unit.rstrip(")"),
+                              ipc))
+    return out
+
+
 def main() -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="bench-curve-"))
     run_dir.chmod(0o700)
@@ -145,6 +157,7 @@ def main() -> None:
         for name in figures["ipc"]:
             ipc, tcp, cur = (figures[t][name] for t in TRANSPORTS)
             print(f"{name:<26}{ipc:>12,.1f}{tcp:>12,.1f}{cur:>12,.1f}{cur / ipc:>11.2f}")
+        record("curve", as_figures(figures))
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
 

@@ -13,11 +13,13 @@ import time
 from ib_async import IB, Contract, MarketOrder
 
 from ats.sim.process import SimProcess
+from bench.figures import Figure, record
 
 ROUND_TRIPS = 300
 PIPELINED = 500
 TICK_CLIENTS = 10
 TICK_SECONDS = 3.0
+UNITS = {"connect_ms": "ms", "rtt_p50_ms": "ms", "rtt_p99_ms": "ms", "orders_per_s": "/s"}
 SYMBOLS = ["SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "AMZN", "META", "TSLA", "JPM"]
 
 
@@ -98,7 +100,10 @@ def main() -> None:
     finally:
         fake.terminate()
         fake.wait()
-    with SimProcess(seed=1, extra_args=["--max-msg-rate", "0", "--log-level", "WARNING"]) as sim:
+    # --clock session: with the market closed (a weekend, a night) a wall-clock simulator
+    # never fills the market orders and the bench would hang
+    with SimProcess(seed=1, extra_args=["--max-msg-rate", "0", "--log-level", "WARNING",
+                                        "--clock", "session"]) as sim:
         figures = asyncio.run(_measure_orders(sim.port))
         ticks = asyncio.run(_measure_ticks(sim.port))
     print(f"{'figure':<16}{'sim':>12}{'fake':>12}{'sim/fake':>10}")
@@ -106,6 +111,8 @@ def main() -> None:
         print(f"{key:<16}{figures[key]:>12.3f}{base[key]:>12.3f}{figures[key] / base[key]:>10.2f}")
     print(f"{'ticks_per_s':<16}{ticks:>12.0f}{'n/a':>12}{'':>10}  "
           f"({TICK_CLIENTS} clients x {len(SYMBOLS)} symbols)")
+    record("sim", [Figure(key, figures[key], unit, base[key]) for key, unit in UNITS.items()]
+           + [Figure("ticks_per_s", ticks, "/s")])
 
 
 if __name__ == "__main__":

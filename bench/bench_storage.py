@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.bench_ledger import make_fill
+from bench.figures import Figure, record
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from s3kit import CREDENTIALS, S3Server
@@ -63,6 +64,18 @@ def registry_reads(uri: str) -> list[float]:
     return timed(registry.reload, REGISTRY_READS)
 
 
+def as_figures(rows: dict[str, dict[str, list[float]]]) -> list[Figure]:
+    """S3's p50 and p90 against LMDB's (issue 16 asks for the comparison, states no goal)."""
+    out = []
+    for figure, lm in rows["lmdb"].items():
+        s3v = rows["s3 (moto)"][figure]
+        label = figure.removesuffix(" (ms)")
+        out.append(Figure(f"{label} p50", statistics.median(s3v), "ms", statistics.median(lm)))
+        out.append(Figure(f"{label} p90", statistics.quantiles(s3v, n=10)[-1], "ms",
+                          statistics.quantiles(lm, n=10)[-1]))
+    return out
+
+
 def main() -> None:
     os.environ.update(CREDENTIALS)
     tmp = Path(tempfile.mkdtemp(prefix="bench-storage-"))
@@ -86,6 +99,7 @@ def main() -> None:
             print(f"{figure:<40}{statistics.median(lm):>10.1f}{statistics.median(s3v):>10.1f}"
                   f"{p90[0]:>10.1f}{p90[1]:>10.1f}"
                   f"{statistics.median(s3v) / statistics.median(lm):>9.1f}")
+        record("storage", as_figures(rows))
     finally:
         s3.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -41,6 +41,8 @@ import tomli_w
 import zmq
 import zmq.asyncio
 
+from bench.figures import Figure, record
+
 STRATEGY = "benchrt"
 IDLE = "idle"
 BASELINE_CLIENT_ID = 950
@@ -55,6 +57,10 @@ STALL_TIMEOUT = 1.0
 IDLE_WAIT_S = 10.0
 RESTARTS = 3
 SYMBOL = "SPY"
+#: issue 15's goals, as ratios or amounts in the same run (the printed goals are issue 5's)
+GOAL_ROUND_TRIP = 1.2  #: order round trip p50 <= 1.2x bare ib_async
+GOAL_APPROVALS = 0.5  #: approvals >= 0.5 of a raw echo
+GOAL_RSS_MB = 80.0  #: idle strategy process RSS
 BARE_IMPORTS = "import time, ib_async, pandas, zmq; time.sleep(60)"
 
 BIN = Path(sys.executable).parent
@@ -470,7 +476,7 @@ def _row(name: str, base: float, system: float, unit: str, note: str = "") -> st
 
 
 def report(rt: RoundTrips, raw_rate: float, approvals: float, verdict: str, idle: Memory,
-           bare: Memory, cold: list[float], crash: list[float]) -> None:
+           bare: Memory, cold: list[float], crash: list[float]) -> list[Figure]:
     ms = 1e3
     print(f"system benchmark (sim speed 1, throttles off; {ROUND_TRIPS} round trips each, "
           f"alternating, {PACE_S * 1e3:.0f} ms apart; {APPROVALS} approvals from {CLIENTS} "
@@ -498,6 +504,30 @@ def report(rt: RoundTrips, raw_rate: float, approvals: float, verdict: str, idle
     goal_mem = idle.rss_mb < 120.0
     print(f"goals: round trip p50 <= 2x {'MET' if goal_rt else 'NOT MET'}; "
           f"idle host RSS < 120 MB {'MET' if goal_mem else 'NOT MET'}")
+    return as_figures(rt, raw_rate, approvals, idle, bare, cold, crash)
+
+
+def as_figures(rt: RoundTrips, raw_rate: float, approvals: float, idle: Memory, bare: Memory,
+               cold: list[float], crash: list[float]) -> list[Figure]:
+    """The printed figures, each with issue 15's goal where it states one."""
+    ms = 1e3
+    rt_p50, base_p50 = _pct(rt.system, 0.5) * ms, _pct(rt.baseline, 0.5) * ms
+    return [
+        Figure("order round trip p50", rt_p50, "ms", base_p50,
+               f"ratio <= {GOAL_ROUND_TRIP:.2f} (issue 15)", rt_p50 <= GOAL_ROUND_TRIP * base_p50),
+        Figure("order round trip p99", _pct(rt.system, 0.99) * ms, "ms",
+               _pct(rt.baseline, 0.99) * ms),
+        Figure("approvals per second", approvals, "/s", raw_rate,
+               f"ratio >= {GOAL_APPROVALS:.2f} (issue 15)", approvals >= GOAL_APPROVALS * raw_rate),
+        Figure("host RSS (idle strategy)", idle.rss_mb, "MB", bare.rss_mb,
+               f"<= {GOAL_RSS_MB:.0f} MB (issue 15)", idle.rss_mb <= GOAL_RSS_MB),
+        Figure("host USS (idle strategy)", idle.uss_mb, "MB", bare.uss_mb),
+        Figure("kill -9 -> RUNNING again (median)", _pct(crash, 0.5), "s", _pct(cold, 0.5)),
+        Figure("approve request p50", _pct(rt.approve, 0.5) * ms, "ms"),
+        Figure("approve request p99", _pct(rt.approve, 0.99) * ms, "ms"),
+        Figure("broker fill -> bus p50", _pct(rt.bus_lag, 0.5) * ms, "ms"),
+        Figure("broker fill -> bus p99", _pct(rt.bus_lag, 0.99) * ms, "ms"),
+    ]
 
 
 def _phase(t_start: float, what: str) -> None:
@@ -526,7 +556,7 @@ def main() -> None:
         rt = asyncio.run(measure_round_trips(cfg, client_id))
         _phase(t_start, "approvals")
         raw_rate, approvals, verdict = measure_approvals(cfg, _spy_con_id(cfg))
-        report(rt, raw_rate, approvals, verdict, idle, bare, cold, crash)
+        record("system", report(rt, raw_rate, approvals, verdict, idle, bare, cold, crash))
         _phase(t_start, "ats-ctl down")
     finally:
         system.down()
