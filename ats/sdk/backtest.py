@@ -333,12 +333,14 @@ def run(
     equity = np.empty(len(steps))
     started = False
     restarts = sorted(pd.Timestamp(t) for t in restart_at)
+    stamps: dict[Instrument, np.ndarray] = {}  # each instrument's bar times, once restarted
     for n, st in enumerate(steps):
         ts = pd.Timestamp(st.stamp, tz="UTC")
         while restarts and ts >= restarts[0]:
             restarts.pop(0)
             if started:
-                strat = _restart(strat, bars, ts)
+                stamps = stamps or {i: _utc_ns(df) for i, df in bars.items()}
+                strat = _restart(strat, bars, stamps, ts)
         ctx.set_time(max(ts, ctx.now()))
         if not started and n >= warmup:
             strat.start()
@@ -397,14 +399,22 @@ def _regular_hours(bars: Mapping[Instrument, pd.DataFrame],
     return out
 
 
+def _utc_ns(df: pd.DataFrame) -> np.ndarray:
+    idx = pd.DatetimeIndex(df.index)
+    utc = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    return np.asarray(utc.asi8, dtype=np.int64)
+
+
 def _restart(old: Strategy[Any], bars: Mapping[Instrument, pd.DataFrame],
-             before: pd.Timestamp) -> Strategy[Any]:
+             stamps: Mapping[Instrument, np.ndarray], before: pd.Timestamp) -> Strategy[Any]:
     state = json.loads(json.dumps(old.save_state()))  # only what survives the disk
     new = type(old)(old.name, old.params, old.ctx, old.weights)
     for inst, df in bars.items():
-        idx = pd.DatetimeIndex(df.index)
-        idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
-        new.warm_up(inst.key, df[idx < before])
+        ns = stamps[inst]
+        if len(ns) < 2 or bool(np.all(np.diff(ns) >= 0)):
+            new.warm_up(inst.key, df.iloc[: int(np.searchsorted(ns, before.value))])
+        else:
+            new.warm_up(inst.key, df[ns < before.value])
     new.load_state(state)
     new.start()
     new.reconcile(old.ctx.positions())

@@ -102,11 +102,33 @@ class BarWindow:
         idx = pd.DatetimeIndex(df.index)
         idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
         times = idx.asi8
-        vals = [df[c].to_numpy(dtype=np.float64) if c in df else np.zeros(len(df)) for c in COLUMNS]
-        for i in range(len(df)):
-            if not np.isfinite(vals[3][i]):
-                continue  # no close: a missing bar, skipped as the replay and live skip it
-            self.append(int(times[i]), vals[0][i], vals[1][i], vals[2][i], vals[3][i], vals[4][i])
+        if tuple(df.columns) == COLUMNS:  # the usual frame: one conversion, not five
+            every = df.to_numpy(dtype=np.float64).T
+        else:
+            every = np.array([df[c].to_numpy(dtype=np.float64) if c in df else np.zeros(len(df))
+                              for c in COLUMNS])
+        # A bar without a close is missing, skipped as the replay and live skip it.
+        rows = np.flatnonzero(np.isfinite(every[3]))
+        if not len(rows):
+            return
+        end = self._start + self._n
+        newer = not self._n or times[rows[0]] > self._times[end - 1]
+        in_order = newer and (len(rows) < 2 or bool(np.all(np.diff(times[rows]) > 0)))
+        if in_order:
+            rows = rows[-self.size:]  # only the last `size` bars can stay
+        cols = every[:, rows]
+        if in_order:
+            # What appending each in turn leaves: the newest held bars, then these, compacted.
+            k = len(rows)
+            keep = min(self._n, self.size - k)
+            self._times[:keep] = self._times[end - keep : end].copy()
+            self._buf[:, :keep] = self._buf[:, end - keep : end].copy()
+            self._times[keep : keep + k] = times[rows]
+            self._buf[:, keep : keep + k] = cols
+            self._start, self._n, self._df = 0, keep + k, None
+            return
+        for j, i in enumerate(rows):
+            self.append(int(times[i]), cols[0][j], cols[1][j], cols[2][j], cols[3][j], cols[4][j])
 
     def column(self, name: str) -> np.ndarray:
         """A read-only view of one column, oldest first."""

@@ -23,9 +23,8 @@ DAYS = 30
 START = pd.Timestamp("2026-01-05", tz="UTC")
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Config:
-    cfg = init_home(tmp_path / "home")
+def _stored(where: Path) -> Config:
+    cfg = init_home(where / "home")
     idx = pd.bdate_range(START, periods=DAYS, tz="UTC")
     close = 100 + np.arange(DAYS, dtype=float)
     BarStore(cfg.arctic_uri).merge("SPY.1d", pd.DataFrame(
@@ -43,8 +42,7 @@ def home(tmp_path: Path) -> Config:
     return cfg
 
 
-@pytest.fixture
-def ctl(home: Config) -> Callable[..., Result]:
+def _ctl(home: Config) -> Callable[..., Result]:
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None) -> Result:
@@ -52,6 +50,23 @@ def ctl(home: Config) -> Callable[..., Result]:
                              catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="module")
+def ctl(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Result]:
+    """Over one store shared by the tests that only read it."""
+    return _ctl(_stored(tmp_path_factory.mktemp("browse")))
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Config:
+    """A store of its own, for a test that deletes."""
+    return _stored(tmp_path)
+
+
+@pytest.fixture
+def own_ctl(home: Config) -> Callable[..., Result]:
+    return _ctl(home)
 
 
 def test_libraries_lists_each_with_its_symbols_and_which_are_protected(
@@ -129,23 +144,23 @@ def test_show_refusals_are_one_line(ctl: Callable[..., Result], args: tuple[str,
     assert words in result.output and result.output.count("\n") == 1
 
 
-def test_delete_asks_first_and_deletes_on_yes(ctl: Callable[..., Result],
+def test_delete_asks_first_and_deletes_on_yes(own_ctl: Callable[..., Result],
                                               home: Config) -> None:
-    kept = ctl("data", "delete", "research", "signals", input="n\n")
+    kept = own_ctl("data", "delete", "research", "signals", input="n\n")
     assert "not deleted" in kept.output
     assert open_arctic(home.arctic_uri).get_library("research").has_symbol("signals")
-    gone = ctl("data", "delete", "research", "signals", input="y\n")
+    gone = own_ctl("data", "delete", "research", "signals", input="y\n")
     assert "deleted research/signals (3 rows)" in gone.output
     assert not open_arctic(home.arctic_uri).get_library("research").has_symbol("signals")
-    done = json.loads(ctl("data", "delete", "market_data", "SPY.1d", "--yes", "--json").output)
+    done = json.loads(own_ctl("data", "delete", "market_data", "SPY.1d", "--yes", "--json").output)
     assert (done["symbol"], done["rows"], done["deleted"]) == ("SPY.1d", DAYS, True)
-    assert json.loads(ctl("data", "list", "--json").output) == []
+    assert json.loads(own_ctl("data", "list", "--json").output) == []
 
 
 @pytest.mark.parametrize(("library", "symbol"), [(LEDGER, "fills"), (REGISTRY, "strategies")])
 def test_delete_refuses_the_ledger_and_the_registry(
-        ctl: Callable[..., Result], home: Config, library: str, symbol: str) -> None:
-    result = ctl("data", "delete", library, symbol, "--yes")
+        own_ctl: Callable[..., Result], home: Config, library: str, symbol: str) -> None:
+    result = own_ctl("data", "delete", library, symbol, "--yes")
     assert result.exit_code == 19
     assert "never deleted by hand" in result.output and result.output.count("\n") == 1
     assert open_arctic(home.arctic_uri).get_library(library).has_symbol(symbol)

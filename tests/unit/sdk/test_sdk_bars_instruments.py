@@ -78,3 +78,46 @@ def test_window_always_equals_the_tail_of_everything_appended(size, closes):
     expected = closes[-size:] if closes else []
     assert list(w.closes()) == expected
     assert list(w.frame()["close"]) == expected
+
+
+def _state(w: BarWindow) -> tuple[list[int], list[list[float]]]:
+    return list(w.times().asi8), [list(w.column(c)) for c in ("open", "high", "low", "close",
+                                                              "volume")]
+
+
+@settings(max_examples=80, deadline=None)
+@given(size=st.integers(1, 6),
+       held=st.lists(st.integers(0, 30), max_size=8),
+       rows=st.lists(st.tuples(st.integers(0, 30), st.one_of(st.just(float("nan")),
+                                                             st.floats(0.01, 1e6))),
+                     max_size=40),
+       in_order=st.booleans())
+def test_window_extend_keeps_what_appending_each_bar_in_turn_keeps(size, held, rows, in_order):
+    """In order or not, repeated or missing bars, and bars older than the window's, alike."""
+    if in_order:
+        rows = sorted(dict(rows).items())
+    one_by_one, extended = BarWindow(size), BarWindow(size)
+    for w in (one_by_one, extended):
+        for t in held:
+            w.append(t, 1.0, 2.0, 0.5, float(t), 3.0)
+    for i, (t, c) in enumerate(rows):
+        if c == c:  # a NaN close is a missing bar, skipped
+            one_by_one.append(t, c + 1, c + 2, c - 0.005, c, float(i))
+    df = pd.DataFrame({"open": [c + 1 for _, c in rows], "high": [c + 2 for _, c in rows],
+                       "low": [c - 0.005 for _, c in rows], "close": [c for _, c in rows],
+                       "volume": [float(i) for i in range(len(rows))]},
+                      index=pd.to_datetime([t for t, _ in rows], utc=True))
+    extended.extend(df)
+    assert _state(extended) == _state(one_by_one)
+
+
+def test_window_extend_reads_columns_by_name_in_any_order_and_zero_fills_a_missing_one():
+    df = daily_bars(np.arange(1.0, 11.0))
+    usual, shuffled = BarWindow(4), BarWindow(4)
+    usual.extend(df)
+    shuffled.extend(df[["volume", "close", "low", "high", "open"]].assign(wap=1.0))
+    assert _state(shuffled) == _state(usual)
+    no_volume = BarWindow(4)
+    no_volume.extend(df.drop(columns="volume"))
+    assert list(no_volume.column("volume")) == [0.0] * 4
+    assert list(no_volume.closes()) == [7.0, 8.0, 9.0, 10.0]

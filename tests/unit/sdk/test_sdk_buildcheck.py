@@ -48,8 +48,9 @@ def test_a_strategy_that_raises_while_built_is_refused_with_the_exception(
 
 
 def test_a_file_that_hangs_at_import_is_refused_after_the_timeout(tmp_path: Path) -> None:
-    with pytest.raises(BuildError, match="not built within 3s"):
-        check(write(tmp_path, "import time\ntime.sleep(60)\n" + GOOD), {}, timeout=3)
+    # Killed at the timeout whether still starting or already asleep: the same refusal.
+    with pytest.raises(BuildError, match="not built within 1s"):
+        check(write(tmp_path, "import time\ntime.sleep(60)\n" + GOOD), {}, timeout=1)
 
 
 def test_bad_params_and_a_file_that_exits_are_refused_with_their_reason(
