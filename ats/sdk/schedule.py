@@ -152,7 +152,7 @@ def _bounds_from(day: pd.Timestamp) -> bool:
 
 def _read_kept(path: Path) -> Sessions | None:
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:  # arrays only: never pickle
             return Sessions(str(z["name"]), str(z["tz"]), pd.DatetimeIndex(z["dates"]),
                             z["opens"], z["closes"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
