@@ -45,8 +45,9 @@ def _payload(i: int) -> dict[str, Any]:
 
 
 # -- publishers --------------------------------------------------------------------------
-def raw_publisher(ep: str, mode: str, ready: Any) -> None:
-    ctx = zmq.Context()
+def raw_pub(ep: str, ready: Any) -> tuple[zmq.Context[Any], zmq.Socket[Any]]:
+    """A plain PUB bound to ``ep``, probing until the subscriber says it hears it."""
+    ctx: zmq.Context[Any] = zmq.Context()
     pub = ctx.socket(zmq.PUB)
     pub.setsockopt(zmq.SNDHWM, 0)
     pub.setsockopt(zmq.LINGER, -1)
@@ -54,6 +55,11 @@ def raw_publisher(ep: str, mode: str, ready: Any) -> None:
     while not ready.is_set():
         pub.send_multipart([PROBE.encode(), b""])
         time.sleep(0.01)
+    return ctx, pub
+
+
+def raw_publisher(ep: str, mode: str, ready: Any) -> None:
+    ctx, pub = raw_pub(ep, ready)
     topic = TOPIC.encode()
     n = N_THROUGHPUT if mode == "burst" else N_LATENCY
     for i in range(n):

@@ -42,7 +42,7 @@ import zmq
 
 from ats import apiclients
 from bench import figures
-from bench.bench_bus import _payload
+from bench.bench_bus import _payload, raw_pub
 from bench.bench_system import System, _wait_for
 from bench.figures import Figure
 
@@ -142,14 +142,7 @@ def paced(n: int, rate: float, send: Callable[[int], object]) -> float:
 
 
 def raw_publisher(ep: str, n: int, ready: Any, out: Connection) -> None:
-    ctx = zmq.Context()
-    pub = ctx.socket(zmq.PUB)
-    pub.setsockopt(zmq.SNDHWM, 0)
-    pub.setsockopt(zmq.LINGER, -1)
-    pub.bind(ep)
-    while not ready.is_set():
-        pub.send_multipart([PROBE.encode(), b""])
-        time.sleep(0.01)
+    ctx, pub = raw_pub(ep, ready)
     topic = TOPIC.encode()
     seconds = paced(n, RATE, lambda i: pub.send_multipart([topic, msgpack.packb(_payload(i))]))
     pub.send_multipart([END.encode(), b""])
