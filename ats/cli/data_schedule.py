@@ -89,7 +89,7 @@ def add(ctl: Ctl, name: str, symbols: tuple[str, ...], python: str, at: str, any
               duration=duration, python=spec, library=library, symbol=symbol,
               timeout=timeout)
     try:
-        nxt = schedule_of(ctl).timing(job.validate()).next_run(time.time())
+        nxt = schedule_of(ctl).policy.timing(job.validate()).next_run(time.time())
         if nxt is None:
             raise JobError(f"--at {job.at!r} never falls on an XNYS trading day"
                            f"{'' if any_day else ' (--any-day runs it on any day)'}")

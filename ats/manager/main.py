@@ -592,12 +592,11 @@ class Manager:
                 log.warning("removing %s: %s; its host's agent drops it when it returns",
                             entry.name, exc.message)
             self.registry.remove(entry.name)
-            await self.refresh()
-            return {"name": entry.name, "removed": True, "client_id": entry.client_id}
-        await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
-        self.registry.remove(entry.name)
-        sv.remove_strategy_section(self.cfg.programs_dir, entry.name)
-        await self._sv(self.supervisor.load_programs)
+        else:
+            await self._sv(self.supervisor.stop, sv.program_name(entry.name), True)
+            self.registry.remove(entry.name)
+            sv.remove_strategy_section(self.cfg.programs_dir, entry.name)
+            await self._sv(self.supervisor.load_programs)
         await self.refresh()
         return {"name": entry.name, "removed": True, "client_id": entry.client_id}
 

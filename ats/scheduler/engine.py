@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ats.scheduler.jobs import Job, RunRecord
 from ats.scheduler.timing import Timing
@@ -49,6 +50,13 @@ class Policy:
     retry_seconds: float = 60.0  #: the first retry's delay; each next one doubles
     after_close_minutes: float = 30.0
     tz: str = "America/New_York"
+
+    @classmethod
+    def of(cls, section: Mapping[str, Any]) -> Policy:
+        """From the [scheduler] settings."""
+        return cls(retries=int(section["retries"]), retry_seconds=float(section["retry_seconds"]),
+                   after_close_minutes=float(section["after_close_minutes"]),
+                   tz=str(section["tz"]))
 
     def timing(self, job: Job) -> Timing:
         return Timing(job.at, job.any_day, self.tz, self.after_close_minutes)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ats.scheduler import jobs as store
-from ats.scheduler.jobs import Job, Paths, RunRecord
-from ats.scheduler.timing import Timing
+from ats.scheduler.engine import Policy
+from ats.scheduler.jobs import Paths, RunRecord
 
 
 def utc(ts: float | None) -> str | None:
@@ -31,19 +31,15 @@ def result_line(rec: RunRecord) -> str:
 
 @dataclass(frozen=True)
 class Schedule:
-    """The jobs under a state folder, timed by the [scheduler] settings."""
+    """The jobs under a state folder, timed by the [scheduler] settings as the scheduler
+    times them."""
 
     paths: Paths
-    tz: str
-    after_close_minutes: float
+    policy: Policy
 
     @classmethod
     def of(cls, state_dir: Path, section: Mapping[str, Any]) -> Schedule:
-        return cls(Paths.of(state_dir), str(section["tz"]),
-                   float(section["after_close_minutes"]))
-
-    def timing(self, job: Job) -> Timing:
-        return Timing(job.at, job.any_day, self.tz, self.after_close_minutes)
+        return cls(Paths.of(state_dir), Policy.of(section))
 
     def rows(self, now: float) -> list[dict[str, Any]]:
         """One row per job, by name: its definition, its run record, ``next_run`` (the
@@ -52,7 +48,7 @@ class Schedule:
         out: list[dict[str, Any]] = []
         for name, job in sorted(jobs.items()):
             rec = runs.get(name, RunRecord())
-            nxt = rec.next_run if name in runs else self.timing(job).next_run(now)
+            nxt = rec.next_run if name in runs else self.policy.timing(job).next_run(now)
             out.append({**job.to_mapping(), **rec.to_mapping(), "name": name, "kind": job.kind,
                         "what": job.what, "next_run": nxt, "result_line": result_line(rec)})
         return out

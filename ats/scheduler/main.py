@@ -30,12 +30,6 @@ log = logging.getLogger("ats.scheduler")
 PROCESS = "scheduler"
 
 
-def policy_of(cfg: config_mod.Config) -> Policy:
-    s = cfg.section("scheduler")
-    return Policy(retries=int(s["retries"]), retry_seconds=float(s["retry_seconds"]),
-                  after_close_minutes=float(s["after_close_minutes"]), tz=str(s["tz"]))
-
-
 class SchedulerService:
     def __init__(self, cfg: config_mod.Config, *, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
@@ -47,8 +41,8 @@ class SchedulerService:
             log.error("%s; starting without the earlier run records", exc)
             runs = {}
         self.publisher: Publisher | None = None
-        self.engine = Engine(Runner(cfg, clock=clock), policy_of(cfg), clock=clock,
-                             alert=self.alert, saved=self.save, runs=runs)
+        self.engine = Engine(Runner(cfg, clock=clock), Policy.of(cfg.section("scheduler")),
+                             clock=clock, alert=self.alert, saved=self.save, runs=runs)
         self._seen: tuple[int, int] | None = None
         calendar("XNYS")  # built now (a second or two), not on the loop when a job comes
 
