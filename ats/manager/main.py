@@ -207,9 +207,8 @@ class Manager:
         names = {e.name for e in local}
         for entry in local:
             self._write_section(entry.name)
-        for path in self.cfg.programs_dir.glob(f"{sv.STRATEGY_PREFIX}*.conf"):
-            if path.stem[len(sv.STRATEGY_PREFIX):] not in names:
-                path.unlink()
+        for name in sv.strategy_sections(self.cfg.programs_dir) - names:
+            sv.remove_strategy_section(self.cfg.programs_dir, name)
         await self._sv(self.supervisor.load_programs)
         for entry in local:
             if entry.desired == "running" and entry.enabled:
