@@ -10,7 +10,7 @@ venue past the cap rather than let its host be refused by the Gateway at every c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ats.config import Config
@@ -19,18 +19,24 @@ MAX_API_CLIENTS = 32  #: simultaneous API clients one TWS or IB Gateway accepts
 DOCTOR_CLIENT_ID = 99  #: `ats-ctl doctor`'s clientId unless --client-id says otherwise
 
 
-def system_client_ids(cfg: Config) -> dict[str, int]:
-    """What connects to the venue besides the strategies -> its clientId."""
+def system_client_ids(cfg: Config, venue: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """What connects to the venue (default: [venue]) besides the strategies -> its clientId.
+    The data fetch, the scheduler and the doctor use the first venue only."""
+    venue = venue or cfg.venue
+    if venue["name"] != cfg.venue["name"]:
+        return {"broker": int(venue["master_client_id"])}
     return {
-        "broker": int(cfg.venue["master_client_id"]),
+        "broker": int(venue["master_client_id"]),
         "data fetch": int(cfg.section("data")["client_id"]),
         "scheduler": int(cfg.section("scheduler")["client_id"]),
         "doctor": DOCTOR_CLIENT_ID,
     }
 
 
-def venue_name(cfg: Config) -> str:
-    return f"{cfg.venue['host']}:{cfg.venue['port']}"
+def venue_name(cfg: Config, venue: Mapping[str, Any] | None = None) -> str:
+    venue = venue or cfg.venue
+    where = f"{venue['host']}:{venue['port']}"
+    return where if len(cfg.venues) == 1 else f"{venue['name']} ({where})"
 
 
 def clients_after(strategy_ids: Iterable[int], system: Mapping[str, int], adding: int) -> int:

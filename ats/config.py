@@ -26,6 +26,8 @@ CONFIG_FILE = "ats.toml"
 
 DEFAULTS: dict[str, Any] = {
     "venue": {
+        # The venue's name in the registry (`ats-ctl add --venue`), status and the books.
+        "name": "main",
         # "sim" runs the embedded simulator as program gateway-sim; "ib" points at a real
         # Gateway/TWS at host:port and leaves gateway-sim stopped.
         "kind": "sim",
@@ -38,6 +40,13 @@ DEFAULTS: dict[str, Any] = {
         "master_client_id": 0,
         "connect_timeout": 10.0,
     },
+    # Further Gateways or accounts, each a table {name, kind, host, port, account,
+    # master_client_id, connect_timeout, admin_port, seed, accounts, cash}: the broker keeps a
+    # master connection, books, risk and reconciliation per venue, and each strategy trades on
+    # the one it is registered with (default: [venue]'s). A "sim" venue runs its own simulator
+    # (program gateway-sim-NAME) on port and admin_port; seed, accounts and cash default to
+    # [sim]'s seed plus the venue's place, "DU000000<place+1>" and [sim] cash.
+    "venues": [],
     "sim": {
         "seed": 1,
         "speed": 1.0,
@@ -313,7 +322,22 @@ class Config:
 
     @property
     def venue(self) -> dict[str, Any]:
+        """The first venue: [venue]."""
         return dict(self.data["venue"])
+
+    @property
+    def venues(self) -> list[dict[str, Any]]:
+        """[venue], then each [[venues]] table with the keys it leaves out filled in."""
+        return [self.venue, *(venue_entry(self.data, i) for i in range(len(self.data["venues"])))]
+
+    def venue_named(self, name: str | None) -> dict[str, Any]:
+        """The venue called `name` (None or empty: the first)."""
+        venues = self.venues
+        for venue in venues:
+            if not name or venue["name"] == name:
+                return venue
+        raise ConfigError(f"unknown venue {name!r}: {self.path} names "
+                          f"{', '.join(repr(v['name']) for v in venues)}")
 
     def section(self, name: str) -> dict[str, Any]:
         return dict(self.data.get(name, {}))
@@ -388,6 +412,42 @@ def _weight_problems(data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def venue_entry(data: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """[[venues]] table `index` with its defaults: connection keys as [venue]'s defaults, a sim
+    venue's seed, accounts and cash derived from [sim] and its place."""
+    sim = data["sim"]
+    place = index + 1
+    return {**DEFAULTS["venue"], "seed": int(sim["seed"]) + place,
+            "accounts": f"DU{place + 1:07d}", "cash": float(sim["cash"]), "admin_port": 0,
+            **data["venues"][index]}
+
+
+def _venue_problems(data: Mapping[str, Any]) -> list[str]:
+    """Venue names are distinct, and no two venues (nor their simulators) share a port."""
+    problems = []
+    venues = [dict(data["venue"]), *(venue_entry(data, i) for i in range(len(data["venues"])))]
+    names = [str(v["name"]) for v in venues]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"[[venues]] name {name!r} is used by more than one venue")
+    ports: dict[tuple[str, int], str] = {}
+    sim_admin = int(data["sim"]["admin_port"])
+    for i, v in enumerate(venues):
+        used = [("port", int(v["port"]))]
+        if v["kind"] == "sim":
+            admin = sim_admin if i == 0 else int(v["admin_port"])
+            if i and not admin:
+                problems.append(f"[[venues]] {v['name']!r} is a sim venue: set its admin_port")
+                continue
+            used.append(("admin_port", admin))
+        for key, port in used:
+            where = f"{v['name']!r} {key} {port}"
+            other = ports.get((str(v["host"]), port))
+            if other is not None:
+                problems.append(f"[[venues]] {where} is also {other}")
+            ports[(str(v["host"]), port)] = where
+    return problems
+
+
 def _web_problems(data: Mapping[str, Any]) -> list[str]:
     """The console is served beyond loopback only over TLS: both files named, both present."""
     web = data["web"]
@@ -447,7 +507,7 @@ def _validate(data: Mapping[str, Any], *, schema: bool = True) -> list[str]:
         if problems:
             return problems
     return (_weight_problems(data) or _web_problems(data)
-            or _bus_problems(data) + _storage_problems(data))
+            or _bus_problems(data) + _storage_problems(data) + _venue_problems(data))
 
 
 def load(home: Path | None = None) -> Config:

@@ -47,6 +47,7 @@ SEED_STRATEGY: Schema = {
             "max_weight": {"type": "number", **NOT_NEGATIVE},
             "start": {"type": "boolean"},
             "benchmark": {"type": "string"},
+            "venue": {"type": "string"},
         },
     },
 }
@@ -65,14 +66,37 @@ ALERT_URL: Schema = {
     },
 }
 FRACTION: Schema = {"type": "number", "minimum": 0, "maximum": 1}
+NAME: Schema = {"type": "string", "pattern": "^[a-z0-9_][a-z0-9_-]{0,47}$",
+                "x-what": "lowercase letters, digits, '_' and '-'"}
+#: A further Gateway or account ([[venues]]).
+VENUE: Schema = {
+    "type": "object",
+    "required": ["name", "port"],
+    "additionalProperties": False,
+    "properties": {
+        "name": NAME,
+        "kind": {"enum": ["sim", "ib"]},
+        "host": {"type": "string", **NOT_EMPTY},
+        "port": {"type": "integer", **PORT},
+        "account": {"type": "string"},
+        "master_client_id": {"type": "integer", **NOT_NEGATIVE},
+        "connect_timeout": {"type": "number", **POSITIVE},
+        "admin_port": {"type": "integer", **PORT},
+        "seed": {"type": "integer"},
+        "accounts": {"type": "string", **NOT_EMPTY},
+        "cash": {"type": "number", **NOT_NEGATIVE},
+    },
+}
 
 #: What the defaults' types do not say, by the key's path in the file.
 CONSTRAINTS: dict[KeyPath, Schema] = {
+    ("venue", "name"): NAME,
     ("venue", "kind"): {"enum": ["sim", "ib"]},
     ("venue", "host"): NOT_EMPTY,
     ("venue", "port"): PORT,
     ("venue", "master_client_id"): NOT_NEGATIVE,
     ("venue", "connect_timeout"): POSITIVE,
+    ("venues",): {"items": VENUE},
     ("sim", "speed"): POSITIVE,
     ("sim", "start"): {"format": "iso8601", "x-what": "a quoted ISO 8601 instant (or empty)"},
     ("sim", "clock"): {"enum": ["session", "wall", "stepped"]},
@@ -94,8 +118,7 @@ CONSTRAINTS: dict[KeyPath, Schema] = {
     ("manager", "ib_lib"): {"enum": ["ib_async", "ib_insync"]},
     ("manager", "seed_strategies"): {"items": SEED_STRATEGY},
     ("host", "halt_after_errors"): NOT_NEGATIVE,  # 0: never
-    ("hosts", "name"): {"pattern": "^[a-z0-9_][a-z0-9_-]{0,47}$",
-                        "x-what": "lowercase letters, digits, '_' and '-'"},
+    ("hosts", "name"): NAME,
     ("hosts", "role"): {"enum": ["main", "agent"]},
     ("hosts", "lost_seconds"): POSITIVE,
     ("broker", "equity_sample_seconds"): POSITIVE,

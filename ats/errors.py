@@ -22,6 +22,7 @@ class Code:
     DISCONNECTED = "DISCONNECTED"  #: the venue connection is down
     HOST_LOST = "HOST_LOST"  #: the strategy's host has no agent on the bus (LOST or unknown)
     TOO_MANY_CLIENTS = "TOO_MANY_CLIENTS"  #: a strategy past IB's 32 API clients per Gateway
+    UNKNOWN_VENUE = "UNKNOWN_VENUE"  #: a venue neither [venue] nor [[venues]] names
 
 RESERVED_NAMES = frozenset({"manager", "broker", "bus", "gateway-sim", "web", "alerts",
                             "scheduler", "ctl", "repl", "all"})

@@ -134,8 +134,8 @@ class AlertsService:
         now, r = self.clock(), self.rules
         if family == topics.ALERT and type_ == "alert":
             self.raise_(r.forwarded(name, body, now))
-        elif family == topics.CONNECTION and name == "broker" and type_ == "venue":
-            self.raise_(r.venue(body, now))
+        elif family == topics.CONNECTION and name.startswith("broker") and type_ == "venue":
+            self.raise_(r.venue(body, now, name))
         elif family == topics.RECONCILE:
             self.raise_(r.reconcile(type_, body, now))
         elif family == topics.RISK and type_ == "rejected":

@@ -83,8 +83,9 @@ class Rules:
         self.config = config
         self.states: dict[str, str] = {}  #: strategy -> its last state
         self.process_states: dict[str, str] = {}  #: process -> its last state
-        self.venue_down_since: float | None = None
-        self.venue_alerted = False  #: the long disconnect was alerted
+        #: broker desk process -> when its venue went down
+        self.venue_down_since: dict[str, float] = {}
+        self.venue_alerted: set[str] = set()  #: desks whose long disconnect was alerted
         self.refusals: dict[str, deque[float]] = {}  #: strategy -> recent refusal times
         self.refusals_alerted: dict[str, float] = {}  #: strategy -> when a burst was alerted
         self.peaks: dict[str, float] = {}  #: strategy (or "account") -> highest equity seen
@@ -172,34 +173,48 @@ class Rules:
 
     # -- the venue ---------------------------------------------------------------------------
 
-    def venue(self, body: Mapping[str, Any], now: float) -> list[Alert]:
-        """The broker's connection.broker "venue" event: state lost / disconnected /
-        connected, with the IB code when there is one."""
+    def venue(self, body: Mapping[str, Any], now: float,
+              process: str = "broker") -> list[Alert]:
+        """A broker desk's connection.<process> "venue" event: state lost / disconnected /
+        connected, with the IB code when there is one. The first venue's desk is "broker",
+        a further one's "broker-NAME"; each is timed on its own."""
         state, code = str(body.get("state")), body.get("code")
+        venue = process.removeprefix("broker").removeprefix("-")
+        what = f"venue {venue}" if venue else "venue"
+        key = f"venue:{venue}:" if venue else "venue:"
         out = []
         if isinstance(code, int) and code in VENUE_CODES:
             level, title = VENUE_CODES[code]
-            out.append(Alert.make(level, f"venue:{code}", title, source="broker", ts=now))
+            out.append(Alert.make(level, f"{key}{code}", f"{title} ({what})" if venue else title,
+                                  source=process, ts=now))
+        since = self.venue_down_since.get(process)
         if state in ("lost", "disconnected"):
-            if self.venue_down_since is None:
-                self.venue_down_since, self.venue_alerted = now, False
-        elif state == "connected" and self.venue_down_since is not None:
-            down = now - self.venue_down_since
-            if self.venue_alerted:
-                out.append(Alert.make(Level.INFO, "venue:reconnected", "venue reconnected",
-                                      f"after {down:.0f} s down", source="broker", ts=now))
-            self.venue_down_since, self.venue_alerted = None, False
+            if since is None:
+                self.venue_down_since[process] = now
+                self.venue_alerted.discard(process)
+        elif state == "connected" and since is not None:
+            if process in self.venue_alerted:
+                out.append(Alert.make(Level.INFO, f"{key}reconnected", f"{what} reconnected",
+                                      f"after {now - since:.0f} s down", source=process,
+                                      ts=now))
+            del self.venue_down_since[process]
+            self.venue_alerted.discard(process)
         return out
 
     def venue_tick(self, now: float) -> list[Alert]:
-        since = self.venue_down_since
-        if since is None or self.venue_alerted or now - since < self.config.disconnect_seconds:
-            return []
-        self.venue_alerted = True
-        return [Alert.make(Level.CRITICAL, "venue:down", "venue disconnected",
-                           f"the broker has been disconnected from the venue for "
-                           f"{now - since:.0f} s (> {self.config.disconnect_seconds:g} s); "
-                           "orders are refused", source="broker", ts=now)]
+        out = []
+        for process, since in self.venue_down_since.items():
+            if process in self.venue_alerted or now - since < self.config.disconnect_seconds:
+                continue
+            self.venue_alerted.add(process)
+            venue = process.removeprefix("broker").removeprefix("-")
+            what = f"venue {venue}" if venue else "venue"
+            out.append(Alert.make(Level.CRITICAL, f"venue:{venue}:down" if venue else
+                                  "venue:down", f"{what} disconnected",
+                                  f"the broker has been disconnected from the {what} for "
+                                  f"{now - since:.0f} s (> {self.config.disconnect_seconds:g} "
+                                  "s); orders are refused", source=process, ts=now))
+        return out
 
     # -- the broker's events -----------------------------------------------------------------
 
@@ -252,7 +267,7 @@ class Rules:
     def forwarded(self, source: str, body: Mapping[str, Any], now: float) -> list[Alert]:
         """An alert another process put on the bus (alert.<source>)."""
         message = str(body.get("message") or "")
-        if source == "broker" and message.startswith(COVERED_PREFIXES):
+        if source.startswith("broker") and message.startswith(COVERED_PREFIXES):
             return []
         title = message.splitlines()[0] if message else "alert"
         title = title if len(title) <= 120 else title[:117] + "..."

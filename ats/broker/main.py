@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -34,7 +35,7 @@ from ats.broker.intents import (
     intent_status,
 )
 from ats.broker.ledger import UNATTRIBUTED, Ledger
-from ats.broker.ledger_store import LedgerStore, StorageFull
+from ats.broker.ledger_store import LIBRARY, LedgerStore, StorageFull
 from ats.broker.model import OrderIntent
 from ats.broker.order_store import DONE_ORDER_STATUSES, KEEP_DONE_ORDERS, OrderStore
 from ats.broker.reconcile import reconcile
@@ -45,14 +46,13 @@ from ats.broker.transfers import Request, TransferRefused, make_transfer
 from ats.errors import Code
 from ats.ib import adapter, parsing
 from ats.ib.venueclock import VenueClock
-from ats.processes import BusLogHandler, install_stop_handlers, service_main
+from ats.processes import service_main
 from ats.storage.arctic import open_arctic
 from bus import topics
 from bus.client import AsyncRequester
-from bus.clone import CloneState, register_snapshot
+from bus.clone import CloneState
 from bus.errors import Code as BusCode
 from bus.errors import RequestError
-from bus.heartbeat import Heartbeater
 from bus.publisher import Publisher
 from bus.service import Service
 
@@ -77,16 +77,77 @@ def _num(x: Any) -> float | None:
     return v if abs(v) < 1e300 else None
 
 
+def _by_strategy(topic: Callable[[str], str]) -> Callable[[str], str]:
+    """Clone keys are "<strategy>|..." (plus "|<venue>" beyond the first venue); updates go out
+    on the strategy's own topic."""
+    return lambda key: topic(key.split("|", 1)[0])
+
+
+@dataclasses.dataclass
+class Wiring:
+    """The broker process's side of the bus, shared by the desks of all its venues: one
+    ROUTER, one publisher, and one clone state per snapshot (one sequence for its subscribers)."""
+
+    zctx: zmq.asyncio.Context
+    sync_zctx: zmq.Context[Any]
+    publisher: Publisher
+    service: Service
+    manager: AsyncRequester
+    positions: CloneState
+    pnl: CloneState
+    orders: CloneState
+    account: CloneState
+
+    @classmethod
+    def open(cls, cfg: config_mod.Config) -> Wiring:
+        zctx, sync_zctx, eps = zmq.asyncio.Context(), zmq.Context(), cfg.endpoints
+        publisher = Publisher(sync_zctx, eps.publish, "broker")
+        return cls(zctx, sync_zctx, publisher, Service(zctx, eps.broker, "broker"),
+                   AsyncRequester(zctx, eps.manager, timeout=2.0),
+                   CloneState(publisher, _by_strategy(topics.position), name="positions"),
+                   CloneState(publisher, _by_strategy(topics.pnl), name="pnl"),
+                   CloneState(publisher, _by_strategy(topics.order), name="orders"),
+                   CloneState(publisher, topics.account(), name="account"))
+
+
+def venue_state_dir(cfg: config_mod.Config, venue: Mapping[str, Any]) -> Path:
+    """The first venue's journals stay where a one-venue system keeps them; a further venue's
+    go under state/venues/NAME."""
+    if venue["name"] == cfg.venue["name"]:
+        return cfg.state_dir
+    path = cfg.state_dir / "venues" / str(venue["name"])
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def ledger_library(cfg: config_mod.Config, venue: Mapping[str, Any]) -> str:
+    """The ArcticDB library of a venue's ledger: one writer (its desk) per library."""
+    return LIBRARY if venue["name"] == cfg.venue["name"] else f"{LIBRARY}-{venue['name']}"
+
+
 class Broker:
-    def __init__(self, cfg: config_mod.Config) -> None:
+    """One venue's desk: its master connection, ledger, intents, risk and reconciliation.
+    ats.broker.service routes the bus's requests to the desks of the [venue] and [[venues]]."""
+
+    def __init__(self, cfg: config_mod.Config, venue: Mapping[str, Any] | None = None,
+                 wiring: Wiring | None = None) -> None:
         self.cfg = cfg
+        self.venue = dict(venue or cfg.venue)
+        self.venue_name = str(self.venue["name"])
+        self.primary = self.venue_name == cfg.venue["name"]
+        #: process name of this desk's connection and alert topics
+        self.process = "broker" if self.primary else f"broker-{self.venue_name}"
+        #: the tail of this desk's clone keys: the first venue's keys are a one-venue system's
+        self.key_tail = "" if self.primary else f"|{self.venue_name}"
+        self.multi = len(cfg.venues) > 1
         bcfg = cfg.section("broker")
         self.flush_seconds = float(bcfg["flush_seconds"])
         self.equity_seconds = float(bcfg["equity_sample_seconds"])
         self.reconcile_seconds = float(bcfg["reconcile_seconds"])
-        state = cfg.state_dir
+        state = venue_state_dir(cfg, self.venue)
         self.store = LedgerStore(state / "ledger", cfg.arctic_uri,
-                                 arctic=open_arctic(cfg.arctic_uri))
+                                 arctic=open_arctic(cfg.arctic_uri),
+                                 library=ledger_library(cfg, self.venue))
         self.ledger = Ledger()
         executions, commissions = self.store.load()
         self.ledger.replay(executions, commissions)
@@ -101,21 +162,17 @@ class Broker:
             self.risk.set_limits(scope, limits)
             log.info("risk limits of %s as set at runtime: %s", scope or "the account",
                      limits.to_mapping())
-        self.zctx = zmq.asyncio.Context()
-        self.sync_zctx = zmq.Context()
-        eps = cfg.endpoints
-        self.publisher = Publisher(self.sync_zctx, eps.publish, "broker")
-        self.service = Service(self.zctx, eps.broker, "broker")
-        self.manager = AsyncRequester(self.zctx, eps.manager, timeout=2.0)
-        self.positions = CloneState(self.publisher, self._position_topic, name="positions")
-        self.pnl = CloneState(self.publisher, topics.pnl, name="pnl")
-        self.orders = CloneState(self.publisher, self._order_topic, name="orders")
-        self.account = CloneState(self.publisher, topics.account(), name="account")
+        self.wiring = wiring = wiring or Wiring.open(cfg)
+        self.zctx, self.sync_zctx = wiring.zctx, wiring.sync_zctx
+        self.publisher, self.service, self.manager = (wiring.publisher, wiring.service,
+                                                      wiring.manager)
+        self.positions, self.pnl = wiring.positions, wiring.pnl
+        self.orders, self.account = wiring.orders, wiring.account
         self.ib: Any = adapter.IB()
         self.connected = False
         self.venue_since = time.time()  #: when `connected` last changed
         self.clock = VenueClock(float(cfg.section("sim")["speed"])
-                                if cfg.venue["kind"] == "sim" else 1.0)
+                                if self.venue["kind"] == "sim" else 1.0)
         self.venue_code: int | None = None  #: the last connectivity or farm code from the venue
         self.stop_event = asyncio.Event()
         self.suspects: dict[int, int] = {}  #: con_id -> consecutive mismatches
@@ -136,35 +193,14 @@ class Broker:
             self._put_order(key, row)
         self.syncer = BackgroundSync([self.store.flush, self.intents.flush],
                                      on_error=self._storage_failed)
-        self._register()
         #: the hosts' warm-up bars: the market_data cache, then this connection, paced
         self.history = HistoryService(self.ib, cfg.arctic_uri,
                                       str(cfg.section("data")["library"]), self.clock.speed,
                                       self.clock.now)
-        self.service.register("history", self.history.m_history)
-        log.info("ledger loaded: %d executions, %d strategies", len(executions),
-                 len(self.ledger.strategies()))
-
-    # Clone keys are "<strategy>|<id>"; updates go out on the strategy's own topic.
-    @staticmethod
-    def _order_topic(key: str) -> str:
-        return topics.order(key.split("|", 1)[0])
-
-    @staticmethod
-    def _position_topic(key: str) -> str:
-        return topics.position(key.split("|", 1)[0])
+        log.info("%s: ledger loaded: %d executions, %d strategies", self.process,
+                 len(executions), len(self.ledger.strategies()))
 
     # -- service ----------------------------------------------------------------------------
-
-    def _register(self) -> None:
-        for name in ("approve", "book", "positions", "pnl", "fills", "orders", "halt", "resume",
-                     "trading_state", "limits", "set_limits", "reconcile", "intents", "account",
-                     "equity", "order_rejected", "assign"):
-            self.service.register(name, getattr(self, f"m_{name}"))
-        for method, clone in (("snapshot_positions", self.positions), ("snapshot_pnl", self.pnl),
-                              ("snapshot_orders", self.orders),
-                              ("snapshot_account", self.account)):
-            register_snapshot(self.service, clone, method)
 
     async def m_approve(self, p: dict[str, Any]) -> dict[str, Any]:
         """Pre-trade risk. An approval is on disk (the group commit that holds it has synced)
@@ -239,7 +275,7 @@ class Broker:
         if rec.status in OPEN_STATUSES:
             rec = self.intents.mark(rec.intent.intent_id, IntentStatus.REJECTED, reason=reason)
             log.warning("order %s of %s rejected by the venue: %s", ref, strategy, reason)
-        row = self.orders.get(f"{strategy}|{ref}")
+        row = self.orders.get(f"{strategy}|{ref}{self.key_tail}")
         if row is not None:
             self._set_order(ref, strategy, {**row, "status": "Rejected", "reason": reason})
         return {"order_ref": ref, "status": str(rec.status)}
@@ -272,7 +308,7 @@ class Broker:
         return self.ledger.recent_fills(p.get("strategy") or None, int(p.get("limit", 0) or 0))
 
     def m_orders(self, p: dict[str, Any]) -> list[dict[str, Any]]:
-        return order_store.select(self.orders.state, p.get("strategy"), bool(p.get("all")))
+        return order_store.select(self.own_orders(), p.get("strategy"), bool(p.get("all")))
 
     async def m_equity(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         """The equity curve: persisted samples plus those not yet written, at most `points`
@@ -288,7 +324,7 @@ class Broker:
             df = df[df["strategy"] == p["strategy"]]
         points = int(p.get("points", 500))
         parts = [g.iloc[:: max(1, len(g) // points)] for _, g in df.groupby("strategy")]
-        return _records(pd.concat(parts)) if parts else []
+        return records(pd.concat(parts)) if parts else []
 
     def m_account(self, p: dict[str, Any]) -> dict[str, Any]:
         return dict(self.account.state)
@@ -434,9 +470,17 @@ class Broker:
     # -- ledger input -----------------------------------------------------------------------
 
     def _set_order(self, order_ref: str, strategy: str, row: dict[str, Any]) -> None:
-        self._put_order(f"{strategy}|{order_ref}", row)
+        self._put_order(f"{strategy}|{order_ref}{self.key_tail}", row)
+
+    def own_orders(self) -> dict[str, dict[str, Any]]:
+        """This venue's rows of the order clone the desks share."""
+        if not self.multi:
+            return self.orders.state
+        return {k: r for k, r in self.orders.state.items() if r.get("venue") == self.venue_name}
 
     def _put_order(self, key: str, row: dict[str, Any]) -> None:
+        if self.multi:
+            row = {**row, "venue": self.venue_name}
         self.orders.set(key, row)
         self.order_store.mark_dirty()
         if row["status"] in DONE_ORDER_STATUSES and key not in self._done_orders:
@@ -503,13 +547,15 @@ class Broker:
     def _storage_failed(self, exc: BaseException) -> None:
         self.storage_error = str(exc)
         log.critical("LEDGER STORAGE FULL: %s; new orders are refused", exc)
-        self.publisher.publish(topics.alert("broker"), "alert",
+        self.publisher.publish(topics.alert(self.process), "alert",
                                {"level": "CRITICAL", "message": f"ledger storage full: {exc}"})
 
     def _publish_books(self, strategy: str, con_id: int | None = None) -> None:
+        venue = {"venue": self.venue_name} if self.multi else {}
         for row in self.ledger.position_rows(strategy, con_id):
-            self.positions.set(f"{row['strategy']}|{row['con_id']}", row)
-        self.pnl.set(strategy, self.ledger.pnl_row(strategy))
+            self.positions.set(f"{row['strategy']}|{row['con_id']}{self.key_tail}",
+                               {**row, **venue})
+        self.pnl.set(f"{strategy}{self.key_tail}", {**self.ledger.pnl_row(strategy), **venue})
 
     def sweep(self) -> int:
         """Apply every fill this connection knows; the ledger ignores those already recorded."""
@@ -563,7 +609,7 @@ class Broker:
         st = trade.orderStatus
         # a completed order (reqCompletedOrders) has its fills only in filledQuantity
         filled = max(float(st.filled), _num(trade.order.filledQuantity) or 0.0)
-        key = f"{strategy}|{ref or 'perm' + str(trade.order.permId)}"
+        key = f"{strategy}|{ref or 'perm' + str(trade.order.permId)}{self.key_tail}"
         self._put_order(key, order_store.merge(self.orders.get(key), {
             "order_ref": ref, "strategy": strategy, "symbol": trade.contract.symbol,
             "con_id": trade.contract.conId, "side": trade.order.action,
@@ -582,9 +628,10 @@ class Broker:
     def _on_account_value(self, value: Any) -> None:
         if value.tag in ("NetLiquidation", "TotalCashValue", "BuyingPower", "GrossPositionValue",
                          "RealizedPnL", "UnrealizedPnL", "AvailableFunds"):
-            self.account.set(f"{value.tag}|{value.currency}", {
+            self.account.set(f"{value.tag}|{value.currency}{self.key_tail}", {
                 "tag": value.tag, "currency": value.currency, "value": value.value,
-                "account": value.account})
+                "account": value.account,
+                **({"venue": self.venue_name} if self.multi else {})})
 
     def _on_portfolio(self, item: Any) -> None:
         price = _num(item.marketPrice)
@@ -600,11 +647,11 @@ class Broker:
             self.venue_code = code
         if code == adapter.CONNECTIVITY_LOST:
             self._set_connected(False)
-            self.publisher.publish(topics.connection("broker"), "venue", {"state": "lost",
+            self.publisher.publish(topics.connection(self.process), "venue", {"state": "lost",
                                                                           "code": code})
         elif code in (adapter.RESTORED_DATA_LOST, adapter.RESTORED_DATA_KEPT):
             self._set_connected(True)
-            self.publisher.publish(topics.connection("broker"), "venue", {"state": "connected",
+            self.publisher.publish(topics.connection(self.process), "venue", {"state": "connected",
                                                                           "code": code})
             asyncio.get_running_loop().create_task(self.recover())
 
@@ -613,17 +660,17 @@ class Broker:
             return
         self._set_connected(False)
         log.warning("venue disconnected; reconnecting")
-        self.publisher.publish(topics.connection("broker"), "venue", {"state": "disconnected"})
+        self.publisher.publish(topics.connection(self.process), "venue", {"state": "disconnected"})
         asyncio.get_running_loop().create_task(self.connect())
 
     async def connect(self) -> None:
-        venue = self.cfg.venue
+        venue = self.venue
         await adapter.connect(self.ib, venue["host"], int(venue["port"]),
                               int(venue["master_client_id"]),
                               timeout=float(venue["connect_timeout"]),
                               account=str(venue["account"]), stop=self.stop_event)
-        log.info("connected to %s:%s as master clientId %s", venue["host"], venue["port"],
-                 venue["master_client_id"])
+        log.info("%s: connected to %s:%s as master clientId %s", self.process, venue["host"],
+                 venue["port"], venue["master_client_id"])
         try:
             self.clock.sync((await self.ib.reqCurrentTimeAsync()).timestamp())
         except Exception as exc:
@@ -631,7 +678,7 @@ class Broker:
                         "clock", exc)
         await self.recover()
         self._set_connected(True)
-        self.publisher.publish(topics.connection("broker"), "venue", {"state": "connected"})
+        self.publisher.publish(topics.connection(self.process), "venue", {"state": "connected"})
         for trade in self.ib.trades():
             self._on_order(trade)
         self.check_reconciliation()
@@ -650,14 +697,15 @@ class Broker:
         for con_id, brk in found.items():
             self.suspects[con_id] = self.suspects.get(con_id, 0) + 1
             if self.suspects[con_id] >= BREAK_CONFIRMATIONS and con_id not in self.breaks:
-                self.breaks[con_id] = brk.to_dict()
+                self.breaks[con_id] = {**brk.to_dict(),
+                                       **({"venue": self.venue_name} if self.multi else {})}
                 self.states.set_instrument_reducing(
                     con_id, f"reconciliation break: ledger {brk.ledger:g} vs account "
                             f"{brk.account:g}")
                 log.error("RECONCILIATION BREAK conId %d: ledger %g, account %g", con_id,
                           brk.ledger, brk.account)
-                self.publisher.publish(topics.reconcile(), "break", brk.to_dict())
-                self.publisher.publish(topics.alert("broker"), "alert", {
+                self.publisher.publish(topics.reconcile(), "break", self.breaks[con_id])
+                self.publisher.publish(topics.alert(self.process), "alert", {
                     "level": "ERROR", "message": f"reconciliation break on conId {con_id}: "
                     f"ledger {brk.ledger:g} vs account {brk.account:g}; REDUCING"})
         # REDUCING is persisted: a break from before a restart clears here too
@@ -677,6 +725,8 @@ class Broker:
             entries = await self.manager.request("list", {})
         except RequestError:
             return
+        first = self.cfg.venue["name"]
+        entries = [e for e in entries if (e.get("venue") or first) == self.venue_name]
         self.registered = {str(e["name"]) for e in entries}
         for e in entries:
             self.ledger.set_client_strategy(int(e["client_id"]), str(e["name"]))
@@ -735,7 +785,7 @@ class Broker:
                 self.storage_error = None
         else:
             log.critical("disk %s (%s): trading %s", level, text, level.trading_state)
-        self.publisher.publish(topics.alert("broker"), "alert", {
+        self.publisher.publish(topics.alert(self.process), "alert", {
             "level": "INFO" if level is DiskLevel.OK else "CRITICAL",
             "message": f"disk {previous} -> {level}: {text}; account trading "
                        f"{level.trading_state}"})
@@ -752,9 +802,10 @@ class Broker:
     def _flush_failed(self, exc: BaseException) -> None:
         log.error("ArcticDB flush failed (the local journal keeps every record): %s", exc)
 
-    async def run(self) -> None:
-        install_stop_handlers(self.stop_event)
-        logging.getLogger().addHandler(BusLogHandler(self.publisher, "broker"))
+    def start(self) -> list[asyncio.Task[Any]]:
+        """This desk's work on the running loop: venue events, background flushes, the disk
+        watch, the order store, and (as its own task, so no venue waits for another) the
+        connection, recovery and the periodic loop."""
         self.ib.execDetailsEvent += self._on_exec
         self.ib.commissionReportEvent += self._on_commission
         self.ib.openOrderEvent += self._on_order
@@ -764,32 +815,27 @@ class Broker:
         self.ib.errorEvent += self._on_error
         self.store.start_background(self.flush_seconds, on_error=self._flush_failed,
                                     may_write=self.arctic_writable)
-        tasks = [asyncio.create_task(self.service.run(), name="service"),
-                 asyncio.create_task(self.disk_watch(), name="disk"),
-                 asyncio.create_task(Heartbeater(self.publisher, "broker",
-                                                 info=self._hb_info).run(), name="hb"),
-                 asyncio.create_task(self.order_store.run(lambda: self.orders.state,
-                                                          self.stop_event), name="orders")]
         for strategy in self.ledger.strategies():
             self._publish_books(strategy)
+        return [asyncio.create_task(self.disk_watch(), name=f"{self.process}-disk"),
+                asyncio.create_task(self.order_store.run(self.own_orders, self.stop_event),
+                                    name=f"{self.process}-orders"),
+                asyncio.create_task(self.trade(), name=self.process)]
+
+    async def trade(self) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await self.connect()
         self.ib.disconnectedEvent += self._on_disconnected
-        tasks.append(asyncio.create_task(self.periodic(), name="periodic"))
-        log.info("broker up (pid %d)", os.getpid())
-        await self.stop_event.wait()
-        log.info("broker stopping")
-        self.service.stop()
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.periodic()
+
+    async def close(self) -> None:
+        """After its tasks are cancelled: the venue let go, every journal and store closed."""
         self.ib.disconnect()
-        self.order_store.save(self.orders.state)
+        self.order_store.save(self.own_orders())
         await self.persist_equity()
         self.syncer.close()
         self.store.close(flush=self.arctic_writable())
         self.intents.close()
-        self.publisher.close()
 
     def _hb_info(self) -> dict[str, Any]:
         return {"venue": "connected" if self.connected else "disconnected",
@@ -799,7 +845,7 @@ class Broker:
                 "pending_flush": self.store.pending}
 
 
-def _records(df: Any) -> list[dict[str, Any]]:
+def records(df: Any) -> list[dict[str, Any]]:
     """DataFrame rows as msgpack-safe dicts (timestamps as ISO strings, NaN as None)."""
     out = []
     for row in df.to_dict("records"):
@@ -817,4 +863,6 @@ def _records(df: Any) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    service_main("ats-broker", __doc__, Broker, argv)
+    from ats.broker.service import BrokerProcess
+
+    service_main("ats-broker", __doc__, BrokerProcess, argv)

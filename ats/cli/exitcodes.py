@@ -37,6 +37,7 @@ EXIT_CODES: dict[str, tuple[int, str]] = {
     AtsCode.HOST_LOST: (27, "is `ats-agent` up on that host? see `ats-ctl status`"),
     AtsCode.TOO_MANY_CLIENTS: (26, "`ats-ctl remove` a strategy, or seed fewer in "
                                    "[manager] seed_strategies"),
+    AtsCode.UNKNOWN_VENUE: (28, "see [venue] and [[venues]] in ats.toml"),
     "UNKNOWN_JOB": (30, "see `ats-ctl data schedule list`"),
     "JOB_EXISTS": (31, "use another name, or `ats-ctl data schedule remove` the old one"),
     "JOB_FAILED": (32, "see `ats-ctl data schedule list` and `ats-ctl logs scheduler`"),

@@ -18,6 +18,7 @@ from ats import config as config_mod
 from ats.cli import homeprocs, join, readiness
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.errors import Code
+from ats.manager import venuesims
 from ats.manager.supervisor import UNREACHABLE_ERRORS, Supervisor
 from ats.web import logintoken
 
@@ -39,31 +40,13 @@ def supervisord_conf(cfg: config_mod.Config) -> Path:
     return REPO_DEPLOY
 
 
-def sim_args(cfg: config_mod.Config) -> list[str]:
-    venue, sim = cfg.venue, cfg.section("sim")
-    return [
-        "--host", str(venue["host"]), "--port", str(venue["port"]),
-        "--admin-port", str(sim["admin_port"]), "--seed", str(sim["seed"]),
-        "--speed", str(sim["speed"]), "--accounts", str(sim["accounts"]),
-        "--cash", str(sim["cash"]), "--master-client-id", str(venue["master_client_id"]),
-        "--max-msg-rate", str(sim["max_msg_rate"]),
-        "--history-pacing" if sim.get("history_pacing", True) else "--no-history-pacing",
-        "--state", str(cfg.state_dir / "gateway-sim.json"),
-        # Stored bars replace the synthetic market only when asked for: `ats-ctl data fetch`
-        # must not change the simulator's prices behind the operator's back.
-        *(["--arctic", cfg.arctic_uri] if sim.get("market") == "stored" else []),
-        *(["--start", str(sim["start"])] if sim.get("start") else []),
-        "--clock", str(sim.get("clock", "session")),
-    ]
-
-
 def supervisord_env(cfg: config_mod.Config) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "ATS_HOME": str(cfg.home),
         "ATS_BIN": str(Path(sys.executable).parent),
         "ATS_SIM_AUTOSTART": "true" if cfg.venue["kind"] == "sim" else "false",
-        "ATS_SIM_ARGS": shlex.join(sim_args(cfg)),
+        "ATS_SIM_ARGS": shlex.join(venuesims.sim_args(cfg)),
         "PYTHONUNBUFFERED": "1",
     })
     return env
@@ -177,6 +160,8 @@ def up(ctl: Ctl, foreground: bool, wait: bool, timeout: float) -> None:
     problem = seed_client_problem(cfg)
     if problem is not None:
         fail(Code.TOO_MANY_CLIENTS, problem)
+    if cfg.section("hosts")["role"] == "main":
+        venuesims.write_sections(cfg)
     cmd = [str(Path(sys.executable).parent / "supervisord"), "-c", str(supervisord_conf(cfg))]
     env = supervisord_env(cfg)
     if foreground:

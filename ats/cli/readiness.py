@@ -34,7 +34,6 @@ class Readiness:
 def assess(cfg: config_mod.Config, statuses: list[dict[str, Any]]) -> Readiness:
     r = Readiness()
     venue = cfg.venue
-    where = f"{venue['host']}:{venue['port']}"
     for s in statuses:
         name, state = s["name"], s["state"]
         if s.get("kind") == "process":
@@ -45,8 +44,7 @@ def assess(cfg: config_mod.Config, statuses: list[dict[str, Any]]) -> Readiness:
                     name=name, venue_port=venue["port"], web_port=cfg.data["web"]["port"])
                 (r.failed if state in FAILED else r.waiting).append(f"{name} {state}{hint}")
             elif name == "broker" and s.get("venue") != "connected":
-                r.waiting.append(f"the broker is not connected to the venue at {where} "
-                                 "([venue] host and port in ats.toml)")
+                r.waiting.extend(_unconnected(cfg, s))
         elif state == "LOST":
             continue  # another host's, lost as a whole: alerted, and no reason to wait here
         elif s.get("desired") == "running" and s.get("enabled", True):
@@ -59,10 +57,23 @@ def assess(cfg: config_mod.Config, statuses: list[dict[str, Any]]) -> Readiness:
     return r
 
 
+def _unconnected(cfg: config_mod.Config, broker: dict[str, Any]) -> list[str]:
+    """The venues whose master connection is not up, each in a line."""
+    venues = broker.get("venues") or {cfg.venue["name"]: broker}
+    out = []
+    for v in cfg.venues:
+        if (venues.get(v["name"]) or {}).get("venue") != "connected":
+            table = "[venue]" if v["name"] == cfg.venue["name"] else f"[[venues]] {v['name']!r}"
+            out.append(f"the broker is not connected to the venue at {v['host']}:{v['port']} "
+                       f"({table} host and port in ats.toml)")
+    return out
+
+
 def ready_line(cfg: config_mod.Config, r: Readiness, now: dt.datetime | None = None) -> str:
-    venue = cfg.venue
+    venues = "; ".join(f"{v['host']}:{v['port']} ({v['kind']})" for v in cfg.venues)
+    which = "the venue" if len(cfg.venues) == 1 else f"{len(cfg.venues)} venues"
     return (f"ats is ready: {r.running} of {r.wanted} strategies running, the broker connected "
-            f"to the venue at {venue['host']}:{venue['port']} ({venue['kind']}); "
+            f"to {which} at {venues}; "
             f"web console {cfg.web_url}; home {cfg.home}"
             f"{_sim_clock_note(cfg, now or dt.datetime.now(dt.UTC))}")
 

@@ -12,11 +12,11 @@ from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.output import ago, duration, echo_json, table
 from ats.errors import Code
 
-STATUS_COLUMNS = ["name", "state", "pid", "host", "client_id", "uptime", "cpu_percent", "rss_mb",
-                  "last_heartbeat", "desired", "trading_state", "errors_5m", "last_error",
-                  "last_error_time"]
-STATUS_HEADERS = ["NAME", "STATE", "PID", "HOST", "CLIENT ID", "UPTIME", "CPU %", "RSS MB",
-                  "LAST HEARTBEAT", "DESIRED", "TRADING", "ERRORS 5M", "LAST ERROR",
+STATUS_COLUMNS = ["name", "state", "pid", "host", "venue_name", "client_id", "uptime",
+                  "cpu_percent", "rss_mb", "last_heartbeat", "desired", "trading_state",
+                  "errors_5m", "last_error", "last_error_time"]
+STATUS_HEADERS = ["NAME", "STATE", "PID", "HOST", "VENUE", "CLIENT ID", "UPTIME", "CPU %",
+                  "RSS MB", "LAST HEARTBEAT", "DESIRED", "TRADING", "ERRORS 5M", "LAST ERROR",
                   "LAST ERROR AT"]
 PROCESS_COLUMNS = ["name", "state", "pid", "uptime", "cpu_percent", "rss_mb", "last_heartbeat",
                    "venue", "disk"]
@@ -157,10 +157,12 @@ def _warn(reply: dict[str, Any]) -> None:
 @click.option("--host", default="", metavar="HOST",
               help="Run it on this joined host (its agent must be on the bus; default: the "
                    "manager's own host).")
+@click.option("--venue", default="", metavar="NAME",
+              help="Trade on this venue: [venue] (the default) or a [[venues]] name.")
 @pass_ctl
 def add(ctl: Ctl, spec: str, name: str | None, description: str, target_weight: float,
         min_weight: float, max_weight: float, params: tuple[str, ...], force: bool,
-        benchmark: str, host: str) -> None:
+        benchmark: str, host: str, venue: str) -> None:
     """Register a strategy from a .py file or a module path (strategies.ltmt).
 
     The file is imported and validated first; a broken file is refused. A strategy that
@@ -177,6 +179,7 @@ def add(ctl: Ctl, spec: str, name: str | None, description: str, target_weight: 
         **({"force": True} if force else {}),
         **({"benchmark": benchmark.upper()} if benchmark else {}),
         **({"host": host} if host else {}),
+        **({"venue": venue} if venue else {}),
     }, timeout=30)
     _warn(entry)
     click.echo(f"registered {entry['name']} (clientId {entry['client_id']}); "

@@ -34,6 +34,7 @@ from ats.host.errorlog import HandlerError
 from ats.manager import supervisor as sv
 from ats.manager.registry import NAME_RE, Entry, Registry, RegistryError
 from ats.manager.remote import RemoteHosts
+from ats.manager.venuesims import sim_programs
 from ats.processes import BusLogHandler, install_stop_handlers, service_main
 from ats.sdk import buildcheck
 from ats.stats.publisher import StatsPublisher
@@ -134,7 +135,7 @@ class Manager:
         self.hb_timeout = float(mcfg["heartbeat_timeout"])
         self.registry = Registry(
             cfg.arctic_uri, int(mcfg["first_client_id"]),
-            reserved_client_ids=frozenset({int(cfg.venue["master_client_id"])}),
+            reserved_client_ids=frozenset(int(v["master_client_id"]) for v in cfg.venues),
         )
         self.ctx = zmq.asyncio.Context()
         self.sync_ctx = zmq.Context()
@@ -277,6 +278,7 @@ class Manager:
             "spec": entry.spec, "exitstatus": info.exitstatus if info else None,
             "venue": hb.get("venue"), "trading_state": hb.get("trading_state"), **errors,
             "host": self.remote.hosts.name(entry.host),
+            "venue_name": entry.venue or str(self.cfg.venue["name"]),
         }
 
     def _entry_status(self, entry: Entry, infos: Mapping[str, sv.ProcessInfo],
@@ -303,7 +305,7 @@ class Manager:
         """The system's own processes: supervisord's view, their heartbeats, and the broker's
         connection to the venue."""
         rows = []
-        for program in PROCESSES:
+        for program in (*PROCESSES, *sim_programs(self.cfg)):
             info = infos.get(program)
             hb = self.hb_info.get(program, {})
             row: dict[str, Any] = {
@@ -312,7 +314,8 @@ class Manager:
                 "uptime": round(info.uptime, 1) if info else 0.0,
                 "last_heartbeat": self.liveness.last_seen(program)}
             if program == "broker":
-                row.update({k: hb.get(k) for k in ("venue", "venue_since", "venue_code", "disk")})
+                row.update({k: hb.get(k) for k in ("venue", "venue_since", "venue_code", "disk",
+                                                   "venues")})
             elif program == "gateway-sim" and self.cfg.venue["kind"] != "sim":
                 row["venue"] = f"not used: the venue is {self.cfg.venue['host']}:" \
                                f"{self.cfg.venue['port']}"
@@ -460,11 +463,21 @@ class Manager:
         log.warning("operator forced %s's target weight %g: %s", name, target, problem)
         return problem
 
-    def _check_client_cap(self, names: list[str]) -> None:
-        """Refuse strategies that would take the venue past IB's API clients per Gateway."""
-        problem = apiclients.refusal(apiclients.venue_name(self.cfg),
-                                     (e.client_id for e in self.registry),
-                                     apiclients.system_client_ids(self.cfg), names)
+    def _venue(self, name: object) -> str:
+        """A new strategy's venue as the registry keeps it: "" for [venue], else a [[venues]]
+        name; one neither names is refused."""
+        try:
+            venue = self.cfg.venue_named(str(name) if name else None)
+        except config_mod.ConfigError as exc:
+            raise RequestError(Code.UNKNOWN_VENUE, str(exc)) from exc
+        return "" if venue["name"] == self.cfg.venue["name"] else str(venue["name"])
+
+    def _check_client_cap(self, names: list[str], venue: str = "") -> None:
+        """Refuse strategies that would take their venue past IB's API clients per Gateway."""
+        spec = self.cfg.venue_named(venue or None)
+        problem = apiclients.refusal(apiclients.venue_name(self.cfg, spec),
+                                     (e.client_id for e in self.registry if e.venue == venue),
+                                     apiclients.system_client_ids(self.cfg, spec), names)
         if problem is not None:
             raise RequestError(Code.TOO_MANY_CLIENTS, problem)
 
@@ -549,8 +562,9 @@ class Manager:
         if name in RESERVED_NAMES:
             raise RequestError(Code.BAD_NAME, f"{name!r} is a reserved process name")
         registered = any(e.name == name for e in self.registry)  # the registry refuses it below
+        venue = self._venue(params.get("venue"))
         if not registered:
-            self._check_client_cap([name])
+            self._check_client_cap([name], venue)
         try:  # built in a throwaway process: the manager never imports a new file itself
             validated = await asyncio.to_thread(buildcheck.check, spec,
                                                 dict(params.get("params") or {}))
@@ -566,7 +580,7 @@ class Manager:
                 target_weight=target,
                 min_weight=float(params.get("min_weight", 0.0)),
                 max_weight=float(params.get("max_weight", 1.0)),
-                benchmark=str(params.get("benchmark") or ""), host=host,
+                benchmark=str(params.get("benchmark") or ""), host=host, venue=venue,
             )
         except RegistryError as exc:
             raise RequestError(exc.code, exc.message) from exc
@@ -674,14 +688,15 @@ class Manager:
             name = str(item["name"])
             spec = str(item.get("spec", f"strategies.{name}"))
             try:
-                self._check_client_cap([name])
+                venue = self._venue(item.get("venue"))
+                self._check_client_cap([name], venue)
                 validated = _validate_spec(spec, dict(item.get("params", {})))
                 entry = self.registry.add(
                     name, spec, params=validated, description=str(item.get("description", "")),
                     target_weight=float(item["target_weight"]),
                     min_weight=float(item["min_weight"]),
                     max_weight=float(item["max_weight"]),
-                    benchmark=str(item.get("benchmark", "")))
+                    benchmark=str(item.get("benchmark", "")), venue=venue)
                 if item.get("start", True):
                     if entry.target_weight <= 0 and _sizes_by_weight(spec):
                         log.error("seeded %s but not starting it: %s", name, _unweighted(name))

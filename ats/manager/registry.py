@@ -25,7 +25,7 @@ NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,47}$")
 _COLUMNS = [
     "name", "spec", "enabled", "client_id", "params", "target_weight", "min_weight",
     "max_weight", "description", "desired", "removed", "created", "updated", "benchmark",
-    "host",
+    "host", "venue",
 ]
 
 
@@ -53,6 +53,7 @@ class Entry:
     updated: float = 0.0
     benchmark: str = ""  #: symbol its reports compare it with ("": SPY)
     host: str = ""  #: the host whose supervisord runs it ("": the manager's own)
+    venue: str = ""  #: the venue ([venue] or a [[venues]] name) it trades on ("": [venue])
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +82,7 @@ class Entry:
             # rows written before the field existed have no such column
             benchmark=str(row.get("benchmark") or ""),
             host=str(row.get("host") or ""),
+            venue=str(row.get("venue") or ""),
         )
 
 
@@ -144,7 +146,8 @@ class Registry:
 
     def add(self, name: str, spec: str, *, params: Mapping[str, Any] | None = None,
             description: str = "", target_weight: float = 0.0, min_weight: float = 0.0,
-            max_weight: float = 1.0, benchmark: str = "", host: str = "") -> Entry:
+            max_weight: float = 1.0, benchmark: str = "", host: str = "",
+            venue: str = "") -> Entry:
         validate_name(name)
         if not 0 <= min_weight <= target_weight <= max_weight:
             raise RegistryError(
@@ -162,6 +165,7 @@ class Registry:
             name=name, spec=spec, client_id=client_id, params=dict(params or {}),
             description=description, target_weight=target_weight, min_weight=min_weight,
             max_weight=max_weight, created=now, updated=now, benchmark=benchmark, host=host,
+            venue=venue,
         )
         self._entries[name] = entry
         self._save()

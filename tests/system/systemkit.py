@@ -109,7 +109,10 @@ def make_home(strategies: list[dict[str, Any]], extra: dict[str, Any] | None = N
         "web": {"port": free_port()},
     }
     for key, value in (extra or {}).items():
-        data.setdefault(key, {}).update(value)
+        if isinstance(value, list):  # an array of tables, such as [[venues]]
+            data[key] = value
+        else:
+            data.setdefault(key, {}).update(value)
     home.mkdir(exist_ok=True)
     (home / "ats.toml").write_text(tomli_w.dumps(data))
     return home

@@ -95,6 +95,17 @@ def test_a_short_disconnect_is_not_alerted() -> None:
     assert r.venue_tick(NOW + 40) == []
 
 
+def test_each_venue_is_timed_and_named_on_its_own() -> None:
+    r = rules(disconnect_seconds=30.0)
+    r.venue({"state": "disconnected"}, NOW, "broker-second")
+    r.venue({"state": "disconnected"}, NOW + 20)
+    down = one(r.venue_tick(NOW + 31))
+    assert (down.title, down.source) == ("venue second disconnected", "broker-second")
+    back = one(r.venue({"state": "connected"}, NOW + 40, "broker-second"))
+    assert back.title == "venue second reconnected"
+    assert one(r.venue_tick(NOW + 51)).title == "venue disconnected"
+
+
 def test_a_reconciliation_break_is_critical_and_its_resolution_info() -> None:
     r = rules()
     brk = one(r.reconcile("break", {"con_id": 7, "ledger": 10, "account": 12}, NOW))

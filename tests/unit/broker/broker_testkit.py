@@ -98,6 +98,10 @@ class FakeVenue:
 
     def __init__(self) -> None:
         self.account: dict[int, float] = {}
+        self.global_cancels = 0
+
+    def reqGlobalCancel(self) -> None:
+        self.global_cancels += 1
 
     def isConnected(self) -> bool:
         return True

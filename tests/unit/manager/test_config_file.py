@@ -48,7 +48,7 @@ def test_effective_config_names_the_venue_and_every_endpoint(tmp_path: Path) -> 
 
 
 def test_the_simulator_replays_stored_bars_only_when_asked(tmp_path: Path) -> None:
-    from ats.cli.lifecycle import sim_args
+    from ats.manager.venuesims import sim_args
 
     home = tmp_path / "h"
     assert "--arctic" not in sim_args(config.init_home(home))
@@ -59,7 +59,7 @@ def test_the_simulator_replays_stored_bars_only_when_asked(tmp_path: Path) -> No
 
 def test_the_simulators_clock_starts_in_the_last_session_unless_wall_is_asked(
         tmp_path: Path) -> None:
-    from ats.cli.lifecycle import sim_args
+    from ats.manager.venuesims import sim_args
 
     args = sim_args(config.init_home(tmp_path / "h"))
     assert args[args.index("--clock") + 1] == "session"

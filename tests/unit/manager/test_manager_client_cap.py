@@ -136,3 +136,33 @@ def test_seeds_that_fit_need_no_look_at_the_registry(monkeypatch: pytest.MonkeyP
     with short_home() as home:
         (home / config.CONFIG_FILE).write_text(seeds_toml(room(config.load(home))))
         assert lifecycle.seed_client_problem(config.load(home)) is None
+
+
+SECOND_VENUE = '[[venues]]\nname = "second"\nkind = "ib"\nport = 14012\nmaster_client_id = 0\n'
+
+
+def test_each_venue_has_its_own_32_clients() -> None:
+    with short_home(SECOND_VENUE) as home:
+        cfg = config.load(home)
+        second = cfg.venue_named("second")
+        assert apiclients.system_client_ids(cfg, second) == {"broker": 0}
+        full = book(room(cfg))
+        with ManagerService(cfg, full, StubSupervisor()) as m:
+            refused = ctl(home, "add", SPEC, "--name", "extra")
+            placed = ctl(home, "add", SPEC, "--name", "elsewhere", "--venue", "second")
+            entries = {e.name: e for e in m.registry}
+    assert "on venue main (127.0.0.1:14002)" in one_error_line(refused, 26)
+    assert placed.exit_code == 0, placed.output
+    assert entries["elsewhere"].venue == "second"
+    assert "extra" not in entries
+
+
+def test_a_strategy_on_a_venue_the_config_does_not_name_is_refused_with_exit_28() -> None:
+    with short_home(SECOND_VENUE) as home:
+        cfg = config.load(home)
+        with ManagerService(cfg, {}, StubSupervisor()) as m:
+            result = ctl(home, "add", SPEC, "--name", "lost", "--venue", "third")
+            registered = {e.name for e in m.registry}
+    line = one_error_line(result, 28)
+    assert "unknown venue 'third'" in line and "'main', 'second'" in line
+    assert "lost" not in registered

@@ -125,7 +125,7 @@ def test_requests_the_client_pacer_lets_out_are_never_refused(
 
 def test_the_config_switch_reaches_the_simulators_command_line(tmp_path: Path) -> None:
     from ats import config
-    from ats.cli.lifecycle import sim_args
+    from ats.manager.venuesims import sim_args
 
     assert "--history-pacing" in sim_args(config.init_home(tmp_path / "on"))
     off = config.init_home(tmp_path / "off", {"sim": {"history_pacing": False}})
