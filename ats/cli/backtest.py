@@ -15,6 +15,7 @@ import click
 import numpy as np
 import pandas as pd
 
+from ats.broker.account import account_totals
 from ats.cli.context import Ctl, fail, pass_ctl
 from ats.cli.data import BAD_INPUT, NO_DATA, store_for
 from ats.cli.output import echo_json, table
@@ -216,8 +217,7 @@ def account_capital(ctl: Ctl, capital: float | None) -> tuple[float, str]:
     if capital is not None:
         return capital, "--capital"
     if listening(ctl.cfg.endpoints.broker):
-        account = {v["tag"]: float(v["value"]) for v in ctl.call("broker", "account").values()
-                   if v["currency"] in ("USD", "BASE")}
+        account = account_totals(ctl.call("broker", "account").values())
         if account.get("NetLiquidation", 0.0) > 0:
             return account["NetLiquidation"], "the account's NetLiquidation"
     return float(ctl.cfg.section("sim")["cash"]), "[sim] cash"

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ats.broker import order_store
+from ats.broker.account import account_totals
 from ats.broker.ledger import Ledger
 from ats.broker.ledger_store import LedgerStore
 from ats.cli.context import Ctl, actor, fail, pass_ctl
@@ -52,8 +53,10 @@ def offline_orders(ctl: Ctl) -> dict[str, dict[str, Any]] | None:
 def _show(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
     if as_json:
         echo_json(rows)
-    else:
-        click.echo(table(rows, columns))
+        return
+    if any("venue" in r for r in rows):  # several venues: say whose each row is
+        columns = [columns[0], "venue", *columns[1:]]
+    click.echo(table(rows, columns))
 
 
 @click.command()
@@ -96,9 +99,8 @@ def pnl(ctl: Ctl, as_json: bool, plot: str | None) -> None:
             total[key] = sum(float(r.get(key) or 0) for r in rows)
         total["fills"] = sum(int(r.get("fills") or 0) for r in rows)
         rows.append(total)
-    account = {} if ledger is not None else {
-        v["tag"]: float(v["value"]) for v in ctl.call("broker", "account").values()
-        if v["currency"] in ("USD", "BASE")}
+    account = {} if ledger is not None else \
+        account_totals(ctl.call("broker", "account").values())
     if "RealizedPnL" in account and "UnrealizedPnL" in account:
         rows.append({"strategy": "ACCOUNT (venue)", "realized_pnl_net": account["RealizedPnL"],
                      "unrealized_pnl": account["UnrealizedPnL"],

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from ats.broker.account import account_totals
 from ats.report.build import Report, build
 from ats.report.inputs import ACCOUNT, live_book, strategy_base
 from ats.report.metrics import clean
@@ -21,11 +22,9 @@ TABLE_FIGURES = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max
 
 def account_base(account_values: Iterable[Mapping[str, Any]],
                  pnl_rows: Iterable[Mapping[str, Any]]) -> float | None:
-    """The account's starting equity: the venue's NetLiquidation less the P&L of every book
-    (None when the venue has not reported it)."""
-    values = {v["tag"]: float(v["value"]) for v in account_values
-              if v.get("currency") in ("USD", "BASE")}
-    nlv = values.get("NetLiquidation")
+    """The account's starting equity: the venues' NetLiquidation less the P&L of every book
+    (None when no venue has reported it)."""
+    nlv = account_totals(account_values).get("NetLiquidation")
     return None if nlv is None else nlv - sum(float(r["equity"]) for r in pnl_rows)
 
 

@@ -124,3 +124,13 @@ def test_reconciliation_breaks_name_their_venue(process: BrokerProcess) -> None:
         ask(process, "reconcile")
     result = ask(process, "reconcile")
     assert [(b["con_id"], b["venue"]) for b in result["breaks"]] == [(265598, "second")]
+
+
+def test_account_figures_add_up_over_venues_and_count_each_venue_once() -> None:
+    from ats.broker.account import account_totals
+
+    rows = [{"tag": "NetLiquidation", "currency": "USD", "value": "100"},
+            {"tag": "NetLiquidation", "currency": "BASE", "value": "100"},
+            {"tag": "NetLiquidation", "currency": "USD", "value": "50", "venue": "second"},
+            {"tag": "NetLiquidation", "currency": "EUR", "value": "9", "venue": "second"}]
+    assert account_totals(rows) == {"NetLiquidation": 150.0}
