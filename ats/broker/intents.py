@@ -12,9 +12,7 @@ UNRESOLVED and is never resent automatically: the operator decides.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -23,8 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ats.broker.journal import Journal
 from ats.broker.model import Execution, OrderIntent
-from ats.broker.tradingstate import atomic_write
 from ats.ib.status import Phase, phase
 
 log = logging.getLogger(__name__)
@@ -104,14 +102,12 @@ class IntentLog:
         self._lock = threading.Lock()
         self._records: dict[int, IntentRecord] = {}  #: intent_id -> latest state
         self._next_id = 1
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._load()
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._journal = Journal(path, "intent log")
+        for rec in self._journal.read():
+            self._apply(rec)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._journal.close()
 
     def __enter__(self) -> IntentLog:
         return self
@@ -135,17 +131,17 @@ class IntentLog:
             if intent.intent_id in self._records:
                 raise ValueError(f"intent {intent.intent_id} already approved")
             now = time.time()
-            self._append({"op": "approve", "intent": intent.to_dict(), "ts": now},
-                         sync=durable)
+            self._journal.append({"op": "approve", "intent": intent.to_dict(), "ts": now},
+                                 sync=durable and self.fsync)
             rec = IntentRecord(intent, IntentStatus.PENDING, {}, now)
             self._records[intent.intent_id] = rec
             self._next_id = max(self._next_id, intent.intent_id + 1)
             return rec
 
     def flush(self) -> None:
-        with self._lock:
-            if self._fd >= 0:
-                os.fsync(self._fd)
+        """fsync the records written with durable=False, without holding the lock approvals
+        take."""
+        self._journal.sync()
 
     def ensure_above(self, intent_id: int) -> None:
         """Never hand out ``intent_id`` or below again (ids seen at the venue after a crash
@@ -161,8 +157,8 @@ class IntentLog:
             rec = self._records[intent_id]
             now = time.time()
             st = IntentStatus(status)
-            self._append({"op": "mark", "id": intent_id, "status": str(st), "info": info,
-                          "ts": now}, sync=durable)
+            self._journal.append({"op": "mark", "id": intent_id, "status": str(st),
+                                  "info": info, "ts": now}, sync=durable and self.fsync)
             rec.status, rec.updated = st, now
             rec.info.update(info)
             return rec
@@ -170,18 +166,15 @@ class IntentLog:
     def compact(self, keep_done: bool = False) -> None:
         """Rewrite the log with only live intents (and done ones if ``keep_done``)."""
         with self._lock:
-            lines = [json.dumps({"op": "base", "next_id": self._next_id})]
+            records: list[dict[str, Any]] = [{"op": "base", "next_id": self._next_id}]
             for rec in self._records.values():
                 if not keep_done and rec.status in DONE_STATUSES:
                     continue
-                lines.append(json.dumps({"op": "approve", "intent": rec.intent.to_dict(),
-                                         "ts": rec.updated}))
-                lines.append(json.dumps({"op": "mark", "id": rec.intent.intent_id,
-                                         "status": str(rec.status), "info": rec.info,
-                                         "ts": rec.updated}))
-            os.close(self._fd)
-            atomic_write(self.path, ("\n".join(lines) + "\n").encode())
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                records.append({"op": "approve", "intent": rec.intent.to_dict(),
+                                "ts": rec.updated})
+                records.append({"op": "mark", "id": rec.intent.intent_id,
+                                "status": str(rec.status), "info": rec.info, "ts": rec.updated})
+            self._journal.rewrite(records)
             if not keep_done:
                 self._records = {
                     k: r for k, r in self._records.items() if r.status not in DONE_STATUSES
@@ -257,46 +250,6 @@ class IntentLog:
         return out
 
     # ---- internals ---------------------------------------------------------------------
-
-    def _append(self, record: dict[str, Any], sync: bool = True) -> None:
-        data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
-        view = memoryview(data)
-        written = 0
-        try:
-            while view:
-                n = os.write(self._fd, view)
-                written += n
-                view = view[n:]
-            if self.fsync and sync:
-                os.fsync(self._fd)
-        except OSError:
-            if written:  # cut the record back off: the log ends on a whole line
-                os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
-            raise
-
-    def _load(self) -> None:
-        if not self.path.exists():
-            return
-        raw = self.path.read_bytes()
-        lines = raw.split(b"\n")
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                if i == len(lines) - 1:
-                    log.warning("intent log %s: ignoring truncated last line", self.path)
-                    self._truncate_to(len(raw) - len(line))
-                    break
-                raise
-            self._apply(rec)
-
-    def _truncate_to(self, size: int) -> None:
-        with open(self.path, "r+b") as f:
-            f.truncate(size)
-            f.flush()
-            os.fsync(f.fileno())
 
     def _apply(self, rec: dict[str, Any]) -> None:
         op = rec["op"]

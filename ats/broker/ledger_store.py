@@ -21,10 +21,8 @@ This object is the only writer of its symbols; open one per process.
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import math
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +31,8 @@ from typing import Any
 import arcticdb
 import pandas as pd
 
+from ats.broker.journal import Journal
 from ats.broker.model import CommissionReport, Execution
-from ats.broker.tradingstate import atomic_write
 from ats.broker.transfers import Transfer
 from ats.storage.arctic import read_retry
 
@@ -90,14 +88,12 @@ class LedgerStore:
         self._thread: threading.Thread | None = None
         marks = {kind: self._last_seq(symbol) for kind, symbol in _SYMBOLS.items()}
         last = max(marks.values())
-        for rec in self._read_journal():
+        self._journal = Journal(self.journal_path, "ledger journal", read_only=read_only)
+        for rec in self._journal.read():
             last = max(last, rec["seq"])
             if rec["seq"] > marks[rec["k"]]:
                 self._pending.append(rec)
         self._seq = last
-        self._fd = -1 if read_only else os.open(self.journal_path,
-                                                 os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._size = os.fstat(self._fd).st_size if self._fd >= 0 else 0
 
     # ---- the fast path -----------------------------------------------------------------
 
@@ -112,9 +108,8 @@ class LedgerStore:
         self._record(XFER, t.to_dict(), True)
 
     def flush(self) -> None:
-        """fsync records written with ``sync=False``."""
-        with self._lock:
-            self._fsync()
+        """fsync records written with ``sync=False`` (without holding the writers' lock)."""
+        self._journal.sync()
 
     @property
     def pending(self) -> int:
@@ -125,8 +120,8 @@ class LedgerStore:
     def flush_to_arctic(self) -> int:
         """Append pending records to ArcticDB; returns the number of rows written."""
         with self._flush_lock:
+            self._journal.sync()
             with self._lock:
-                self._fsync()
                 batch = list(self._pending)
             if not batch:
                 return 0
@@ -139,8 +134,8 @@ class LedgerStore:
                 self.compact()
             with self._lock:
                 del self._pending[: len(batch)]
-                if self._size >= self.rotate_bytes:
-                    self._rewrite_journal()
+                if self._journal.size >= self.rotate_bytes:
+                    self._journal.rewrite(self._pending)
             return len(batch)
 
     def compact(self) -> None:
@@ -226,81 +221,23 @@ class LedgerStore:
         if flush:
             self.flush_to_arctic()
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            self._journal.close()
 
     # ---- internals ---------------------------------------------------------------------
-
-    def _write(self, fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
 
     def _record(self, kind: str, payload: dict[str, Any], sync: bool) -> None:
         if self.read_only:
             raise PermissionError("ledger store opened read-only")
         with self._lock:
             rec = {"seq": self._seq + 1, "k": kind, "d": payload}
-            data = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
             try:
-                self._write(self._fd, data)
-                if sync:
-                    os.fsync(self._fd)
+                self._journal.append(rec, sync=sync)
             except OSError as exc:
-                self._cut_back()
                 if exc.errno in _FULL_ERRNOS:
                     raise StorageFull(exc.errno, f"ledger journal: disk full ({exc})") from exc
                 raise
-            self._size += len(data)
             self._seq += 1
             self._pending.append(rec)
-
-    def _cut_back(self) -> None:
-        """Remove a partly written record so the journal ends on a whole line."""
-        try:
-            os.ftruncate(self._fd, self._size)
-        except OSError:
-            log.exception("ledger journal: could not truncate a partial record")
-
-    def _fsync(self) -> None:
-        if self._fd >= 0:
-            os.fsync(self._fd)
-
-    def _rewrite_journal(self) -> None:
-        data = b"".join(
-            (json.dumps(r, separators=(",", ":")) + "\n").encode() for r in self._pending
-        )
-        os.close(self._fd)
-        self._fd = -1
-        atomic_write(self.journal_path, data)
-        self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
-        self._size = len(data)
-
-    def _read_journal(self) -> list[dict[str, Any]]:
-        if not self.journal_path.exists():
-            return []
-        raw = self.journal_path.read_bytes()
-        lines = raw.split(b"\n")
-        out = []
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                if i != len(lines) - 1:
-                    raise
-                log.warning("ledger journal %s: ignoring truncated last line (%d bytes)",
-                            self.journal_path, len(line))
-                if self.read_only:
-                    break
-                with open(self.journal_path, "r+b") as f:
-                    f.truncate(len(raw) - len(line))
-                    os.fsync(f.fileno())
-                break
-            out.append(rec)
-        return out
 
     def _last_seq(self, symbol: str) -> int:
         if self._lib is None or not self._lib.has_symbol(symbol):

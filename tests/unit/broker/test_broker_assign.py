@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from broker_testkit import FakePublisher, broker_in, fill
 
+from ats.broker.journal import Journal
 from ats.broker.ledger import UNATTRIBUTED
-from ats.broker.ledger_store import LedgerStore
 from ats.broker.main import Broker
 from ats.broker.tradingstate import TradingState
 from ats.errors import Code
@@ -105,10 +105,10 @@ def test_a_halted_destination_takes_it_only_with_force(broker: Broker) -> None:
 
 def test_a_journal_that_cannot_write_leaves_the_books_unchanged(
         broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
-    def disk_full(self: LedgerStore, fd: int, data: bytes) -> None:
+    def disk_full(self: Journal, data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(LedgerStore, "_write", disk_full)
+    monkeypatch.setattr(Journal, "_write", disk_full)
     with pytest.raises(RequestError) as info:
         assign(broker)
     assert info.value.code == BusCode.INTERNAL and "not moved" in info.value.message

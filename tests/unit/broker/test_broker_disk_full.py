@@ -25,7 +25,7 @@ from broker_testkit import (
 )
 
 from ats.broker.intents import IntentLog, IntentStatus
-from ats.broker.ledger_store import LedgerStore
+from ats.broker.journal import Journal
 from ats.broker.main import Broker
 
 pytestmark = pytest.mark.timeout(60)
@@ -85,10 +85,10 @@ def test_with_room_on_disk_an_order_is_approved_and_its_intent_is_on_disk(
 
 def test_a_full_ledger_journal_refuses_new_orders_naming_the_storage_failure(
         broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
-    def disk_full(self: LedgerStore, fd: int, data: bytes) -> None:
+    def disk_full(self: Journal, data: bytes) -> None:
         raise enospc()
 
-    monkeypatch.setattr(LedgerStore, "_write", disk_full)
+    monkeypatch.setattr(Journal, "_write", disk_full)
     e = fill("BOT", 5, 100.0, ref="ats:alpha:1")
     broker.record_fill(venue_fill(e))
     # not applied without its record (the venue keeps it for the sweep at the next start)

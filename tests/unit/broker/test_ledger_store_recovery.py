@@ -13,6 +13,7 @@ from broker_testkit import commission, fill
 from pinned import THREAD_TIMERS
 
 from ats.broker import ledger_store
+from ats.broker.journal import Journal
 from ats.broker.ledger import Ledger
 from ats.broker.ledger_store import LedgerStore, StorageFull
 
@@ -92,13 +93,13 @@ def test_disk_full_raises_storage_full_and_leaves_no_partial_record(
     f = fill("BOT", 1, 10)
     store.record_execution(f)
     before = store.journal_path.read_bytes()
-    real_write = LedgerStore._write
+    real_write = Journal._write
 
-    def half_then_full(self: LedgerStore, fd: int, data: bytes) -> None:
-        real_write(self, fd, data[: len(data) // 2])
+    def half_then_full(self: Journal, data: bytes) -> None:
+        real_write(self, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(LedgerStore, "_write", half_then_full)
+    monkeypatch.setattr(Journal, "_write", half_then_full)
     with pytest.raises(StorageFull):
         store.record_execution(fill("BOT", 2, 10))
     assert store.journal_path.read_bytes() == before
