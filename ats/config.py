@@ -429,6 +429,10 @@ def _venue_problems(data: Mapping[str, Any]) -> list[str]:
     names = [str(v["name"]) for v in venues]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"[[venues]] name {name!r} is used by more than one venue")
+    for i, seed in enumerate(seed_strategies(data)):
+        if seed.get("venue") and seed["venue"] not in names:
+            problems.append(f"[manager] seed_strategies[{i}] ({seed['name']}) venue "
+                            f"{seed['venue']!r} is neither [venue]'s name nor a [[venues]] one")
     ports: dict[tuple[str, int], str] = {}
     sim_admin = int(data["sim"]["admin_port"])
     for i, v in enumerate(venues):

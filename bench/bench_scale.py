@@ -4,8 +4,7 @@ real supervisord of a private system, with baselines measured in the same run.
 1. Memory of each idle strategy host (bench/idle_strategy.py: one 1-minute bar subscription,
    no orders): RSS, USS and PSS (psutil), per process and in total, against a bare python
    that imports ib_async and connects to the same simulator, read after the same settle
-   time. With 30 hosts, the broker's master connection and the baseline, the simulator holds
-   32 API clients: a Gateway's limit. Goal: <= 80 MB RSS per idle strategy.
+   time. Goal: <= 80 MB RSS per idle strategy.
 2. Bus latency at 10k events/s with the N strategy hosts running and subscribed to the hub:
    a bus Publisher -> the system's hub -> a bus Subscriber (each in its own process), against
    raw pyzmq PUB -> SUB at the same rate, same payload, same run (the N hosts running too),
@@ -15,10 +14,11 @@ real supervisord of a private system, with baselines measured in the same run.
    hub filters every event against theirs, and their loops, heartbeats and bars share the
    two cores with it. p50/p99/max one-way latency, the rate reached and lost events.
 
-The issue asks for 30 strategies, but the registry refuses more than one Gateway's 32 API
-clients, counting the system's own clientIds (broker, data fetch, scheduler, doctor): the bench
-runs as many of the 30 as fit and says so. `python -m bench.bench_scale N` asks for N. The
-system is always stopped and its temp home removed, even on failure.
+One Gateway takes 32 API clients, and the registry counts the system's own clientIds (broker,
+data fetch, scheduler, doctor) among them, so the strategies that do not fit on the first venue
+are registered on a second simulated venue ([[venues]] "second", its own simulator and broker
+desk), as a user past one Gateway would. `python -m bench.bench_scale N` asks for N. The system
+is always stopped and its temp home removed, even on failure.
 """
 
 from __future__ import annotations
@@ -43,10 +43,11 @@ import zmq
 from ats import apiclients
 from bench import figures
 from bench.bench_bus import _payload, raw_pub
-from bench.bench_system import System, _wait_for
+from bench.bench_system import System, _free_port, _wait_for
 from bench.figures import Figure
 
 STRATEGIES = 30
+SECOND = "second"  #: the venue of the strategies past the first Gateway's 32 clients
 IDLE_SPEC = str(Path(__file__).with_name("idle_strategy.py"))
 #: a regular session (Wednesday 2026-11-18, 14:35 UTC), so the hosts receive bars whatever
 #: the day the bench runs on
@@ -289,17 +290,22 @@ def fitting(cfg: Any, wanted: int) -> int:
     return min(wanted, apiclients.MAX_API_CLIENTS - len(own))
 
 
-def configure(system: System, names: list[str]) -> None:
-    """The bench's ats.toml: the simulator in a pinned session, the N idle strategies seeded."""
+def configure(system: System, names: list[str], on_first: int) -> None:
+    """The bench's ats.toml: the simulators in a pinned session, the N idle strategies seeded,
+    those past ``on_first`` on a second simulated venue."""
     import tomllib
 
     path = system.home / "ats.toml"
     data = tomllib.loads(path.read_text())
     data["sim"]["start"] = SIM_START
+    if len(names) > on_first:
+        data["venues"] = [{"name": SECOND, "kind": "sim", "port": _free_port(),
+                           "admin_port": _free_port()}]
     # no capital: an idle strategy sizes nothing, and N default weights would pass 1.0
     data["manager"]["seed_strategies"] = [
         {"name": n, "spec": IDLE_SPEC, "target_weight": 0.0, "min_weight": 0.0,
-         "max_weight": 0.0} for n in names]
+         "max_weight": 0.0, **({"venue": SECOND} if i >= on_first else {})}
+        for i, n in enumerate(names)]
     path.write_text(tomli_w.dumps(data))
 
 
@@ -355,13 +361,15 @@ def main(argv: list[str] | None = None) -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="bench-scale-", dir="/tmp"))
     run_dir.chmod(0o700)
     try:
-        n = fitting(system.cfg(), wanted)
-        if n < wanted:
-            print(f"{wanted} strategies asked, {n} run: one Gateway takes "
-                  f"{apiclients.MAX_API_CLIENTS} API clients and the system's own clientIds "
-                  f"({', '.join(apiclients.system_client_ids(system.cfg()))}) hold the rest")
+        n = wanted
+        on_first = fitting(system.cfg(), wanted)
+        if on_first < n:
+            print(f"{on_first} strategies on the first venue, {n - on_first} on a second: one "
+                  f"Gateway takes {apiclients.MAX_API_CLIENTS} API clients and the system's "
+                  f"own clientIds ({', '.join(apiclients.system_client_ids(system.cfg()))}) "
+                  "hold the rest")
         names = [f"idle{i:02d}" for i in range(n)]
-        configure(system, names)
+        configure(system, names, on_first)
         cfg = system.cfg()
         port = int(cfg.venue["port"])
         _phase(t_start, f"ats-ctl up with {n} idle strategies (home {system.home})")

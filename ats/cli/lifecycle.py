@@ -55,9 +55,14 @@ def supervisord_env(cfg: config_mod.Config) -> dict[str, str]:
 def seed_client_problem(cfg: config_mod.Config) -> str | None:
     """Why the seed strategies, registered by the manager's first start, would take the venue
     past IB's API clients per Gateway; None when they fit or the registry is already seeded."""
-    seeds = [str(item["name"]) for item in cfg.seed_strategies()]
-    problem = apiclients.refusal(apiclients.venue_name(cfg), [],
-                                 apiclients.system_client_ids(cfg), seeds)
+    by_venue: dict[str, list[str]] = {}
+    for item in cfg.seed_strategies():
+        by_venue.setdefault(str(item.get("venue") or ""), []).append(str(item["name"]))
+    problem = None
+    for name, seeds in by_venue.items():
+        venue = cfg.venue_named(name or None)  # a name the file lacks fails at load
+        problem = problem or apiclients.refusal(apiclients.venue_name(cfg, venue), [],
+                                                apiclients.system_client_ids(cfg, venue), seeds)
     if problem is None:
         return None
     from ats.manager import registry  # ArcticDB, read only when the seeds do not fit

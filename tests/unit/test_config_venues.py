@@ -44,6 +44,8 @@ def test_a_further_sim_venue_gets_its_own_seed_account_and_state(tmp_path: Path)
      "[[venues]] 'b' is a sim venue: set its admin_port"),
     ('[[venues]]\nname = "B"\nport = 4001\n', "must be lowercase letters"),
     ('[[venues]]\nkind = "ib"\nport = 4001\n', "needs 'name'"),
+    ('[manager]\nseed_strategies = [{name = "ltmt", venue = "x"}]\n',
+     "[manager] seed_strategies[0] (ltmt) venue 'x' is neither"),
 ])
 def test_a_bad_venue_is_refused_at_load_in_one_sentence(tmp_path: Path, toml: str,
                                                          problem: str) -> None:

@@ -166,3 +166,12 @@ def test_a_strategy_on_a_venue_the_config_does_not_name_is_refused_with_exit_28(
     line = one_error_line(result, 28)
     assert "unknown venue 'third'" in line and "'main', 'second'" in line
     assert "lost" not in registered
+
+
+def test_up_counts_each_venues_seeds_against_its_own_gateway() -> None:
+    rows = "".join(f'  {{name = "s{i:02d}", spec = "{SPEC}", target_weight = 0.0, '
+                   f'min_weight = 0.0, max_weight = 0.01'
+                   f'{", venue = " + chr(34) + "second" + chr(34) if i >= 28 else ""}}},\n'
+                   for i in range(30))
+    with short_home(f"[manager]\nseed_strategies = [\n{rows}]\n{SECOND_VENUE}") as home:
+        assert lifecycle.seed_client_problem(config.load(home)) is None
