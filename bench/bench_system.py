@@ -282,7 +282,7 @@ async def measure_round_trips(cfg: Any, client_id: int) -> RoundTrips:
             return dt
 
         async def via_system(side: str) -> tuple[float, float, float]:
-            # The same fields ats/host/main.py Host.place sends.
+            # The same fields ats/host/orders.py Orders.send sends.
             intent = {
                 "strategy": STRATEGY, "con_id": contract.conId, "symbol": contract.symbol,
                 "sec_type": contract.secType, "side": side, "quantity": 1.0,

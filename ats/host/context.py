@@ -4,7 +4,8 @@ The strategy's book (positions, cash) is its own: seeded from the broker's ledge
 strategy at start and after each reconnect, then kept current from this connection's own
 executions, deduplicated by execId, corrections applied (ats.host.executions). Orders leave
 only after the broker's risk approval; if the broker cannot be asked, the order is refused
-(fail closed) and never silently resent.
+(fail closed) and never silently resent. Orders go out through an `OrderRouter`
+(ats.host.orders.Orders in the host).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -22,16 +23,33 @@ from ats.ib.venueclock import VenueClock
 from ats.sdk.instrument import Instrument
 from ats.sdk.orders import OrderHandle, OrderRequest, OrderStatus
 
-if TYPE_CHECKING:
-    from ats.host.main import Host
-
 log = logging.getLogger("ats.host")
 
 
+class OrderRouter(Protocol):
+    """Where the context's orders go."""
+
+    def refusal(self, req: OrderRequest) -> str | None:
+        """Why a new order cannot leave now, or None."""
+
+    def place(self, handle: OrderHandle) -> None:
+        """Start placing an order (in the background: approval, then the venue)."""
+
+    def cancel(self, handle: OrderHandle) -> None: ...
+
+    def modify(self, handle: OrderHandle, quantity: float | None, limit: float | None,
+               stop: float | None) -> None: ...
+
+
 class LiveContext:
-    def __init__(self, host: Host, clock: VenueClock) -> None:
-        self.host = host
+    def __init__(self, name: str, clock: VenueClock, router: OrderRouter,
+                 instruments: Mapping[str, Instrument],
+                 account_equity: Callable[[], float]) -> None:
+        self.name = name
         self.clock = clock
+        self.router = router
+        self.instruments = instruments  #: key -> instrument, of every contract qualified
+        self._account_equity = account_equity
         self.positions_by_key: dict[str, float] = {}
         self.cash_balance = 0.0
         self.last_prices: dict[str, float] = {}
@@ -46,22 +64,22 @@ class LiveContext:
         return self.clock.now()
 
     def submit(self, req: OrderRequest) -> OrderHandle:
-        handle = OrderHandle(local_id=f"{self.host.name}-{int(time.time())}-{next(self._ids)}",
+        handle = OrderHandle(local_id=f"{self.name}-{int(time.time())}-{next(self._ids)}",
                              request=req, created=self.clock.now())
         self.handles[handle.local_id] = handle
-        refusal = self.host.refusal(req)
+        refusal = self.router.refusal(req)
         if refusal is not None:
             self.reject(handle, refusal)
         else:
-            self.host.spawn(self.host.place(handle), f"place {handle.local_id}")
+            self.router.place(handle)
         return handle
 
     def cancel(self, h: OrderHandle) -> None:
-        self.host.cancel(h)
+        self.router.cancel(h)
 
     def modify(self, h: OrderHandle, quantity: float | None = None, limit: float | None = None,
                stop: float | None = None) -> None:
-        self.host.modify(h, quantity, limit, stop)
+        self.router.modify(h, quantity, limit, stop)
 
     def open_orders(self) -> list[OrderHandle]:
         return [h for h in self.handles.values() if h.status in OrderStatus.ACTIVE]
@@ -78,14 +96,14 @@ class LiveContext:
     def equity(self) -> float:
         value = 0.0
         for key, qty in self.positions_by_key.items():
-            inst = self.host.instruments.get(key)
+            inst = self.instruments.get(key)
             px = self.last_prices.get(key)
             if inst is not None and px is not None:
                 value += qty * px * inst.multiplier
         return self.cash_balance + value
 
     def account_equity(self) -> float:
-        return self.host.account_equity()
+        return self._account_equity()
 
     def last_price(self, inst: Instrument) -> float | None:
         return self.last_prices.get(inst.key)

@@ -8,17 +8,36 @@ the bar is stamped with the session date at 00:00 UTC (the stamp of historical d
 live bar continues the warm-up history), and it is emitted as soon as the session's last
 5-second bar arrives, not at the next day's first one. Overnight and weekend bars, which the
 real-time feed delivers when useRTH is off, never leak into daily bars.
+
+`Feed` is one strategy's market data: each subscription's history (warm-up) continued by its
+aggregated real-time bars, the futures chains that name its contracts, and its ticks
+(ats.host.ticks).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from ats.sdk.bars import BAR_SIZES, Bar
-from ats.sdk.schedule import sessions
+from ats.host.context import LiveContext
+from ats.host.contracts import Contracts
+from ats.host.ticks import TickStream
+from ats.host.warmup import WarmUp, in_regular_hours
+from ats.ib import parsing
+from ats.ib.venueclock import VenueClock
+from ats.sdk.bars import BAR_SIZES, Bar, BarSpec
+from ats.sdk.schedule import Sessions, sessions
+from ats.sdk.strategy import Strategy
+from ats.sdk.ticks import Tick
+
+log = logging.getLogger("ats.host")
 
 SESSION_TZ = "America/New_York"
 RT_BAR_NS = 5_000_000_000  #: reqRealTimeBars delivers 5-second bars
@@ -111,3 +130,192 @@ def is_forming(start: pd.Timestamp, bar_size: str, now: pd.Timestamp,
     if date not in cal.dates:
         return False  # not a session date: nothing of it is still forming
     return bool(now.value < cal.closes[cal.dates.get_loc(date)])
+
+
+class FeedHost(Protocol):
+    """What the Feed uses of the host process (ats.host.main.Host)."""
+
+    @property
+    def ib(self) -> Any: ...
+
+    @property
+    def clock(self) -> VenueClock: ...
+
+    @property
+    def stepped(self) -> bool:
+        """A stepped simulator: its bars move the clock."""
+
+    @property
+    def sync_wanted(self) -> asyncio.Event:
+        """Set when bars arrived (stepped: the clock loop syncs with the venue at once)."""
+
+    @property
+    def warm(self) -> WarmUp: ...
+
+    @property
+    def strategy(self) -> Strategy[Any] | None: ...
+
+    def guard(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a strategy hook; its exception is counted, not raised."""
+
+
+class Feed:
+    """One strategy's bars and ticks: history, then the venue's real-time data."""
+
+    def __init__(self, host: FeedHost, ctx: LiveContext, contracts: Contracts) -> None:
+        self.host = host
+        self.ctx = ctx
+        self.contracts = contracts
+        self.aggregators: dict[str, BarAggregator] = {}
+        self.warmed: dict[str, pd.Timestamp] = {}  #: key -> start of its last history bar
+        self.regular_hours: set[str] = set()  #: keys whose bars come from sessions only
+        self.rt_bars: list[Any] = []
+        #: market data of the strategy's TickSpecs, coalesced into its on_tick
+        self.ticks = TickStream(host.ib, lambda: host.clock.now(), self._on_tick)
+
+    # -- contracts --------------------------------------------------------------------------
+
+    async def load_chains(self, strategy: Strategy[Any]) -> None:
+        symbols = {s.instrument.symbol for s in strategy.subscriptions()
+                   if s.instrument.sec_type == "FUT"}
+        for symbol in sorted(symbols | set(getattr(strategy, "futures_symbols", ()))):
+            details = await self.host.ib.reqContractDetailsAsync(
+                parsing.future_chain_query(symbol))
+            listed = sorted(((parsing.from_contract(d.contract), d.contract) for d in details),
+                            key=lambda pair: pair[0].expiry or "")
+            self.ctx.chains[symbol] = [inst for inst, _ in listed]
+            for inst, contract in listed:
+                self.contracts.add(inst, contract)
+
+    async def refresh_chains(self, strategy: Strategy[Any]) -> None:
+        """Load the futures chains again (a new day lists new contracts and expires old
+        ones), then warm up and stream the bars of any subscription that is new with them."""
+        await self.load_chains(strategy)
+        strategy.forget_specs()
+        new = [s for s in strategy.subscriptions() if s.instrument.key not in self.aggregators]
+        if new:
+            log.info("new subscriptions after the chains' reload: %s",
+                     ", ".join(s.instrument.key for s in new))
+            await self.warm_up(strategy, new)
+            self.subscribe_bars([s.instrument.key for s in new])
+        await self.subscribe_ticks(strategy)
+
+    # -- history ----------------------------------------------------------------------------
+
+    async def warm_up(self, strategy: Strategy[Any],
+                      specs: list[BarSpec] | None = None) -> None:
+        """History of each subscription (the cache first, see ats.host.warmup), then a bar
+        aggregator that continues it from the real-time bars."""
+        cal = sessions(strategy.calendar)
+        todo = strategy.subscriptions() if specs is None else specs
+        for spec in todo:
+            await self.contracts.qualify(spec.instrument)
+            if spec.lookback > 0:
+                self._warm(strategy, spec, await self._history(strategy, spec, cal))
+            self.aggregators[spec.instrument.key] = BarAggregator(spec.instrument.key,
+                                                                   spec.bar_size)
+            if self._regular_hours_only(spec):
+                self.regular_hours.add(spec.instrument.key)
+        # Bars that completed while the later subscriptions warmed up (pacing can hold a
+        # warm-up for a while): asked again, so the live bars continue the history unbroken.
+        for spec in todo:
+            last = self.warmed.get(spec.instrument.key)
+            if last is not None and spec.bar_size != "1d" and \
+                    self.host.clock.now() >= last + 2 * BAR_SIZES[spec.bar_size]:
+                df = await self._history(strategy, spec, cal)
+                self._warm(strategy, spec, df[df.index > last])
+
+    async def _history(self, strategy: Strategy[Any], spec: BarSpec,
+                       cal: Sessions) -> pd.DataFrame:
+        """The subscription's completed bars up to now (the one still forming is built live)."""
+        now = self.host.clock.now()
+        df = await self.host.warm.bars(spec, self.contracts.by_key[spec.instrument.key], now,
+                                       cal)
+        if len(df) and self._regular_hours_only(spec):
+            df = in_regular_hours(df, spec.bar_size, cal)
+        if len(df) and is_forming(df.index[-1], spec.bar_size, self.host.clock.now(),
+                                  strategy.calendar):
+            df = df.iloc[:-1]
+        return df
+
+    def _warm(self, strategy: Strategy[Any], spec: BarSpec, df: pd.DataFrame) -> None:
+        if len(df):
+            key = spec.instrument.key
+            strategy.warm_up(key, df)
+            self.warmed[key] = df.index[-1]
+            self.ctx.last_prices[key] = float(df["close"].iloc[-1])
+
+    def _regular_hours_only(self, spec: BarSpec) -> bool:
+        return spec.regular_hours and spec.bar_size != "1d"
+
+    def _sessions(self) -> Sessions:
+        strategy = self.host.strategy
+        return sessions(strategy.calendar if strategy is not None else "XNYS")
+
+    # -- real-time bars ---------------------------------------------------------------------
+
+    def subscribe_bars(self, keys: list[str] | None = None) -> None:
+        for key in self.aggregators if keys is None else keys:
+            bars = self.host.ib.reqRealTimeBars(self.contracts.by_key[key], 5, "TRADES",
+                                                key in self.regular_hours)
+            bars.updateEvent += self.on_rt_bar
+            self.rt_bars.append(bars)
+
+    def unsubscribe_bars(self) -> None:
+        for bars in self.rt_bars:
+            with contextlib.suppress(Exception):
+                self.host.ib.cancelRealTimeBars(bars)
+        self.rt_bars.clear()
+
+    def on_rt_bar(self, bars: Any, has_new_bar: bool) -> None:
+        strategy = self.host.strategy
+        if not has_new_bar or not bars or strategy is None:
+            return
+        b = bars[-1]
+        # ib_async/ib_insync keep every real-time bar of a subscription in this list (about
+        # 380 bytes each, 17,280 a day per subscription): only the newest is ever read.
+        del bars[:-1]
+        key = self.contracts.key_of.get(bars.contract.conId)
+        if key is None:
+            return
+        t = pd.Timestamp(b.time)
+        t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        clock, stepped = self.host.clock, self.host.stepped
+        if stepped:
+            # Everything before this bar's start is complete: callbacks due by then run now,
+            # after the bars that completed (below) and before anything later.
+            clock.follow(t.value / 1e9)
+            self.host.sync_wanted.set()
+        self.ctx.last_prices[key] = float(b.close)
+        if key in self.regular_hours and not self._sessions().in_hours(np.array([t.value]))[0]:
+            return
+        agg = self.aggregators[key]
+        done = agg.add(t, b.open_, b.high, b.low, b.close, b.volume)
+        if done is not None and key in self.warmed and done.time <= self.warmed[key]:
+            done = None  # the warm-up history holds this bar already
+        if done is not None:
+            if stepped:
+                # the bar's end: its last 5-second bar's (a daily bar's: the session's close)
+                clock.follow(t.value / 1e9 + 5.0)
+            clock.latest_bar = done.time
+            self.host.guard(strategy.handle_bar, done)
+        elif stepped:
+            self.host.guard(strategy.advance_clock, clock.now())
+
+    # -- ticks ------------------------------------------------------------------------------
+
+    async def subscribe_ticks(self, strategy: Strategy[Any]) -> None:
+        """Market data for the strategy's TickSpecs not streaming yet."""
+        specs = [s for s in strategy.tick_specs().values() if s.instrument.key not in
+                 self.ticks.specs]
+        for spec in specs:
+            await self.contracts.qualify(spec.instrument)
+        if specs:
+            self.ticks.subscribe(specs, self.contracts.by_key)
+
+    def _on_tick(self, tick: Tick) -> None:
+        if tick.last is not None:
+            self.ctx.last_prices[tick.instrument] = tick.last
+        strategy = self.host.strategy
+        if strategy is not None:
+            self.host.guard(strategy.handle_tick, tick)

@@ -64,7 +64,7 @@ class HostHarness:
     def req_ids(self) -> set[int]:
         """The request ids of the host's live real-time bar subscriptions."""
         assert self.host is not None
-        return {bars.reqId for bars in self.host.rt_bars}
+        return {bars.reqId for bars in self.host.feed.rt_bars}
 
     async def start(self) -> Host:
         eps = self.cfg.endpoints

@@ -221,7 +221,7 @@ def test_host_resubscribes_bars_after_1101_connectivity_restored_data_lost(
             await wait_until(lambda: bool(at_1101), "error 1101 at the host")
             await wait_until(lambda: len(harness.seen) >= at_1101[0] + 2,
                              "bars after 1101 (the lost subscriptions replaced)")
-            assert host.venue_state == "connected"
+            assert host.gate.venue_state == "connected"
             assert harness.req_ids() and not harness.req_ids() & before
             assert host.ib.client.clientId == PROBE_CLIENT_ID
         finally:
@@ -242,7 +242,7 @@ def test_host_reconnects_and_resubscribes_bars_after_a_nightly_restart(
             dropped = await asyncio.to_thread(sim.admin.call, "nightly_restart")
             assert dropped["dropped"] >= 1
             await wait_until(lambda: bool(at_drop), "the host's disconnection")
-            await wait_until(lambda: host.venue_state == "connected" and
+            await wait_until(lambda: host.gate.venue_state == "connected" and
                              len(harness.seen) >= at_drop[0] + 2,
                              "bars after the reconnection")
             assert host.ib.client.clientId == PROBE_CLIENT_ID

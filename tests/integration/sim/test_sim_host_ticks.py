@@ -81,7 +81,7 @@ def test_a_host_gives_ticks_of_its_tick_subscriptions_only(sim: SimProcess, root
             await wait_until(lambda: len(strategy.bars_seen) >= 2, "QQQ's bars")
             ticks = harness.seen
             assert {t.instrument for t in ticks} == {"SPY.STK"}  # none of QQQ
-            assert set(host.ticks.tickers.values()) == {"SPY.STK"}
+            assert set(host.feed.ticks.tickers.values()) == {"SPY.STK"}
             assert any(t.bid is not None and t.ask is not None and t.bid <= t.ask for t in ticks)
             assert any(t.last is not None for t in ticks)
             # stamped with the venue's clock (the pinned session), not the wall clock

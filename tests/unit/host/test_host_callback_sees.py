@@ -69,8 +69,8 @@ def test_the_host_gives_each_callback_the_bars_a_replay_gives_it_at_the_same_tim
     strategy.start()
     feeds = {}
     for key, size in ((SPY.key, "1d"), (QQQ.key, "5min")):
-        host.aggregators[key] = BarAggregator(key, size)
-        host.con_keys[CON_IDS[key]] = key
+        host.feed.aggregators[key] = BarAggregator(key, size)
+        host.contracts.key_of[CON_IDS[key]] = key
         feeds[key] = adapter.ib.RealTimeBarList()
         feeds[key].contract = SimpleNamespace(conId=CON_IDS[key])
     spy_rows = spy5s.itertuples(index=False)
@@ -83,9 +83,9 @@ def test_the_host_gives_each_callback_the_bars_a_replay_gives_it_at_the_same_tim
             feeds[key].append(adapter.ib.RealTimeBar(datetime.fromtimestamp(t.timestamp(),
                                                                             tz=done.tzinfo),
                                                      -1, o, hi, lo, c, v, c, 1))
-            host._on_rt_bar(feeds[key], True)
+            host.feed.on_rt_bar(feeds[key], True)
         # what the host's clock loop does each second
-        host._guard(strategy.advance_clock, host.clock.now() - host.schedule_lag)
+        host.guard(strategy.advance_clock, host.clock.now() - host.schedule_lag)
 
     names = [s[0] for s in strategy.seen]
     assert names == ["before_close", "before_close", "weekly", "before_close", "before_close"]

@@ -72,14 +72,14 @@ def fill(exec_id: str, shares: float, price: float, commission: float) -> Any:
 
 def deliver(host: Host, f: Any) -> None:
     """As ib_async does live: execDetails, then its commission report."""
-    host._on_exec(None, f)
-    host._on_commission(None, f, f.commissionReport)
+    host.book.on_exec(None, f)
+    host.book.on_commission(None, f, f.commissionReport)
 
 
 @pytest.fixture
 def host() -> Iterator[Host]:
     with temp_host(NAME) as h:
-        h.con_keys[SPY_CON_ID] = SPY
+        h.contracts.key_of[SPY_CON_ID] = SPY
         h.strategy = Recorder(NAME, Params(), h.ctx)
         yield h
 
@@ -114,8 +114,8 @@ def test_recovery_skips_the_older_version_of_a_trade_the_broker_booked_corrected
     host.ib = Venue([fill(FIRST, 100, 10.0, 1.0), fill(SECOND, 80, 10.5, 0.8)])
 
     async def restart() -> None:
-        await host.sync_book()
-        await host.recover()
+        await host.book.sync()
+        await host.book.recover()
 
     asyncio.run(restart())
     assert host.ctx.positions() == {SPY: 80}
@@ -128,7 +128,7 @@ def test_a_correction_of_a_fill_the_broker_booked_before_a_restart_replaces_it(
     book = {"positions": [[SPY_CON_ID, 100.0]], "cash": -1001.0,
             "executions": [[FIRST, SPY_CON_ID, 100.0, 10.0, 1.0, 1.0]]}
     host.broker = Broker(book)  # type: ignore[assignment]
-    asyncio.run(host.sync_book())
+    asyncio.run(host.book.sync())
     deliver(host, fill(FIRST, 100, 10.0, 1.0))  # the venue repeating it: already booked
     deliver(host, fill(SECOND, 80, 10.5, 0.8))
     assert host.ctx.positions() == {SPY: 80}

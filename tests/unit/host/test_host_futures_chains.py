@@ -73,16 +73,16 @@ def test_the_chain_is_in_expiry_order_with_each_contract_matched_to_its_own_deta
         host: Host) -> None:
     at(host, "2026-11-02")
     assert host.strategy is not None
-    asyncio.run(host.load_chains(host.strategy))
+    asyncio.run(host.feed.load_chains(host.strategy))
     chain = host.ctx.futures_chain("VXM")
     assert [i.expiry for i in chain] == [NOV, DEC]
-    assert [host.contracts[i.key].lastTradeDateOrContractMonth for i in chain] == [NOV, DEC]
+    assert [host.contracts.by_key[i.key].lastTradeDateOrContractMonth for i in chain] == [NOV, DEC]
 
 
 def test_an_expired_contract_leaves_the_chain_the_strategy_sees(host: Host) -> None:
     at(host, "2026-11-02")
     assert host.strategy is not None
-    asyncio.run(host.load_chains(host.strategy))
+    asyncio.run(host.feed.load_chains(host.strategy))
     at(host, "2026-11-19")  # the day after November's expiry
     assert [i.expiry for i in host.ctx.futures_chain("VXM")] == [DEC]
 
@@ -93,12 +93,12 @@ def test_a_reload_streams_the_bars_of_a_newly_listed_contract(host: Host) -> Non
     assert strategy is not None
 
     async def run() -> None:
-        await host.load_chains(strategy)
-        await host.warm_up(strategy)
-        host.subscribe_bars()
+        await host.feed.load_chains(strategy)
+        await host.feed.warm_up(strategy)
+        host.feed.subscribe_bars()
         at(host, "2026-11-19")
         host.ib.listed = listing(NOV, DEC, JAN)
-        await host.refresh_chains(strategy)
+        await host.feed.refresh_chains(strategy)
 
     asyncio.run(run())
     assert host.ib.streamed == [1000, 1001, 1002]  # Nov and Dec at start, then Jan

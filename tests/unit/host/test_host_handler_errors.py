@@ -94,7 +94,7 @@ async def raise_on_bars(host: Host, n: int) -> None:
     """n bars, each of which makes on_bar raise; then let the host's own tasks finish."""
     assert host.strategy is not None
     for i in range(n):
-        host._guard(host.strategy.handle_bar, bar(i))
+        host.guard(host.strategy.handle_bar, bar(i))
     while host.tasks:
         await asyncio.gather(*list(host.tasks), return_exceptions=True)
 
@@ -128,7 +128,7 @@ def test_halt_after_errors_halts_the_strategy_at_the_broker_and_alerts_once(host
     [alert] = host.publisher.alerts()  # type: ignore[attr-defined]
     assert alert["error"] == "ValueError: cannot trade SPY" and alert["halted"] is True
     assert alert["errors_5m"] == HALT_AFTER and alert["strategy"] == NAME
-    assert host.trading_state == "HALTED"
+    assert host.gate.trading_state == "HALTED"
     assert host.hb_info()["trading_state"] == "HALTED"
 
 
@@ -147,7 +147,7 @@ def test_after_a_resume_it_takes_halt_after_new_errors_to_halt_again(host: Host)
     assert len(host.broker.calls) == 1  # type: ignore[attr-defined]
     asyncio.run(raise_on_bars(host, 1))
     assert len(host.broker.calls) == 2  # type: ignore[attr-defined]
-    assert host.trading_state == "HALTED"
+    assert host.gate.trading_state == "HALTED"
 
 
 def test_an_unanswered_halt_alerts_and_is_asked_again_at_the_next_error(host: Host) -> None:
@@ -156,12 +156,12 @@ def test_an_unanswered_halt_alerts_and_is_asked_again_at_the_next_error(host: Ho
     [alert] = host.publisher.alerts()  # type: ignore[attr-defined]
     assert alert["halted"] is False and "no reply within 3s" in alert["message"]
     assert alert["error"] == "ValueError: cannot trade SPY"
-    assert host.trading_state == "ACTIVE"
+    assert host.gate.trading_state == "ACTIVE"
     host.broker.down = False  # type: ignore[attr-defined]
     asyncio.run(raise_on_bars(host, 1))
     assert [m for m, _ in host.broker.calls] == ["halt", "halt"]  # type: ignore[attr-defined]
     assert host.publisher.alerts()[-1]["halted"] is True  # type: ignore[attr-defined]
-    assert host.trading_state == "HALTED"
+    assert host.gate.trading_state == "HALTED"
 
 
 def test_a_bug_in_on_params_changed_is_counted_and_refused(host: Host) -> None:

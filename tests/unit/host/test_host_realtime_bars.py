@@ -40,8 +40,8 @@ def host() -> Iterator[Host]:
     with temp_host("watcher") as h:
         h.strategy = Watcher("watcher", Params(), h.ctx)
         h.strategy.start()
-        h.aggregators["SPY.STK"] = BarAggregator("SPY.STK", "1min")
-        h.con_keys[756733] = "SPY.STK"
+        h.feed.aggregators["SPY.STK"] = BarAggregator("SPY.STK", "1min")
+        h.contracts.key_of[756733] = "SPY.STK"
         yield h
 
 
@@ -49,7 +49,7 @@ def stream(host: Host, bars: list[object], start: int, n: int) -> None:
     for i in range(start, start + n):
         t = datetime.fromtimestamp(T0 + 5 * i, UTC)
         bars.append(adapter.ib.RealTimeBar(t, -1, 1.0, 1.0, 1.0, 1.0, 100.0, 1.0, 1))
-        host._on_rt_bar(bars, True)
+        host.feed.on_rt_bar(bars, True)
 
 
 def test_the_client_librarys_bar_list_keeps_only_the_newest_bar(host: Host) -> None:
@@ -81,7 +81,7 @@ def test_a_day_of_five_second_bars_leaves_the_hosts_memory_flat(host: Host) -> N
 
 def test_a_regular_hours_subscription_ignores_pre_and_post_market_bars(host: Host) -> None:
     assert host.strategy is not None
-    host.regular_hours.add("SPY.STK")
+    host.feed.regular_hours.add("SPY.STK")
     bars = adapter.ib.RealTimeBarList()
     bars.contract = SimpleNamespace(conId=756733)
     seen: list[Bar] = []
@@ -90,7 +90,7 @@ def test_a_regular_hours_subscription_ignores_pre_and_post_market_bars(host: Hos
     def send(at: str) -> None:
         bars.append(adapter.ib.RealTimeBar(datetime.fromisoformat(at), -1, 1.0, 1.0, 1.0, 1.0,
                                            100.0, 1.0, 1))
-        host._on_rt_bar(bars, True)
+        host.feed.on_rt_bar(bars, True)
 
     # Wednesday 2026-11-18: XNYS open 14:30-21:00 UTC
     for at in ("2026-11-18T13:00:00+00:00", "2026-11-18T13:00:05+00:00",  # pre-market

@@ -65,19 +65,19 @@ def saved(host: Host) -> dict[str, Any]:
 
 def test_the_state_is_on_disk_after_every_bar_and_every_fill(host: Host) -> None:
     assert host.strategy is not None
-    host._guard(host.strategy.handle_bar, bar(0))
+    host.guard(host.strategy.handle_bar, bar(0))
     assert saved(host) == {"bars": 1, "filled": 0.0}
-    host._guard(host.strategy.handle_fill, Fill("SPY.STK", 10.0, 1.0, 0.0, T0, "ref"))
+    host.guard(host.strategy.handle_fill, Fill("SPY.STK", 10.0, 1.0, 0.0, T0, "ref"))
     assert saved(host) == {"bars": 1, "filled": 10.0}
 
 
 def test_an_unchanged_state_is_not_written_again(host: Host,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     assert host.strategy is not None
-    host._guard(host.strategy.handle_bar, bar(0))
+    host.guard(host.strategy.handle_bar, bar(0))
     writes: list[Path] = []
     monkeypatch.setattr(statefile, "atomic_write", lambda path, data: writes.append(path))
-    host._guard(host.strategy.advance_clock, T0 + pd.Timedelta(seconds=1))
+    host.guard(host.strategy.advance_clock, T0 + pd.Timedelta(seconds=1))
     assert writes == []
 
 
@@ -90,17 +90,17 @@ def test_a_full_disk_is_logged_once_and_the_save_retried_at_the_next_change(
 
     monkeypatch.setattr(statefile, "atomic_write", full)
     with caplog.at_level(logging.ERROR):
-        host._guard(host.strategy.handle_bar, bar(0))
-        host._guard(host.strategy.handle_bar, bar(1))
+        host.guard(host.strategy.handle_bar, bar(0))
+        host.guard(host.strategy.handle_bar, bar(1))
     assert caplog.text.count("could not save the strategy's state") == 1
     monkeypatch.undo()
-    host._guard(host.strategy.handle_bar, bar(2))
+    host.guard(host.strategy.handle_bar, bar(2))
     assert saved(host) == {"bars": 3, "filled": 0.0}
 
 
 def test_the_state_is_read_back_by_the_next_process(host: Host) -> None:
     assert host.strategy is not None
-    host._guard(host.strategy.handle_bar, bar(0))
+    host.guard(host.strategy.handle_bar, bar(0))
     again = host.build_strategy({"spec": __file__, "params": {},
                                  "target_weight": 0.0, "min_weight": 0.0, "max_weight": 0.0})
     assert type(again).__name__ == "Counter" and again.bars == 1  # type: ignore[attr-defined]
@@ -109,5 +109,5 @@ def test_the_state_is_read_back_by_the_next_process(host: Host) -> None:
 def test_nothing_is_saved_before_the_strategy_has_started(host: Host) -> None:
     assert host.strategy is not None
     host.strategy_running = False
-    host._guard(host.strategy.handle_bar, bar(0))
+    host.guard(host.strategy.handle_bar, bar(0))
     assert not host.state_file.path.exists()

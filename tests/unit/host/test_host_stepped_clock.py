@@ -58,8 +58,8 @@ def make_host(cls: type[Clocked]) -> Iterator[Host]:
         h.clock.sync(OPEN.timestamp() - 3600)
         h.strategy = cls("clocked", Params(), h.ctx)
         h.strategy.start()
-        h.aggregators["SPY.STK"] = BarAggregator("SPY.STK", cls.bar_size)
-        h.con_keys[SPY] = "SPY.STK"
+        h.feed.aggregators["SPY.STK"] = BarAggregator("SPY.STK", cls.bar_size)
+        h.contracts.key_of[SPY] = "SPY.STK"
         yield h
 
 
@@ -80,7 +80,7 @@ def stream(host: Host, start: datetime, end: datetime) -> None:
     t = start
     while t < end:
         bars.append(adapter.ib.RealTimeBar(t, -1, 1.0, 1.0, 1.0, 1.0, 100.0, 1.0, 1))
-        host._on_rt_bar(bars, True)
+        host.feed.on_rt_bar(bars, True)
         t += timedelta(seconds=5)
 
 
@@ -139,7 +139,7 @@ def test_an_order_is_in_flight_until_the_venues_first_status(host: Host) -> None
     assert host.hb_info()["in_flight"] == 1
     status = SimpleNamespace(status="Submitted", filled=0.0, avgFillPrice=0.0)
     trade = SimpleNamespace(order=SimpleNamespace(action="BUY"), log=[], orderStatus=status)
-    host._sync_handle(handle, trade)
+    host.orders.sync_handle(handle, trade)
     assert host.hb_info()["in_flight"] == 0
     assert host.sync_wanted.is_set()  # the clock loop beats again at once to say so
 
@@ -153,7 +153,7 @@ def test_bars_arriving_ask_the_clock_loop_for_the_venues_time(host: Host) -> Non
 def test_a_stepped_host_beats_after_each_sync_with_the_venue_time_it_confirmed(
         host: Host) -> None:
     venue = SteppedVenue(OPEN)
-    host.ib, host.venue_state = venue, "connected"
+    host.ib, host.gate.venue_state = venue, "connected"
     beats: list[tuple[str | None, int]] = []
 
     def beat() -> int:

@@ -95,7 +95,7 @@ def warm(host: Host, broker: FakeBroker, ib: FakeIB) -> None:
     host.ib = ib
     host.warm = WarmUp(broker, ib)  # type: ignore[arg-type]
     assert host.strategy is not None
-    asyncio.run(host.warm_up(host.strategy))
+    asyncio.run(host.feed.warm_up(host.strategy))
     host.strategy.start()
 
 
@@ -106,7 +106,7 @@ def stream(host: Host, first: str, n: int) -> None:
     for i in range(n):
         t = datetime.fromtimestamp(t0 + 5 * i, UTC)
         bars.append(adapter.ib.RealTimeBar(t, -1, 1.0, 1.0, 1.0, 1.0, 100.0, 1.0, 1))
-        host._on_rt_bar(bars, True)
+        host.feed.on_rt_bar(bars, True)
 
 
 def test_warm_up_asks_the_broker_and_the_live_bars_continue_it(host: Host) -> None:

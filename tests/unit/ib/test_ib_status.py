@@ -7,7 +7,7 @@ import pytest
 
 from ats.broker.intents import DONE_STATUSES, IntentStatus, intent_status
 from ats.broker.order_store import DONE_ORDER_STATUSES
-from ats.host.main import HANDLE_STATUS
+from ats.host.orders import HANDLE_STATUS
 from ats.ib import status as ib_status
 from ats.sdk.orders import OrderStatus
 
