@@ -126,7 +126,8 @@ class Broker(DeskRequests):
         self.primary = self.venue_name == cfg.venue["name"]
         #: process name of this desk's connection and alert topics
         self.process = "broker" if self.primary else f"broker-{self.venue_name}"
-        #: the tail of this desk's clone keys: the first venue's keys are a one-venue system's
+        #: the tail of this desk's `unattributed` clone keys (the one book every venue has); the
+        #: first venue's keys are a one-venue system's
         self.key_tail = "" if self.primary else f"|{self.venue_name}"
         self.multi = len(cfg.venues) > 1
         bcfg = cfg.section("broker")
@@ -192,7 +193,13 @@ class Broker(DeskRequests):
     # -- ledger input -----------------------------------------------------------------------
 
     def _set_order(self, order_ref: str, strategy: str, row: dict[str, Any]) -> None:
-        self._put_order(f"{strategy}|{order_ref}{self.key_tail}", row)
+        self._put_order(self.clone_key(strategy, order_ref), row)
+
+    def clone_key(self, strategy: str, *rest: str) -> str:
+        """A row's key in the clones the desks share: "<strategy>|..."; a strategy trades on
+        one venue, but every venue has an `unattributed` book."""
+        tail = self.key_tail if strategy == UNATTRIBUTED else ""
+        return "|".join((strategy, *rest)) + tail
 
     def own_orders(self) -> dict[str, dict[str, Any]]:
         """This venue's rows of the order clone the desks share."""
@@ -275,9 +282,9 @@ class Broker(DeskRequests):
     def _publish_books(self, strategy: str, con_id: int | None = None) -> None:
         venue = {"venue": self.venue_name} if self.multi else {}
         for row in self.ledger.position_rows(strategy, con_id):
-            self.positions.set(f"{row['strategy']}|{row['con_id']}{self.key_tail}",
+            self.positions.set(self.clone_key(str(row["strategy"]), str(row["con_id"])),
                                {**row, **venue})
-        self.pnl.set(f"{strategy}{self.key_tail}", {**self.ledger.pnl_row(strategy), **venue})
+        self.pnl.set(self.clone_key(strategy), {**self.ledger.pnl_row(strategy), **venue})
 
     def sweep(self) -> int:
         """Apply every fill this connection knows; the ledger ignores those already recorded."""
@@ -331,7 +338,7 @@ class Broker(DeskRequests):
         st = trade.orderStatus
         # a completed order (reqCompletedOrders) has its fills only in filledQuantity
         filled = max(float(st.filled), number(trade.order.filledQuantity) or 0.0)
-        key = f"{strategy}|{ref or 'perm' + str(trade.order.permId)}{self.key_tail}"
+        key = self.clone_key(strategy, ref or f"perm{trade.order.permId}")
         self._put_order(key, order_store.merge(self.orders.get(key), {
             "order_ref": ref, "strategy": strategy, "symbol": trade.contract.symbol,
             "con_id": trade.contract.conId, "side": trade.order.action,

@@ -60,7 +60,6 @@ class DeskRequests:
     registered: set[str]
     orders: CloneState
     account: CloneState
-    key_tail: str
     clock: VenueClock
     breaks: dict[int, dict[str, Any]]
 
@@ -69,6 +68,7 @@ class DeskRequests:
         def _storage_failed(self, exc: BaseException) -> None: ...
         def _publish_books(self, strategy: str, con_id: int | None = None) -> None: ...
         def own_orders(self) -> dict[str, dict[str, Any]]: ...
+        def clone_key(self, strategy: str, *rest: str) -> str: ...
         def check_reconciliation(self) -> int: ...
         async def refresh_clients(self) -> None: ...
 
@@ -145,7 +145,7 @@ class DeskRequests:
         if rec.status in OPEN_STATUSES:
             rec = self.intents.mark(rec.intent.intent_id, IntentStatus.REJECTED, reason=reason)
             log.warning("order %s of %s rejected by the venue: %s", ref, strategy, reason)
-        row = self.orders.get(f"{strategy}|{ref}{self.key_tail}")
+        row = self.orders.get(self.clone_key(strategy, ref))
         if row is not None:
             self._set_order(ref, strategy, {**row, "status": "Rejected", "reason": reason})
         return {"order_ref": ref, "status": str(rec.status)}

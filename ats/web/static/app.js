@@ -292,6 +292,8 @@ const overview = {
   },
   render() {
     const rows = strategyRows();
+    // several venues ([[venues]]): say which Gateway or account each strategy trades on
+    const venues = new Set(rows.map((r) => r.venue_name)).size > 1;
     fill($("#strategies-box"), table([
       ["strategy", (r) => h("a", {href: `/strategy/${r.name}`}, r.name)],
       ["state", (r) => badge(r.state), {class: "state"}],
@@ -299,6 +301,7 @@ const overview = {
       ["pid", (r) => r.pid || "–", {num: true, class: "pid"}],
       ["client id", (r) => r.client_id, {num: true}],
       ["host", (r) => r.host || "–", {class: "host"}],
+      venues && ["venue", (r) => r.venue_name, {class: "venue"}],
       ["uptime", (r) => duration(uptimeOf(r)), {num: true}],
       ["heartbeat", (r) => UP_STATES.has(r.state) ? age(r.last_heartbeat) : "–", {num: true}],
       ["positions", (r) => positionsOf(r.name).length, {num: true}],
@@ -310,7 +313,7 @@ const overview = {
        {num: true, class: "pnl"}],
       ["errors 5m", (r) => r.errors_5m || 0, {num: true}],
       ["last error", (r) => r.last_error || "–", {wrap: true}],
-    ], rows, {id: "strategies", empty: "(no strategies registered)",
+    ].filter(Boolean), rows, {id: "strategies", empty: "(no strategies registered)",
               rowAttrs: (r) => ({"data-name": r.name, "data-state": r.state})}));
     fill($("#procs-box"), table([
       ["process", (r) => r.name], ["state", (r) => badge(r.state), {class: "state"}],
