@@ -20,6 +20,11 @@ import tomli_w
 from pinned import SESSION
 
 BIN = Path(sys.executable).parent
+#: the test strategy whose orders a test drives through its params (probe_strategy.py)
+PROBE = str(Path(__file__).with_name("probe_strategy.py"))
+#: risk limits no probe order reaches
+LOOSE = {"max_order_qty": 5000, "max_order_notional": 1e9, "max_position": 1e6,
+         "max_gross_exposure": 1e10, "max_orders_per_minute": 10000}
 
 
 def free_port() -> int:

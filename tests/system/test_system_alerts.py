@@ -7,16 +7,14 @@ import getpass
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from alertkit import SmtpRecorder, WebhookRecorder, text
-from systemkit import System, free_port, wait_for
+from systemkit import PROBE, System, free_port, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 NAMES = ["steady", "other"]
 #: how long the webhook stays down while alerts are raised
 DOWN_SECONDS = 30.0

@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from systemkit import BIN, System, wait_for
+from systemkit import BIN, PROBE, System, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 MANUAL = 10  #: shares the manual client buys
 MOVED = 6  #: of them, assigned to probe
 HOLD = 8  #: what probe is then told to hold: it buys only HOLD - MOVED

@@ -4,12 +4,11 @@ gets nothing from the hub or the manager, and its refusal is alerted; once allow
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import zmq
-from systemkit import System, free_port, wait_for
+from systemkit import PROBE, System, free_port, wait_for
 
 from ats import buskeys
 from bus import security
@@ -19,7 +18,6 @@ from bus.service import REQUEST_TYPE, request_body
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 #: how long a refused client is given to get anything
 SILENCE = 2.0
 

@@ -19,11 +19,10 @@ from pathlib import Path
 import pytest
 import tomli_w
 from pinned import SESSION
-from systemkit import System, broker, free_port, wait_for
+from systemkit import PROBE, System, broker, free_port, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 MB = 1 << 20
 SOFT_MB, HARD_MB = 60, 30
 

@@ -9,17 +9,13 @@ fields allowed to differ are listed in VOLATILE, each with its reason.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from systemkit import System, wait_for
+from systemkit import LOOSE, PROBE, System, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
-LOOSE = {"max_order_qty": 5000, "max_order_notional": 1e9, "max_position": 1e6,
-         "max_gross_exposure": 1e10, "max_orders_per_minute": 10000}
 VIEWS = {
     "status": ("status",),
     "positions": ("positions",),

@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 import tomli_w
-from systemkit import System, free_port, tear_down, wait_for
+from systemkit import PROBE, System, free_port, tear_down, wait_for
 
 from ats.cli import homeprocs
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 #: [hosts] lost_seconds of host A: short, so the test waits little for the loss
 LOST_SECONDS = 4.0
 

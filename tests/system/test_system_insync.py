@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from systemkit import System, wait_for
+from systemkit import PROBE, System, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.insync, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
 INSYNC = os.environ.get("ATS_INSYNC_PYTHON") or str(ROOT / ".venv-insync" / "bin" / "python")
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 
 
 @pytest.mark.skipif(not Path(INSYNC).exists(), reason="no ib_insync venv (make test builds it)")

@@ -12,13 +12,12 @@ from typing import Any
 import arcticdb
 import pytest
 from s3kit import CREDENTIALS, S3Server
-from systemkit import System, wait_for
+from systemkit import PROBE, System, wait_for
 
 from ats.broker.ledger_store import LedgerStore
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,8 @@ import pytest
 from steppedkit import BusWatch, advance_through, decision_instants
 from systemkit import System, make_home, tear_down, wait_for
 
-from ats.broker import orderref
 from ats.host.feed import BarAggregator
+from ats.orders import ref as orderref
 from ats.sdk import Future
 from ats.sdk.indicators import pct_return, rsi, sma
 from ats.sdk.params import Params

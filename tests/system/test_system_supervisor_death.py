@@ -19,16 +19,13 @@ from typing import Any
 import psutil
 import pytest
 from pinned import THREAD_TIMERS
-from systemkit import BIN, System, make_home, wait_for
+from systemkit import BIN, LOOSE, PROBE, System, make_home, wait_for
 
 from ats.processes import EXIT_LOCKED
 
 # THREAD_TIMERS: the parent watch polls with a timed Event.wait
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300), THREAD_TIMERS]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
-LOOSE = {"max_order_qty": 5000, "max_order_notional": 1e9, "max_position": 1e6,
-         "max_gross_exposure": 1e10, "max_orders_per_minute": 10000}
 #: every process sees its supervisord gone within 2 s (a 0.5 s poll), then stops cleanly: a
 #: broker flushing its journal on a loaded 2-core machine took more than the 3 s left of 5
 GONE_WITHIN = 15.0

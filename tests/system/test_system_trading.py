@@ -17,13 +17,10 @@ from typing import Any
 
 import pytest
 import zmq
-from systemkit import BIN, System, broker, wait_for
+from systemkit import BIN, LOOSE, PROBE, System, broker, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
-LOOSE = {"max_order_qty": 5000, "max_order_notional": 1e9, "max_position": 1e6,
-         "max_gross_exposure": 1e10, "max_orders_per_minute": 10000}
 
 
 @pytest.fixture(scope="module")

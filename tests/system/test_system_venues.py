@@ -8,17 +8,13 @@ Gateway of that venue, and its books say so.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from systemkit import System, broker, free_port, wait_for
+from systemkit import LOOSE, PROBE, System, broker, free_port, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
-LOOSE = {"max_order_qty": 5000, "max_order_notional": 1e9, "max_position": 1e6,
-         "max_gross_exposure": 1e10, "max_orders_per_minute": 10000}
 
 
 @pytest.fixture(scope="module")

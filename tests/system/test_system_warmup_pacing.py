@@ -8,15 +8,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-from pathlib import Path
 from typing import Any
 
 import pytest
-from systemkit import System, wait_for
+from systemkit import PROBE, System, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(420)]
 
-PROBE = str(Path(__file__).with_name("probe_strategy.py"))
 #: six SMA strategies on minute bars of two stocks (identical requests if each asked the venue),
 #: two on daily bars, two probes on 5-second bars
 STRATEGIES = [
