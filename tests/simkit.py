@@ -1,5 +1,5 @@
 """A venue on a hand-driven clock, and a sink that records what the venue reports: the test kit
-of the simulator's order tests."""
+of the simulator's order tests; and a stand-in for a server session's socket."""
 
 from __future__ import annotations
 
@@ -98,3 +98,23 @@ class WrapperRecorder:
         if name.startswith("_"):
             raise AttributeError(name)
         return lambda *a: self.calls.append((name, a))
+
+
+class FakeTransport:
+    """Stands in for a session's socket: what the server wrote, and whether it closed it."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True

@@ -24,7 +24,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ats.sim import stepping
+from ats.sim import faults, stepping
 from ats.sim.clock import parse_start
 from ats.sim.fastbars import SECONDS
 from ats.sim.orders import latest_versions
@@ -51,18 +51,18 @@ class AdminError(Exception):
 
 
 def _drop_client(srv: Server, client_id: int) -> dict[str, Any]:
-    if not srv.drop_client(int(client_id)):
+    if not faults.drop_client(srv, int(client_id)):
         raise AdminError(AdminErrno.NOT_FOUND, f"client {client_id} is not connected")
     return {}
 
 
 def _outage(srv: Server, seconds: float, data_lost: bool = False) -> dict[str, Any]:
-    asyncio.get_running_loop().create_task(srv.run_outage(float(seconds), bool(data_lost)))
+    asyncio.get_running_loop().create_task(faults.outage(srv, float(seconds), bool(data_lost)))
     return {}
 
 
 def _farm_disconnect(srv: Server, seconds: float) -> dict[str, Any]:
-    asyncio.get_running_loop().create_task(srv.run_farm_disconnect(float(seconds)))
+    asyncio.get_running_loop().create_task(faults.farm_disconnect(srv, float(seconds)))
     return {}
 
 
@@ -90,7 +90,7 @@ def _reject_next_order(srv: Server, reason: str = "rejected by admin") -> dict[s
 
 def _nightly_restart(srv: Server) -> dict[str, Any]:
     log.warning("nightly restart: dropping every client")
-    return {"dropped": srv.drop_all()}
+    return {"dropped": faults.drop_all(srv)}
 
 
 def _status(srv: Server) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""IB historical-data request vocabulary: durations, bar sizes, end times."""
+"""IB historical-data request vocabulary (durations, bar sizes, end times), and daily bars
+gathered into weekly and monthly ones."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from zoneinfo import ZoneInfo
+
+from ats.sim.market import Bar
 
 _BAR_UNITS = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600,
               "day": 86400, "days": 86400, "week": 7 * 86400, "weeks": 7 * 86400,
@@ -57,3 +60,34 @@ def parse_end(text: str, now: float) -> float:
         return d.replace(tzinfo=tz).timestamp()
     except (ValueError, KeyError) as exc:
         raise HistoryError(321, f"Error validating request:-'endDateTime' : {exc}") from None
+
+
+def aggregate(bars: list[Bar], secs: int) -> list[Bar]:
+    """Daily bars gathered into bars of `secs` (a week: by ISO week; 28 days or more: by
+    calendar month); unchanged for a day or less."""
+    if secs <= 86400 or not bars:
+        return bars
+    out: list[Bar] = []
+    group: list[Bar] = []
+
+    def key(b: Bar) -> tuple[int, int]:
+        d = dt.datetime.fromtimestamp(b.time, dt.UTC).date()
+        if secs >= 28 * 86400:
+            return d.year, d.month
+        iso = d.isocalendar()
+        return iso[0], iso[1]
+
+    for b in bars:
+        if group and key(group[0]) != key(b):
+            out.append(_merge(group))
+            group = []
+        group.append(b)
+    out.append(_merge(group))
+    return out
+
+
+def _merge(group: list[Bar]) -> Bar:
+    vol = sum(b.volume for b in group) if group[0].volume >= 0 else group[0].volume
+    return Bar(group[0].time, group[0].open, max(b.high for b in group),
+               min(b.low for b in group), group[-1].close, vol,
+               round(sum(b.wap for b in group) / len(group), 4), sum(b.count for b in group))

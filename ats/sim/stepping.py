@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING
 from ats.sim import messages as M
 from ats.sim.clock import SteppedClock
 from ats.sim.fastbars import SECONDS, realtime_bars
+from ats.sim.history_requests import advance_bars
 from ats.sim.market import Bar
 
 if TYPE_CHECKING:
-    from ats.sim.server import BarSub, Server, Session
+    from ats.sim.server import Server
+    from ats.sim.session import Session
+    from ats.sim.subscriptions import BarSub
 
 CHUNK = 300.0  #: sim seconds of bars built and sent before the loop yields
 MAX_BUFFERED = 4 << 20  #: bytes queued for one client before the advance waits for it
@@ -99,7 +102,7 @@ def _send_until(srv: Server, clock: SteppedClock, t1: float, bar_seconds: int = 
         for _, _, s, req_id, bar in group:
             s.send(M.real_time_bar(req_id, bar, s.version))
     for s, req_id, sub in keep_up:
-        srv._advance_bars(s, req_id, sub, t1)
+        advance_bars(srv, s, req_id, sub, t1)
     return len(events)
 
 

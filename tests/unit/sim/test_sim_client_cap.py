@@ -7,32 +7,14 @@ import asyncio
 
 import pandas as pd
 from pinned import SESSION
+from simkit import FakeTransport
 
 from ats.apiclients import MAX_API_CLIENTS
 from ats.sim.protocol import FrameReader, split_fields
-from ats.sim.server import Config, Server, Session
+from ats.sim.server import Config, Server
+from ats.sim.session import Session
 
 ERR_MSG = "4"
-
-
-class FakeTransport:
-    """What the server wrote to one client, and whether it closed the socket."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
 
 
 def session(server: Server) -> tuple[Session, FakeTransport]:

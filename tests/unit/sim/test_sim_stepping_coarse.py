@@ -16,7 +16,8 @@ from pinned import SESSION
 from ats.sim import stepping
 from ats.sim.calendar import calendar
 from ats.sim.messages import Out
-from ats.sim.server import BarSub, Config, Server
+from ats.sim.server import Config, Server
+from ats.sim.subscriptions import BarSub
 from ats.sim.universe import Universe
 from ats.sim.versions import MAX_VERSION
 

@@ -17,10 +17,10 @@ from simkit import WrapperRecorder
 from ats.sim import messages as M
 from ats.sim import versions as V
 from ats.sim.account import STOCK_MARGIN, Account
+from ats.sim.handlers import HANDLERS
 from ats.sim.market import Bar
 from ats.sim.orders import SimExecution, SimOrder
 from ats.sim.protocol import frame, split_fields
-from ats.sim.server import HANDLERS
 from ats.sim.universe import Universe
 from ats.sim.unsupported import IGNORED, REFUSED, refusal_req_id
 from ats.sim.whatif import MAINT_OF_INIT, preview
