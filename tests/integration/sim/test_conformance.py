@@ -135,8 +135,8 @@ def test_ib_async_core_requests_conform(ib: IB) -> None:
     spy = Stock("SPY", "SMART", "USD")
     assert ib.qualifyContracts(spy) and spy.conId == SPY_CON_ID
     ticker = ib.reqMktData(spy)
-    ib.sleep(0.6)
-    assert ticker.bid > 0 and ticker.ask > ticker.bid and ticker.bidSize > 0
+    # the first quote of a day builds that day's prices: waited for, not a fixed sleep
+    assert _wait(ib, lambda: ticker.bid > 0 and ticker.ask > ticker.bid and ticker.bidSize > 0)
     ib.cancelMktData(spy)
     bars = ib.reqHistoricalData(spy, "", "5 D", "1 day", "TRADES", True)
     assert len(bars) >= 4 and all(b.volume > 0 for b in bars)
