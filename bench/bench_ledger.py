@@ -20,9 +20,10 @@ import pandas as pd
 from ats.broker.intents import IntentLog
 from ats.broker.ledger import Ledger
 from ats.broker.ledger_store import LedgerStore, _frame
-from ats.broker.model import Execution, OrderIntent
 from ats.broker.risk import Limits, RiskEngine
 from ats.broker.tradingstate import TradingStates
+from ats.orders.fills import Execution
+from ats.orders.intent import OrderIntent
 from bench.figures import Figure, record
 
 _ids = itertools.count(1)

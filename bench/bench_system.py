@@ -41,6 +41,7 @@ import tomli_w
 import zmq
 import zmq.asyncio
 
+from ats.orders.contract import ApprovalRequest
 from bench.figures import Figure, record
 
 STRATEGY = "benchrt"
@@ -283,12 +284,10 @@ async def measure_round_trips(cfg: Any, client_id: int) -> RoundTrips:
 
         async def via_system(side: str) -> tuple[float, float, float]:
             # The same fields ats/host/orders.py Orders.send sends.
-            intent = {
-                "strategy": STRATEGY, "con_id": contract.conId, "symbol": contract.symbol,
-                "sec_type": contract.secType, "side": side, "quantity": 1.0,
-                "order_type": "MKT", "limit_price": None, "stop_price": None, "tif": "DAY",
-                "multiplier": 1.0, "client_id": client_id, "ref_price": ref_price,
-            }
+            intent = ApprovalRequest(
+                strategy=STRATEGY, con_id=contract.conId, symbol=contract.symbol,
+                sec_type=contract.secType, side=side, quantity=1.0, order_type="MKT",
+                client_id=client_id, ref_price=ref_price).encode()
             t0 = time.perf_counter()
             decision = await broker.request("approve", intent, timeout=5.0)
             t_approved = time.perf_counter()
@@ -350,12 +349,10 @@ def echo_router(endpoint: str, ready: Any) -> None:
 def _approval_intent(con_id: int, i: int) -> dict[str, Any]:
     # A distinct clientId per request: the broker's per-clientId pacing guard (45/s) would
     # otherwise refuse nearly all of them and this would time the refusal path.
-    return {
-        "strategy": STRATEGY, "con_id": con_id, "symbol": SYMBOL, "sec_type": "STK",
-        "side": "BUY" if i % 2 == 0 else "SELL", "quantity": 1.0, "order_type": "MKT",
-        "limit_price": None, "stop_price": None, "tif": "DAY", "multiplier": 1.0,
-        "client_id": 100_000 + i, "ref_price": 0.0,
-    }
+    return ApprovalRequest(
+        strategy=STRATEGY, con_id=con_id, symbol=SYMBOL, sec_type="STK",
+        side="BUY" if i % 2 == 0 else "SELL", quantity=1.0, order_type="MKT",
+        client_id=100_000 + i).encode()
 
 
 async def _raw_concurrent(endpoint: str, n: int, clients: int) -> float:

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ats.broker.journal import Journal
-from ats.broker.model import Execution, OrderIntent
 from ats.ib.status import Phase, phase
+from ats.orders.fills import Execution
+from ats.orders.intent import OrderIntent
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,6 @@ class IntentStatus(StrEnum):
     REJECTED = "REJECTED"  #: refused by IB
     UNRESOLVED = "UNRESOLVED"  #: fate unknown after recovery; never resent automatically
 
-
-#: Seconds an approved order may take to show up at the venue before it is given up on
-#: (the strategy host waits this long for an order that was in flight at its restart).
-IN_FLIGHT_GRACE = 60.0
 
 OPEN_STATUSES = frozenset({IntentStatus.PENDING, IntentStatus.SUBMITTED})
 DONE_STATUSES = frozenset({IntentStatus.FILLED, IntentStatus.CANCELLED, IntentStatus.REJECTED})

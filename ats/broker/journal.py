@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ats.broker.tradingstate import atomic_write
+from ats.atomicfile import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from typing import Any
 
 import pandas as pd
 
-from ats.broker import orderref
-from ats.broker.model import CommissionReport, Execution
 from ats.broker.transfers import KEY_PREFIX as TRANSFER_KEY
 from ats.broker.transfers import KIND as TRANSFER_KIND
 from ats.broker.transfers import Transfer
+from ats.orders import ref as orderref
+from ats.orders.fills import CommissionReport, Execution, split_exec_id
 
 UNATTRIBUTED = "unattributed"
 EPS = 1e-9
@@ -55,19 +55,6 @@ EQUITY_COLUMNS = [
     "ts", "strategy", "cash", "market_value", "realized_pnl", "unrealized_pnl", "commissions",
     "equity",
 ]
-
-
-def split_exec_id(exec_id: str) -> tuple[str, int]:
-    """(prefix, correction number). IB ids look like ``0000e0d5.6574b2c3.01.01``.
-
-    Ids without at least three dot-separated fields and a 1-2 hex-digit last field are
-    treated as uncorrectable: the whole id is the prefix.
-    """
-    parts = exec_id.split(".")
-    last = parts[-1]
-    if len(parts) >= 3 and 1 <= len(last) <= 2 and all(c in "0123456789abcdefABCDEF" for c in last):
-        return ".".join(parts[:-1]), int(last, 16)
-    return exec_id, 0
 
 
 def _snap(x: float) -> float:

@@ -32,8 +32,8 @@ import arcticdb
 import pandas as pd
 
 from ats.broker.journal import Journal
-from ats.broker.model import CommissionReport, Execution
 from ats.broker.transfers import Transfer
+from ats.orders.fills import CommissionReport, Execution
 from ats.storage.arctic import read_retry
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from ats.atomicfile import atomic_write
 from ats.broker.risk import Limits
-from ats.broker.tradingstate import atomic_write
 
 #: None is the account; a name is that strategy
 Scope = str | None

@@ -25,7 +25,7 @@ import zmq
 import zmq.asyncio
 
 from ats import config as config_mod
-from ats.broker import limits_store, order_store, orderref
+from ats.broker import limits_store, order_store
 from ats.broker.diskguard import MB, DiskGuard, DiskLevel, watched_paths
 from ats.broker.history import HistoryService
 from ats.broker.intents import (
@@ -44,6 +44,7 @@ from ats.broker.syncer import BackgroundSync
 from ats.broker.tradingstate import TradingStates
 from ats.ib import adapter, parsing
 from ats.ib.venueclock import VenueClock
+from ats.orders import ref as orderref
 from ats.processes import service_main
 from ats.storage.arctic import open_arctic
 from bus import topics

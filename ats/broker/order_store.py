@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ats.broker.tradingstate import atomic_write
+from ats.atomicfile import atomic_write
 from ats.ib import status as ib_status
 
 log = logging.getLogger(__name__)

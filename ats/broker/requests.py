@@ -13,18 +13,26 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ats.broker import limits_store, order_store, orderref
-from ats.broker.intents import IN_FLIGHT_GRACE, OPEN_STATUSES, IntentLog, IntentStatus
+from ats.broker import limits_store, order_store
+from ats.broker.intents import OPEN_STATUSES, IntentLog, IntentStatus
 from ats.broker.ledger import UNATTRIBUTED, Ledger
 from ats.broker.ledger_store import LedgerStore
-from ats.broker.model import OrderIntent
-from ats.broker.risk import Decision, Limits, RiskEngine
+from ats.broker.risk import Limits, RiskEngine
 from ats.broker.syncer import BackgroundSync
 from ats.broker.tradingstate import TradingState, TradingStates
 from ats.broker.transfers import Request, TransferRefused, make_transfer
 from ats.errors import Code
 from ats.ib import adapter
 from ats.ib.venueclock import VenueClock
+from ats.orders import ref as orderref
+from ats.orders.contract import (
+    IN_FLIGHT_GRACE,
+    ApprovalRequest,
+    BookedExecution,
+    BookReply,
+    Decision,
+)
+from ats.orders.intent import OrderIntent
 from bus import topics
 from bus.clone import CloneState
 from bus.errors import Code as BusCode
@@ -73,39 +81,30 @@ class DeskRequests:
         async def refresh_clients(self) -> None: ...
 
     async def m_approve(self, p: dict[str, Any]) -> dict[str, Any]:
-        """Pre-trade risk. An approval is on disk (the group commit that holds it has synced)
-        before it is returned."""
-        strategy = str(p.get("strategy", ""))
+        """Pre-trade risk of an ApprovalRequest, answered with a Decision. An approval is on
+        disk (the group commit that holds it has synced) before it is returned."""
+        try:
+            req = ApprovalRequest.decode(p)
+        except ValueError as exc:
+            raise RequestError(Code.BAD_PARAMS, str(exc)) from exc
+        strategy = req.strategy
         state, whose = self.states.binding(strategy)
         if state is TradingState.HALTED:
             return Decision(False, "halted", f"trading HALTED for {whose}",
-                            "trading_state").to_dict()
+                            "trading_state").encode()
         if not self.connected:
             return Decision(False, "disconnected", "broker is disconnected from the venue: "
-                            "orders refused until it reconnects", None).to_dict()
+                            "orders refused until it reconnects", None).encode()
         if self.storage_error:
             return Decision(False, "storage", f"ledger storage failing ({self.storage_error}): "
-                            "orders refused", None).to_dict()
-        if not orderref.valid_strategy(strategy):
-            raise RequestError(Code.BAD_PARAMS, f"bad strategy name {strategy!r}")
-        try:
-            intent = OrderIntent(
-                intent_id=0, strategy=strategy, con_id=int(p["con_id"]),
-                symbol=str(p["symbol"]), sec_type=str(p["sec_type"]), side=str(p["side"]),
-                quantity=float(p["quantity"]), order_type=str(p["order_type"]),
-                limit_price=number(p.get("limit_price")), stop_price=number(p.get("stop_price")),
-                tif=str(p.get("tif", "DAY")), multiplier=float(p.get("multiplier") or 1.0),
-                ref_price=float(p.get("ref_price") or 0.0), created=time.time(),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RequestError(Code.BAD_PARAMS, f"bad order intent: {exc}") from exc
-        client_id = p.get("client_id")
+                            "orders refused", None).encode()
+        intent = req.intent(0, time.time())
         decision = self.risk.check(intent, self.ledger, self.states, time.time(),
-                                   client_id=int(client_id) if client_id is not None else None)
-        out = decision.to_dict()
+                                   client_id=req.client_id)
         if not decision.approved:
             log.warning("risk refused %s %s %g %s: %s", strategy, intent.side, intent.quantity,
                         intent.symbol, decision.reason)
+            out = decision.encode()
             self.publisher.publish(topics.risk(strategy), "rejected",
                                    {**out, "symbol": intent.symbol, "side": intent.side,
                                     "quantity": intent.quantity})
@@ -116,7 +115,7 @@ class DeskRequests:
         except OSError as exc:  # not in the log, so never sent
             self._storage_failed(exc)
             return Decision(False, "storage", f"ledger storage failing ({exc}): orders "
-                            "refused", None).to_dict()
+                            "refused", None).encode()
         try:
             await self.syncer.synced(self.syncer.request())
         except OSError as exc:
@@ -124,14 +123,13 @@ class DeskRequests:
             self.intents.mark(intent.intent_id, IntentStatus.REJECTED, durable=False,
                               reason=f"intent log not synced: {exc}")
             return Decision(False, "storage", f"ledger storage failing ({exc}): orders "
-                            "refused", None).to_dict()
+                            "refused", None).encode()
         self._set_order(intent.order_ref, strategy, {
             "order_ref": intent.order_ref, "strategy": strategy, "symbol": intent.symbol,
             "con_id": intent.con_id, "side": intent.side, "quantity": intent.quantity,
             "order_type": intent.order_type, "status": "Approved", "filled": 0.0,
-            "avg_price": None, "perm_id": 0, "client_id": client_id})
-        out.update(intent_id=intent.intent_id, order_ref=intent.order_ref)
-        return out
+            "avg_price": None, "perm_id": 0, "client_id": req.client_id})
+        return decision.approve(intent).encode()
 
     def m_order_rejected(self, p: dict[str, Any]) -> dict[str, Any]:
         """A host reports that the venue refused its order (error 201). The master connection
@@ -151,22 +149,25 @@ class DeskRequests:
         return {"order_ref": ref, "status": str(rec.status)}
 
     def m_book(self, p: dict[str, Any]) -> dict[str, Any]:
+        """The strategy's BookReply."""
         strategy = str(p.get("strategy", ""))
-        positions = [[r["con_id"], r["position"]]
-                     for r in self.ledger.position_rows(strategy) if r["position"]]
-        # What the host needs to apply a later correction of these: each trade's latest
-        # version as [exec_id, con_id, signed shares, price, multiplier, commission or None].
-        executions = [[e.exec_id, e.con_id, e.signed_shares, e.price, e.multiplier, commission]
-                      for e, commission in self.ledger.booked(strategy)]
         # Approved but not yet seen at the venue: the host treats them as in flight, so its
         # strategy does not place them again while they may still arrive.
         now = time.time()
-        in_flight = [rec.intent.to_dict() for rec in self.intents.unresolved()
-                     if rec.intent.strategy == strategy and rec.status is IntentStatus.PENDING
-                     and now - rec.intent.created <= IN_FLIGHT_GRACE]
-        return {"positions": positions, "cash": self.ledger.cash(strategy),
-                "executions": executions, "in_flight": in_flight,
-                "trading_state": str(self.states.effective(strategy))}
+        return BookReply(
+            positions=tuple((int(r["con_id"]), float(r["position"]))
+                            for r in self.ledger.position_rows(strategy) if r["position"]),
+            cash=self.ledger.cash(strategy),
+            executions=tuple(
+                BookedExecution(e.exec_id, e.con_id, e.signed_shares, e.price, e.multiplier,
+                                commission)
+                for e, commission in self.ledger.booked(strategy)),
+            in_flight=tuple(
+                rec.intent for rec in self.intents.unresolved()
+                if rec.intent.strategy == strategy and rec.status is IntentStatus.PENDING
+                and now - rec.intent.created <= IN_FLIGHT_GRACE),
+            trading_state=str(self.states.effective(strategy)),
+        ).encode()
 
     def m_positions(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         return self.ledger.position_rows(p.get("strategy"))

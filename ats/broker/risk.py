@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol
 
-from ats.broker.model import OrderIntent
 from ats.broker.tradingstate import TradingState
+from ats.orders.contract import Decision
+from ats.orders.intent import OrderIntent
 
 RATE_WINDOW = 60.0
 PACING_WINDOW = 1.0
@@ -63,17 +64,6 @@ class Limits:
         return cls(**values)
 
     def to_mapping(self) -> dict[str, float | None]:
-        return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    approved: bool
-    code: str  #: "ok", "halted", "reducing", "pacing" or the name of the broken limit
-    reason: str
-    limit: str | None  #: the limit that refused, None when approved
-
-    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

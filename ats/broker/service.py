@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ats import config as config_mod
-from ats.broker import orderref
 from ats.broker.ledger import UNATTRIBUTED
 from ats.broker.main import Broker, Wiring
 from ats.errors import Code
+from ats.orders import ref as orderref
 from ats.processes import BusLogHandler, install_stop_handlers
 from bus.clone import register_snapshot
 from bus.errors import RequestError

@@ -17,13 +17,14 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from ats.broker import orderref
 from ats.host.context import LiveContext
 from ats.host.contracts import Contracts
 from ats.host.executions import Executions, Version, seeded
 from ats.host.gate import Gate
 from ats.host.orders import Orders
 from ats.ib import adapter, parsing
+from ats.orders import ref as orderref
+from ats.orders.contract import BookReply
 from ats.sdk.orders import Fill
 from ats.sdk.strategy import Strategy
 from bus.client import AsyncRequester
@@ -72,28 +73,30 @@ class Bookkeeper:
     async def sync(self) -> None:
         """Seed the book from the broker's ledger for this strategy."""
         try:
-            book = await self.host.broker.request("book", {"strategy": self.name}, timeout=5.0)
-        except RequestError as exc:
+            book = BookReply.decode(
+                await self.host.broker.request("book", {"strategy": self.name}, timeout=5.0))
+        except (RequestError, ValueError) as exc:
+            why = exc.message if isinstance(exc, RequestError) else str(exc)
             log.warning("broker unavailable for the book (%s); orders stay refused until it "
-                        "answers", exc.message)
+                        "answers", why)
             self.gate.book_synced = False
             self.host.spawn(self._retry_sync(), "retry book")
             return
         positions: dict[str, float] = {}
-        for con_id, qty in book.get("positions", []):
-            key = self.contracts.key_of.get(int(con_id))
+        for con_id, qty in book.positions:
+            key = self.contracts.key_of.get(con_id)
             if key is None:
-                key = await self.contracts.key_for_con_id(int(con_id))
+                key = await self.contracts.key_for_con_id(con_id)
             if key is not None:
-                positions[key] = float(qty)
-        self.ctx.reset_book(positions, float(book.get("cash", 0.0)))
+                positions[key] = qty
+        self.ctx.reset_book(positions, book.cash)
         # The broker's ledger already holds these (each trade's latest version it knows):
         # neither re-booked nor re-reported; an older version is ignored, a newer one corrects.
-        booked = seeded(book.get("executions", []), self.contracts.key_of)
+        booked = seeded(book.executions, self.contracts.key_of)
         self.executions.seed(booked)
         self.reported |= {version.exec_id for version, _ in booked}
-        self.gate.trading_state = str(book.get("trading_state", self.gate.trading_state))
-        await self.orders.expect_in_flight(list(book.get("in_flight", [])))
+        self.gate.trading_state = book.trading_state
+        await self.orders.expect_in_flight(book.in_flight)
         self.gate.book_synced = True
 
     async def resync(self) -> None:

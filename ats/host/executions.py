@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from ats.broker.ledger import split_exec_id
+from ats.orders.fills import split_exec_id
 
 log = logging.getLogger("ats.host")
 

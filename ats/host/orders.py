@@ -12,17 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any, Protocol
 
-from ats.broker import orderref
-from ats.broker.intents import IN_FLIGHT_GRACE
 from ats.host.context import LiveContext
 from ats.host.contracts import Contracts
 from ats.host.gate import Gate
 from ats.ib import adapter, parsing
 from ats.ib import status as ib_status
 from ats.ib.status import Phase
+from ats.orders import ref as orderref
+from ats.orders.contract import IN_FLIGHT_GRACE, ApprovalRequest, Decision
+from ats.orders.intent import OrderIntent
 from ats.sdk.orders import OrderHandle, OrderRequest, OrderStatus
 from ats.stats.histogram import RoundTrips
 from bus.client import AsyncRequester
@@ -122,31 +123,34 @@ class Orders:
         except Exception as exc:
             ctx.reject(handle, f"cannot qualify {req.instrument.key}: {exc}")
             return
-        intent = {
-            "strategy": self.name, "con_id": contract.conId, "symbol": contract.symbol,
-            "sec_type": contract.secType, "side": "BUY" if req.quantity > 0 else "SELL",
-            "quantity": abs(req.quantity), "order_type": req.order_type,
-            "limit_price": req.limit, "stop_price": req.stop, "tif": req.tif,
-            "multiplier": req.instrument.multiplier, "client_id": self.host.client_id,
-            "ref_price": ctx.last_prices.get(req.instrument.key) or req.limit or req.stop
-            or 0.0,
-        }
+        approval = ApprovalRequest(
+            strategy=self.name, con_id=contract.conId, symbol=contract.symbol,
+            sec_type=contract.secType, side="BUY" if req.quantity > 0 else "SELL",
+            quantity=abs(req.quantity), order_type=req.order_type, limit_price=req.limit,
+            stop_price=req.stop, tif=req.tif, multiplier=req.instrument.multiplier,
+            ref_price=ctx.last_prices.get(req.instrument.key) or req.limit or req.stop or 0.0,
+            client_id=self.host.client_id)
         self.round_trips.sent(handle.local_id, time.monotonic())
+        # Fail closed: without the broker's approval nothing leaves.
         try:
-            decision = await self.host.broker.request("approve", intent, timeout=5.0)
+            decision = Decision.decode(
+                await self.host.broker.request("approve", approval.encode(), timeout=5.0))
         except RequestError as exc:
-            # Fail closed: without the broker's approval nothing leaves.
             self.round_trips.forget(handle.local_id)
             ctx.reject(handle, f"risk check unavailable ({exc.code}): {exc.message}")
             return
-        if not decision.get("approved"):
+        except ValueError as exc:
             self.round_trips.forget(handle.local_id)
-            ctx.reject(handle, decision.get("reason") or "rejected by risk")
+            ctx.reject(handle, f"risk check unreadable: {exc}")
+            return
+        if not decision.approved or decision.order_ref is None:
+            self.round_trips.forget(handle.local_id)
+            ctx.reject(handle, decision.reason or "rejected by risk")
             return
         self.round_trips.reached(handle.local_id, "approve", time.monotonic())
         order = adapter.Order(
-            action=intent["side"], totalQuantity=abs(req.quantity), orderType=req.order_type,
-            tif=req.tif, orderRef=decision["order_ref"],
+            action=approval.side, totalQuantity=abs(req.quantity), orderType=req.order_type,
+            tif=req.tif, orderRef=decision.order_ref,
         )
         if req.limit is not None:
             order.lmtPrice = req.limit
@@ -156,8 +160,8 @@ class Orders:
             order.account = self.host.venue["account"]
         # The handle is now known by its orderRef: unique and stable across restarts.
         ctx.handles.pop(handle.local_id, None)
-        self.round_trips.rename(handle.local_id, decision["order_ref"])
-        handle.local_id = decision["order_ref"]
+        self.round_trips.rename(handle.local_id, decision.order_ref)
+        handle.local_id = decision.order_ref
         ctx.handles[handle.local_id] = handle
         trade = self.host.ib.placeOrder(contract, order)
         self.track(handle, trade)
@@ -257,26 +261,25 @@ class Orders:
                 and trade.order.orderRef not in self.trades:
             self.adopt(trade)
 
-    async def expect_in_flight(self, intents: list[dict[str, Any]]) -> None:
+    async def expect_in_flight(self, intents: Iterable[OrderIntent]) -> None:
         """Approved intents not yet seen at the venue when this process started: they may
         still arrive, so the strategy sees them as UNRESOLVED open orders rather than placing
         them again. One that never arrives within the grace is given up, never resent."""
         handles = self.host.ctx.handles
         for intent in intents:
-            ref = orderref.make(self.name, int(intent["intent_id"]))
+            ref = intent.order_ref
             if ref in handles:
                 continue
-            key = self.contracts.key_of.get(int(intent["con_id"])) or \
-                await self.contracts.key_for_con_id(int(intent["con_id"]))
+            key = self.contracts.key_of.get(intent.con_id) or \
+                await self.contracts.key_for_con_id(intent.con_id)
             if key is None:
                 continue
-            sign = 1.0 if intent["side"] == "BUY" else -1.0
-            req = OrderRequest(self.contracts.instruments[key], sign * float(intent["quantity"]),
-                               intent["order_type"], intent.get("limit_price"),
-                               intent.get("stop_price"), intent.get("tif") or "DAY")
+            req = OrderRequest(self.contracts.instruments[key], intent.signed_quantity,
+                               intent.order_type, intent.limit_price, intent.stop_price,
+                               intent.tif or "DAY")
             handles[ref] = OrderHandle(local_id=ref, request=req, status=OrderStatus.UNRESOLVED)
             log.warning("order %s was in flight at the restart: waiting for the venue", ref)
-            age = time.time() - float(intent["created"])
+            age = time.time() - intent.created
             self.host.spawn(self._give_up(ref, max(0.0, IN_FLIGHT_GRACE - age)),
                             f"in flight {ref}")
 

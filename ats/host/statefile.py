@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ats.broker.tradingstate import atomic_write
+from ats.atomicfile import atomic_write
 
 log = logging.getLogger(__name__)
 

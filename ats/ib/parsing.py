@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from ats.barsizes import SIZES
-from ats.broker.model import CommissionReport, Execution
 from ats.ib import adapter
+from ats.orders.fills import CommissionReport, Execution
 from ats.sdk.instrument import Future, Index, Instrument, Stock
 from ats.sdk.ticks import Tick
 

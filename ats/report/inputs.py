@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ats.broker.ledger import Ledger
-from ats.broker.model import BOT, SLD, CommissionReport, Execution
+from ats.orders.fills import BOT, SLD, CommissionReport, Execution
 from ats.sdk.instrument import FUTURE_MULTIPLIERS, from_key
 
 ACCOUNT = "account"

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ats.broker.tradingstate import atomic_write
+from ats.atomicfile import atomic_write
 from ats.scheduler.timing import check
 
 FOLDER = "scheduler"

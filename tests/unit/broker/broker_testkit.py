@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ats import config
-from ats.broker.model import CommissionReport, Execution, OrderIntent
+from ats.orders.contract import ApprovalRequest
+from ats.orders.fills import CommissionReport, Execution
+from ats.orders.intent import OrderIntent
 
 if TYPE_CHECKING:
     from ats.broker.main import Broker
@@ -138,10 +140,9 @@ def broker_in(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
 def approve_params(side: str = "BUY", quantity: float = 10, *, strategy: str = "alpha",
                    con_id: int = 265598, price: float = 100.0) -> dict[str, Any]:
     """The body of an `approve` request, as a strategy host sends it."""
-    return {"strategy": strategy, "con_id": con_id, "symbol": "AAPL", "sec_type": "STK",
-            "side": side, "quantity": quantity, "order_type": "LMT", "limit_price": price,
-            "stop_price": None, "tif": "DAY", "multiplier": 1.0, "client_id": 11,
-            "ref_price": price}
+    return ApprovalRequest(strategy=strategy, con_id=con_id, symbol="AAPL", sec_type="STK",
+                           side=side, quantity=quantity, order_type="LMT", limit_price=price,
+                           client_id=11, ref_price=price).encode()
 
 
 def venue_fill(e: Execution) -> SimpleNamespace:

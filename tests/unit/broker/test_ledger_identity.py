@@ -3,7 +3,8 @@
 import pytest
 from broker_testkit import commission, exec_id, fill
 
-from ats.broker.ledger import UNATTRIBUTED, Ledger, split_exec_id
+from ats.broker.ledger import UNATTRIBUTED, Ledger
+from ats.orders.fills import split_exec_id
 
 
 def test_duplicate_execution_is_ignored() -> None:

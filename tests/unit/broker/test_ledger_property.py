@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ats.broker.ledger import UNATTRIBUTED, Ledger
-from ats.broker.model import CommissionReport, Execution
+from ats.orders.fills import CommissionReport, Execution
 
 CONTRACTS = {1: ("AAPL", 1.0), 2: ("ES", 50.0)}
 REFS = [("ats:alpha:1", 11), ("ats:beta:2", 12), ("", 12), ("", 77)]  # (orderRef, clientId)

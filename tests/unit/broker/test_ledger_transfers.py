@@ -10,9 +10,9 @@ from broker_testkit import T0, commission, fill
 
 from ats.broker.ledger import UNATTRIBUTED, Ledger
 from ats.broker.ledger_store import LedgerStore
-from ats.broker.model import Execution
 from ats.broker.transfers import Request, Transfer, TransferRefused, make_transfer
 from ats.errors import Code
+from ats.orders.fills import Execution
 
 CON = 265598
 KNOWN = {"alpha", "beta", UNATTRIBUTED}

@@ -3,7 +3,8 @@ import json
 import msgpack
 from broker_testkit import commission, fill, intent
 
-from ats.broker.model import CommissionReport, Execution, OrderIntent
+from ats.orders.fills import CommissionReport, Execution
+from ats.orders.intent import OrderIntent
 
 
 def test_execution_round_trips_through_msgpack_and_json() -> None:

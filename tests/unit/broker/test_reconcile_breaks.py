@@ -14,8 +14,8 @@ from broker_testkit import FakePublisher, FakeVenue, broker_in, fill, intent
 from ats.broker.ledger import UNATTRIBUTED
 from ats.broker.main import BREAK_CONFIRMATIONS, Broker
 from ats.broker.reconcile import Break, reconcile
-from ats.broker.risk import Decision
 from ats.broker.tradingstate import TradingState, TradingStates
+from ats.orders.contract import Decision
 
 pytestmark = pytest.mark.timeout(60)
 

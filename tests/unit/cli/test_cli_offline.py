@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from ats import config
 from ats.broker import order_store
 from ats.broker.ledger_store import LedgerStore
-from ats.broker.model import CommissionReport, Execution
 from ats.broker.order_store import OrderStore
 from ats.cli.main import cli
+from ats.orders.fills import CommissionReport, Execution
 
 
 def execution(n: int, side: str, shares: float, price: float, ref: str) -> Execution:

@@ -18,9 +18,9 @@ from click.testing import CliRunner, Result
 from ats import config
 from ats.broker.ledger import Ledger
 from ats.broker.ledger_store import LedgerStore
-from ats.broker.model import CommissionReport, Execution
 from ats.cli.main import cli
 from ats.data.store import BarStore
+from ats.orders.fills import CommissionReport, Execution
 from ats.sim.commissions import US_MIN_PER_ORDER
 
 DAYS = pd.bdate_range("2026-01-05", periods=60, tz="UTC")

@@ -16,6 +16,7 @@ import pytest
 from hostkit import temp_host
 
 from ats.host.main import Host
+from ats.orders.contract import BookedExecution, BookReply
 from ats.sdk import Params, Strategy
 from ats.sdk.orders import Fill
 
@@ -108,9 +109,10 @@ def test_the_original_arriving_after_its_correction_changes_nothing(host: Host) 
 
 def test_recovery_skips_the_older_version_of_a_trade_the_broker_booked_corrected(
         host: Host) -> None:
-    book = {"positions": [[SPY_CON_ID, 80.0]], "cash": -840.8,
-            "executions": [[SECOND, SPY_CON_ID, 80.0, 10.5, 1.0, 0.8]]}
-    host.broker = Broker(book)  # type: ignore[assignment]
+    book = BookReply(positions=((SPY_CON_ID, 80.0),), cash=-840.8,
+                     executions=(BookedExecution(SECOND, SPY_CON_ID, 80.0, 10.5, 1.0, 0.8),),
+                     in_flight=(), trading_state="ACTIVE")
+    host.broker = Broker(book.encode())  # type: ignore[assignment]
     host.ib = Venue([fill(FIRST, 100, 10.0, 1.0), fill(SECOND, 80, 10.5, 0.8)])
 
     async def restart() -> None:
@@ -125,9 +127,10 @@ def test_recovery_skips_the_older_version_of_a_trade_the_broker_booked_corrected
 
 def test_a_correction_of_a_fill_the_broker_booked_before_a_restart_replaces_it(
         host: Host) -> None:
-    book = {"positions": [[SPY_CON_ID, 100.0]], "cash": -1001.0,
-            "executions": [[FIRST, SPY_CON_ID, 100.0, 10.0, 1.0, 1.0]]}
-    host.broker = Broker(book)  # type: ignore[assignment]
+    book = BookReply(positions=((SPY_CON_ID, 100.0),), cash=-1001.0,
+                     executions=(BookedExecution(FIRST, SPY_CON_ID, 100.0, 10.0, 1.0, 1.0),),
+                     in_flight=(), trading_state="ACTIVE")
+    host.broker = Broker(book.encode())  # type: ignore[assignment]
     asyncio.run(host.book.sync())
     deliver(host, fill(FIRST, 100, 10.0, 1.0))  # the venue repeating it: already booked
     deliver(host, fill(SECOND, 80, 10.5, 0.8))

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ats.broker.ledger import Ledger
-from ats.broker.model import CommissionReport, Execution
+from ats.orders.fills import CommissionReport, Execution
 from ats.sim.account import Account
 from ats.sim.universe import Instrument, Universe
 

@@ -11,7 +11,7 @@ import pytest
 from pinned import SESSION_TS
 
 from ats.broker.ledger import Ledger
-from ats.broker.model import CommissionReport, Execution
+from ats.orders.fills import CommissionReport, Execution
 from ats.sim.account import Account, BookedFill
 from ats.sim.clock import SimClock
 from ats.sim.market import Market

@@ -1,6 +1,6 @@
 import pytest
 
-from ats.broker import orderref
+from ats.orders import ref as orderref
 
 
 def test_make_names_strategy_and_intent() -> None:

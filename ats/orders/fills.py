@@ -1,4 +1,5 @@
-"""Plain data types of the trading core; each converts to and from msgpack/JSON-safe dicts."""
+"""The fill as the venue reports it: an execution and its commission report, each converting to
+and from msgpack/JSON-safe dicts, and the identity of an execution's corrections."""
 
 from __future__ import annotations
 
@@ -7,12 +8,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ats.broker import orderref
-
 BOT = "BOT"
 SLD = "SLD"
-BUY = "BUY"
-SELL = "SELL"
 
 
 def _utc(t: datetime) -> datetime:
@@ -21,6 +18,19 @@ def _utc(t: datetime) -> datetime:
 
 def _opt_float(v: Any) -> float | None:
     return None if v is None else float(v)
+
+
+def split_exec_id(exec_id: str) -> tuple[str, int]:
+    """(prefix, correction number). IB ids look like ``0000e0d5.6574b2c3.01.01``.
+
+    Ids without at least three dot-separated fields and a 1-2 hex-digit last field are
+    treated as uncorrectable: the whole id is the prefix.
+    """
+    parts = exec_id.split(".")
+    last = parts[-1]
+    if len(parts) >= 3 and 1 <= len(last) <= 2 and all(c in "0123456789abcdefABCDEF" for c in last):
+        return ".".join(parts[:-1]), int(last, 16)
+    return exec_id, 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,58 +106,4 @@ class CommissionReport:
             commission=float(d["commission"]),
             currency=str(d["currency"]),
             realized_pnl=_opt_float(d.get("realized_pnl")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class OrderIntent:
-    intent_id: int
-    strategy: str
-    con_id: int
-    symbol: str
-    sec_type: str
-    side: str  #: "BUY" or "SELL"
-    quantity: float  #: always positive
-    order_type: str
-    limit_price: float | None
-    stop_price: float | None
-    tif: str
-    multiplier: float
-    ref_price: float  #: price used for notional and exposure checks
-    created: float  #: unix time
-
-    def __post_init__(self) -> None:
-        if self.side not in (BUY, SELL):
-            raise ValueError(f"side must be BUY or SELL, got {self.side!r}")
-        if self.quantity <= 0:
-            raise ValueError(f"quantity must be > 0, got {self.quantity}")
-
-    @property
-    def order_ref(self) -> str:
-        return orderref.make(self.strategy, self.intent_id)
-
-    @property
-    def signed_quantity(self) -> float:
-        return self.quantity if self.side == BUY else -self.quantity
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> OrderIntent:
-        return cls(
-            intent_id=int(d["intent_id"]),
-            strategy=str(d["strategy"]),
-            con_id=int(d["con_id"]),
-            symbol=str(d["symbol"]),
-            sec_type=str(d["sec_type"]),
-            side=str(d["side"]),
-            quantity=float(d["quantity"]),
-            order_type=str(d["order_type"]),
-            limit_price=_opt_float(d.get("limit_price")),
-            stop_price=_opt_float(d.get("stop_price")),
-            tif=str(d["tif"]),
-            multiplier=float(d["multiplier"]),
-            ref_price=float(d["ref_price"]),
-            created=float(d["created"]),
         )

@@ -1,0 +1,10 @@
+"""The order contract: what a strategy host and a broker desk both speak, and neither owns.
+
+- `ref`: the orderRef format, ``ats:<strategy>:<intent_id>``;
+- `intent`: the order intent a desk approves and journals;
+- `fills`: the execution and commission report the venue sends, and execId corrections;
+- `contract`: the versioned messages between host and desk (approval request, decision,
+  book reply) with their encode/decode pair.
+
+Nothing here imports the broker, the host, IB or the bus.
+"""
