@@ -126,13 +126,18 @@ class OrderStore:
 
     async def run(self, rows: Callable[[], Mapping[str, Row]], stop: asyncio.Event,
                   interval: float = WRITE_SECONDS) -> None:
-        """Until `stop`: write changed rows every `interval`, the disk's work off the loop."""
-        while not stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+        """Until `stop`: write changed rows every `interval`, the disk's work off the loop; a
+        change made while the last write was on its way is written before it returns."""
+        while True:
+            stopping = stop.is_set()
+            if not stopping:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
             data = self._take(rows())
             if data is not None:
                 await asyncio.to_thread(self._write_locked, data)
+            if stopping:
+                return
 
     def _take(self, rows: Mapping[str, Row]) -> bytes | None:
         if not self.dirty:
