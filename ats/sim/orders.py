@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ats.orders.fills import split_exec_id
 from ats.sim.market import Quote
 
 
@@ -104,13 +105,6 @@ class SimExecution:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SimExecution:
         return cls(**data)
-
-
-def split_exec_id(exec_id: str) -> tuple[str, int]:
-    """(prefix, correction number) of an id like ``0000f4a5.00000003.01.01``: a correction of
-    an execution keeps the prefix and raises the number (the last field, two hex digits)."""
-    prefix, _, number = exec_id.rpartition(".")
-    return prefix, int(number, 16)
 
 
 def latest_versions(executions: Iterable[SimExecution]) -> list[SimExecution]:

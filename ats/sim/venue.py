@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from typing import Any, Protocol
 
+from ats.orders.fills import split_exec_id
 from ats.sim import groups
 from ats.sim.account import STOCK_MARGIN, Account, BookedFill
 from ats.sim.clock import SimClock
@@ -23,7 +24,6 @@ from ats.sim.orders import (
     SimOrder,
     latest_versions,
     match,
-    split_exec_id,
     validate,
 )
 from ats.sim.universe import FX_TO_USD, Instrument, Universe
