@@ -1,7 +1,9 @@
 """Example: SMA crossover on SPY with 1-minute bars, small size, trades often (for demos).
 
 Logic: on each bar, long `quantity` shares when the fast SMA of closes is above the slow SMA,
-short `quantity` when below (flat instead if `allow_short` is false).
+short `quantity` when below (flat instead if `allow_short` is false). The averages are of the
+window's closes, kept up to date one close per bar (`ats.sdk.incremental.SMA`) and taken again
+from the window when it changed otherwise (warm-up, a restart, a bar replaced).
 
 Parameters (defaults): symbol SPY, fast 5, slow 20 bars, quantity 10 shares, allow_short true.
 Universe: one stock/ETF. Schedule: none; acts on every bar (1-minute bars).
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ats.sdk import Bar, BarSpec, ParamError, Params, Stock, Strategy, param
+from ats.sdk.incremental import SMA
 
 
 @dataclass(frozen=True)
@@ -49,25 +52,39 @@ class Example(Strategy[ExampleParams]):
 
     def on_init(self) -> None:
         self.inst = Stock(self.params.symbol)
+        self._fast = SMA(self.params.fast)
+        self._slow = SMA(self.params.slow)
+        self._fed = -1  #: the window's `changes` when the averages last took a close (-1: never)
+        self._fed_time = 0  #: the time of the newest bar they took (ns)
 
     def on_start(self) -> None:
         self.log.info("example started on %s", self.inst.key)
 
     def on_bar(self, bar: Bar) -> None:
-        p = self.params
-        c = self.closes(self.inst)
-        if bar.instrument != self.inst.key or len(c) < p.slow:
+        p, inst = self.params, self.inst
+        w = self.window(inst)
+        if bar.instrument != inst.key or len(w) < p.slow:
             return
-        fast = float(c[-p.fast :].sum()) / p.fast
-        slow = float(c[-p.slow :].sum()) / p.slow
+        t = bar.time.value
+        if w.changes == self._fed + 1 and t > self._fed_time:  # the window's one change: bar
+            close = bar.close
+            fast, slow = self._fast.update(close), self._slow.update(close)
+            self._fed_time = t
+        else:  # the window changed otherwise (warm-up, a bar replaced): take its closes again
+            self._fast, self._slow = SMA(p.fast), SMA(p.slow)
+            c = w.closes()
+            fast, slow = self._fast.extend(c[-p.fast :]), self._slow.extend(c[-p.slow :])
+            self._fed_time = w.last_ns() or 0
+        self._fed = w.changes
         sig = crossover_signal(fast, slow)
         if sig < 0 and not p.allow_short:
             sig = 0
         target = sig * p.quantity
-        if self.position(self.inst) + self.pending(self.inst) != target:
-            self.order_target_quantity(self.inst, target)
+        if self.position(inst) + self.pending(inst) != target:
+            self.order_target_quantity(inst, target)
 
     def on_params_changed(self, old: ExampleParams, new: ExampleParams) -> None:
+        self._fed = -1  # new lengths or a new symbol: the averages start again from the window
         if new.symbol != old.symbol:
             self.flatten(self.inst)
             self.inst = Stock(new.symbol)

@@ -136,7 +136,7 @@ class Strategy(Generic[P]):
         return self.ctx.now()
 
     def window(self, inst: InstOrKey) -> BarWindow:
-        key = _key(inst)
+        key = inst if isinstance(inst, str) else inst.key  # _key(inst), a call saved per bar
         w = self._windows.get(key)
         if w is None:
             w = self._windows[key] = BarWindow(self._window_size(key))
@@ -176,8 +176,11 @@ class Strategy(Generic[P]):
 
     def pending(self, inst: Instrument) -> float:
         """Signed quantity still working in this strategy's open orders for `inst`."""
+        orders = self.ctx.open_orders()
+        if not orders:
+            return 0
         key = inst.key
-        return sum(h.remaining for h in self.ctx.open_orders() if h.request.instrument.key == key)
+        return sum(h.remaining for h in orders if h.request.instrument.key == key)
 
     def order(
         self,
@@ -312,7 +315,7 @@ class Strategy(Generic[P]):
         the bars' end on are the clock's (`advance_clock`): live, the host's clock runs them a
         moment late, once every bar ending by then has arrived."""
         running = self._started and not self._stopped
-        if running and len(self.schedule):
+        if running and self.schedule._rules:  # len(self.schedule), a call saved per bar
             before = self.bars_end(bars) - pd.Timedelta(1, "ns")
             self.schedule.advance(min(self.ctx.now(), before))
         for b in bars:
