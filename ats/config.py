@@ -546,8 +546,10 @@ def init_home(home: Path, overrides: Mapping[str, Any] | None = None) -> Config:
     (home / "run").mkdir(mode=0o700, exist_ok=True)
     os.chmod(home / "run", 0o700)
     if not path.exists():
+        # No `venues = []`: the [[venues]] tables a user appends would then be a TOML error.
+        written = {k: v for k, v in data.items() if v or k != "venues"}
         path.write_text(
             "# ats configuration. Every key is optional; see ats/config.py for the defaults.\n"
-            + tomli_w.dumps(data)
+            + tomli_w.dumps(written)
         )
     return load(home)

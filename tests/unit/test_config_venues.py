@@ -67,3 +67,11 @@ def test_readiness_names_each_venue_the_broker_is_not_connected_to(tmp_path: Pat
     r = readiness.assess(cfg, [broker])
     assert r.waiting == ["the broker is not connected to the venue at 127.0.0.1:4001 "
                          "([[venues]] 'second' host and port in ats.toml)"]
+
+
+def test_venues_appended_to_the_file_init_writes_load(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    config.init_home(home)
+    with (home / config.CONFIG_FILE).open("a") as f:
+        f.write('\n[[venues]]\nname = "second"\nkind = "ib"\nport = 4001\n')
+    assert [v["name"] for v in config.load(home).venues] == ["main", "second"]
