@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     # master connection, books, risk and reconciliation per venue, and each strategy trades on
     # the one it is registered with (default: [venue]'s). A "sim" venue runs its own simulator
     # (program gateway-sim-NAME) on port and admin_port; seed, accounts and cash default to
-    # [sim]'s seed plus the venue's place, "DU000000<place+1>" and [sim] cash.
+    # [sim]'s seed (the same market as [venue]'s), "DU000000<place+1>" and [sim] cash.
     "venues": [],
     "sim": {
         "seed": 1,
@@ -414,10 +414,11 @@ def _weight_problems(data: Mapping[str, Any]) -> list[str]:
 
 def venue_entry(data: Mapping[str, Any], index: int) -> dict[str, Any]:
     """[[venues]] table `index` with its defaults: connection keys as [venue]'s defaults, a sim
-    venue's seed, accounts and cash derived from [sim] and its place."""
+    venue's seed (the market: the same as the first venue's), account and cash from [sim] and
+    its place."""
     sim = data["sim"]
     place = index + 1
-    return {**DEFAULTS["venue"], "seed": int(sim["seed"]) + place,
+    return {**DEFAULTS["venue"], "seed": int(sim["seed"]),
             "accounts": f"DU{place + 1:07d}", "cash": float(sim["cash"]), "admin_port": 0,
             **data["venues"][index]}
 

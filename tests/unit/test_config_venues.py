@@ -20,13 +20,13 @@ def home_with(tmp_path: Path, toml: str) -> Path:
     return home
 
 
-def test_a_further_sim_venue_gets_its_own_seed_account_and_state(tmp_path: Path) -> None:
+def test_a_further_sim_venue_has_the_same_market_its_own_account_and_state(tmp_path: Path) -> None:
     cfg = config.load(home_with(tmp_path, '[[venues]]\nname = "second"\nport = 14012\n'
                                           'admin_port = 14013\n'))
     assert [v["name"] for v in cfg.venues] == ["main", "second"]
     second = cfg.venue_named("second")
     assert (second["kind"], second["accounts"], second["seed"]) == \
-        ("sim", "DU0000002", cfg.section("sim")["seed"] + 1)
+        ("sim", "DU0000002", cfg.section("sim")["seed"])
     args = venuesims.sim_args(cfg, second)
     assert args[args.index("--port") + 1] == "14012"
     assert args[args.index("--admin-port") + 1] == "14013"
