@@ -8,9 +8,12 @@ Gateway of that venue, and its books say so.
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
+from browserkit import chrome, missing
 from systemkit import LOOSE, PROBE, System, broker, free_port, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(600)]
@@ -74,6 +77,46 @@ def test_reconciliation_runs_against_each_venues_account(system: System) -> None
     assert info["second_probe"]["venue_name"] == "second"
     assert info["first_probe"]["venue_name"] == "main"
     assert info["gateway-sim-second"]["state"] == "RUNNING"
+
+
+@pytest.mark.skipif(missing() is not None, reason=f"NO BROWSER: {missing()}")
+def test_the_web_console_names_each_strategys_venue_and_sums_the_accounts(
+        system: System) -> None:
+    wait_for(lambda: len(held(system)) == 2, 90, "both positions booked")
+    address = system.ctl("web", "url").stdout.strip()
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(address, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+
+    wait_for(answers, 60, "the web console answering")
+    single = max(float(v["value"]) for v in broker(system, "account").values()
+                 if v["tag"] == "NetLiquidation" and v["currency"] in ("USD", "BASE"))
+    browser = chrome()
+    try:
+        browser.get(address)
+        wait_for(lambda: browser.execute_script("return window.atsReady === true"), 20,
+                 "page ready")
+        shown = wait_for(lambda: browser.execute_script(
+            "const out = {};"
+            "for (const tr of document.querySelectorAll('#strategies tbody tr[data-name]'))"
+            "  out[tr.dataset.name] = tr.querySelector('td.venue').textContent;"
+            "return Object.keys(out).length === 2 ? out : null;"), 20, "the venue column")
+        assert shown == {"first_probe": "main", "second_probe": "second"}
+        # Two accounts of about a million each: the panel's net liquidation is their sum.
+        nlv = wait_for(lambda: browser.execute_script(
+            "const dt = [...document.querySelectorAll('dt')]"
+            "  .find(d => d.textContent === 'net liquidation');"
+            "return dt ? Number(dt.nextElementSibling.textContent.replace(/,/g, '')) : null;"),
+            20, "the account panel")
+        assert nlv > 1.5 * single
+    finally:
+        browser.quit()
 
 
 def test_a_venue_the_config_does_not_name_is_refused_at_registration(system: System) -> None:

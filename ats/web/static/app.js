@@ -336,10 +336,16 @@ const overview = {
     ], alerts, {id: "alerts", empty: "(none since this page opened)"}));
   },
   renderAccount() {
-    const acct = {};
+    // each venue's value of a tag once (USD or BASE), summed over the venues
+    // (as ats/broker/account.py's account_totals)
+    const perVenue = {};
     for (const v of Object.values(S.states.account)) {
-      if (v.currency === "USD" || v.currency === "BASE") acct[v.tag] = Number(v.value);
+      if (v.currency === "USD" || v.currency === "BASE") {
+        perVenue[`${v.venue || ""}|${v.tag}`] = [v.tag, Number(v.value)];
+      }
     }
+    const acct = {};
+    for (const [tag, value] of Object.values(perVenue)) acct[tag] = (acct[tag] || 0) + value;
     const books = Object.values(S.states.pnl);
     const sum = (k) => books.reduce((a, r) => a + Number(r[k] || 0), 0);
     const booksTotal = sum("realized_pnl_net") + sum("unrealized_pnl");
