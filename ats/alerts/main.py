@@ -151,7 +151,8 @@ class AlertsService:
             if replica == "pnl":
                 return self.rules.pnl_row(key, value, now)
             if isinstance(value, Mapping) and value.get("tag") in ACCOUNT_TAGS:
-                return self.rules.account_value(str(value["tag"]), value.get("value"), now)
+                return self.rules.account_value(str(value["tag"]), value.get("value"), now,
+                                                str(value.get("venue") or ""))
             return []
 
         def changed(op: str, key: str | None, value: Any) -> None:

@@ -93,6 +93,8 @@ class Rules:
         self.weights: dict[str, float] = {}  #: strategy -> target weight of the account
         self.pnl: dict[str, dict[str, Any]] = {}  #: strategy -> its latest P&L row
         self.account: dict[str, float] = {}  #: NetLiquidation, RealizedPnL, UnrealizedPnL
+        #: (venue, tag) -> value: `account` sums them, each venue's once
+        self.by_venue: dict[tuple[str, str], float] = {}
         self.summary_done: str = ""  #: the date of the last daily summary
         self.summary_equity: dict[str, float] = {}  #: strategy -> equity at the last summary
 
@@ -292,15 +294,18 @@ class Rules:
             capital = self.account.get("NetLiquidation", 0.0)
         return self._drawdown(strategy, equity, capital, now)
 
-    def account_value(self, tag: str, value: object, now: float) -> list[Alert]:
+    def account_value(self, tag: str, value: object, now: float,
+                      venue: str = "") -> list[Alert]:
+        """One venue's account value; the account's is the sum over the venues."""
         try:
             number = float(str(value))
         except ValueError:
             return []
-        self.account[tag] = number
+        self.by_venue[(venue, tag)] = number
+        total = self.account[tag] = sum(v for (_, t), v in self.by_venue.items() if t == tag)
         if tag != "NetLiquidation":
             return []
-        return self._drawdown("account", number, max(self.peaks.get("account", number), 0.0),
+        return self._drawdown("account", total, max(self.peaks.get("account", total), 0.0),
                               now)
 
     def _drawdown(self, name: str, equity: float, capital: float, now: float) -> list[Alert]:

@@ -232,3 +232,14 @@ def test_a_bus_alert_that_names_its_key_folds_with_repeats_of_other_figures() ->
     b = one(r.forwarded("broker", {"level": "WARNING", "key": "rss", "message": "RSS 600 MB"},
                         NOW))
     assert a.key == b.key == "bus:broker:rss"
+
+
+def test_the_accounts_drawdown_is_of_the_venues_summed_not_of_one_venue_against_another() -> None:
+    r = rules(max_drawdown=0.1)
+    assert r.account_value("NetLiquidation", "1000000", NOW) == []
+    assert r.account_value("NetLiquidation", "300000", NOW, "second") == []
+    assert r.account_value("NetLiquidation", "1000000", NOW + 1) == []
+    assert r.account["NetLiquidation"] == 1_300_000
+    fall = one(r.account_value("NetLiquidation", "150000", NOW + 2, "second"))
+    assert fall.level is Level.WARNING
+
