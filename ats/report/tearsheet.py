@@ -218,7 +218,8 @@ def _short_note(info: Mapping[str, Any]) -> str:
         return ""
     return (f'<p class="note">Measured on {_num(info.get("n_returns")):.0f} {info["frequency"]} '
             f"returns only: the annualised figures (CAGR, volatility, Sharpe, Sortino, Calmar) "
-            f"need at least {SHORT_RECORD}, and are in metrics.json for whoever wants them."
+            f"and the statistics against the benchmark need at least {SHORT_RECORD}, and are "
+            "in metrics.json for whoever wants them."
             "</p>")
 
 
@@ -261,13 +262,19 @@ def render(r: Report, strategies: Mapping[str, Report]) -> str:
     title = "Account" if r.book.name == "account" else f"Strategy {r.book.name}"
     start = str(info.get("start") or "")[:16].replace("T", " ")
     end = str(info.get("end") or "")[:16].replace("T", " ")
+    short = _short(info)  # a beta or an alpha of a few returns says little
+
+    def estimate(v: str) -> str:
+        return _SHORT_CELL if short else v
+
     bench_rows = ([("Symbol", html.escape(str(bench["symbol"]))),
                    ("Benchmark return", pct(bench.get("total_return"))),
-                   ("Benchmark volatility", pct(bench.get("volatility"))),
-                   ("Beta", ratio(bench.get("beta"))), ("Alpha (annual)", pct(bench.get("alpha"))),
-                   ("Correlation", ratio(bench.get("correlation"))),
-                   ("Tracking error", pct(bench.get("tracking_error"))),
-                   ("Information ratio", ratio(bench.get("information_ratio")))]
+                   ("Benchmark volatility", estimate(pct(bench.get("volatility")))),
+                   ("Beta", estimate(ratio(bench.get("beta")))),
+                   ("Alpha (annual)", estimate(pct(bench.get("alpha")))),
+                   ("Correlation", estimate(ratio(bench.get("correlation")))),
+                   ("Tracking error", estimate(pct(bench.get("tracking_error")))),
+                   ("Information ratio", estimate(ratio(bench.get("information_ratio"))))]
                   if bench.get("available") else
                   [("Symbol", html.escape(str(bench["symbol"]))),
                    ("Not available", html.escape(str(bench.get("reason", ""))))])
