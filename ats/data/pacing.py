@@ -6,8 +6,8 @@ A request breaks pacing (error 162) when it is
 - beyond 60 requests in any 10 minutes.
 A BID_ASK request counts twice, as IB counts it. `pacing_wait` is the rules as one pure
 function of the requests already sent: `HistoricalPacer` (the client side) waits for what it
-says before a request goes out, and the simulator (`ats.sim.history_requests`) answers error 162 with
-`PACING_VIOLATION` to a request for which it says "wait".
+says before a request goes out, and the simulator (`ats.sim.history_requests`) answers
+error 162 with `PACING_VIOLATION` to a request for which it says "wait".
 """
 
 from __future__ import annotations
