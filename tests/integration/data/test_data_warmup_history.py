@@ -39,9 +39,11 @@ XNYS = sessions("XNYS")
 Scenario = Callable[[HistoryService, WarmUp, Any], Awaitable[Any]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sim() -> Iterator[SimProcess]:
-    """A simulator of this module's own, pacing historical requests as a Gateway."""
+    """A simulator of each test's own, pacing historical requests as a Gateway: each test's
+    history service paces from nothing, so a simulator shared with the test before would
+    answer 162 to an identical request made within 15 s of that test's."""
     with SimProcess(seed=11, start=SESSION) as proc:
         yield proc
 
