@@ -18,7 +18,7 @@ from ats.sim.process import SimProcess
 def sim() -> Iterator[SimProcess]:
     # Each test's fresh ATS_HOME has a fresh pacer, yet they share this simulator (one account
     # for its pacing): its pacing has its own tests (test_sim_pacing_ib_async.py, and
-    # test_data_warmup_history.py on a simulator of its own).
+    # test_data_warmup_history.py on a simulator of each test's own).
     with SimProcess(seed=11, start=SESSION, extra_args=["--no-history-pacing"]) as proc:
         yield proc
 
