@@ -328,7 +328,7 @@ class Config:
     @property
     def venues(self) -> list[dict[str, Any]]:
         """[venue], then each [[venues]] table with the keys it leaves out filled in."""
-        return [self.venue, *(venue_entry(self.data, i) for i in range(len(self.data["venues"])))]
+        return venues_of(self.data)
 
     def venue_named(self, name: str | None) -> dict[str, Any]:
         """The venue called `name` (None or empty: the first)."""
@@ -412,6 +412,11 @@ def _weight_problems(data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def venues_of(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """[venue], then each [[venues]] table with the keys it leaves out filled in."""
+    return [dict(data["venue"]), *(venue_entry(data, i) for i in range(len(data["venues"])))]
+
+
 def venue_entry(data: Mapping[str, Any], index: int) -> dict[str, Any]:
     """[[venues]] table `index` with its defaults: connection keys as [venue]'s defaults, a sim
     venue's seed (the market: the same as the first venue's), account and cash from [sim] and
@@ -426,7 +431,7 @@ def venue_entry(data: Mapping[str, Any], index: int) -> dict[str, Any]:
 def _venue_problems(data: Mapping[str, Any]) -> list[str]:
     """Venue names are distinct, and no two venues (nor their simulators) share a port."""
     problems = []
-    venues = [dict(data["venue"]), *(venue_entry(data, i) for i in range(len(data["venues"])))]
+    venues = venues_of(data)
     names = [str(v["name"]) for v in venues]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"[[venues]] name {name!r} is used by more than one venue")

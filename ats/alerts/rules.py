@@ -50,6 +50,13 @@ VENUE_CODES: dict[int, tuple[Level, str]] = {
 COVERED_PREFIXES = ("reconciliation break",)
 
 
+def _venue_names(process: str) -> tuple[str, str, str]:
+    """A broker desk's venue ("" for the first, "broker"), how alerts name it, and the prefix
+    of their keys: ("second", "venue second", "venue:second:") for "broker-second"."""
+    venue = process.removeprefix("broker").removeprefix("-")
+    return (venue, f"venue {venue}", f"venue:{venue}:") if venue else ("", "venue", "venue:")
+
+
 @dataclass(frozen=True)
 class RulesConfig:
     disconnect_seconds: float = 30.0
@@ -181,9 +188,7 @@ class Rules:
         connected, with the IB code when there is one. The first venue's desk is "broker",
         a further one's "broker-NAME"; each is timed on its own."""
         state, code = str(body.get("state")), body.get("code")
-        venue = process.removeprefix("broker").removeprefix("-")
-        what = f"venue {venue}" if venue else "venue"
-        key = f"venue:{venue}:" if venue else "venue:"
+        venue, what, key = _venue_names(process)
         out = []
         if isinstance(code, int) and code in VENUE_CODES:
             level, title = VENUE_CODES[code]
@@ -209,10 +214,8 @@ class Rules:
             if process in self.venue_alerted or now - since < self.config.disconnect_seconds:
                 continue
             self.venue_alerted.add(process)
-            venue = process.removeprefix("broker").removeprefix("-")
-            what = f"venue {venue}" if venue else "venue"
-            out.append(Alert.make(Level.CRITICAL, f"venue:{venue}:down" if venue else
-                                  "venue:down", f"{what} disconnected",
+            _, what, key = _venue_names(process)
+            out.append(Alert.make(Level.CRITICAL, f"{key}down", f"{what} disconnected",
                                   f"the broker has been disconnected from the {what} for "
                                   f"{now - since:.0f} s (> {self.config.disconnect_seconds:g} "
                                   "s); orders are refused", source=process, ts=now))
