@@ -13,6 +13,10 @@ import json
 from pathlib import Path
 
 CRASH_LOOP_EXIT = 75
+#: The program sections' startsecs. supervisord counts an exit sooner than this as a failed
+#: start whatever its code (BACKOFF, retried, then FATAL), so a host that gives up before it
+#: waits out the rest: a crash-loop exit must be seen as one.
+STARTSECS = 1
 LIMIT = 5
 WINDOW = 300.0
 MAX_BACKOFF = 30.0
@@ -47,3 +51,8 @@ class CrashRecord:
 
 def backoff(crashes: int) -> float:
     return float(min(MAX_BACKOFF, 2 ** max(crashes - 1, 0)))
+
+
+def settle(uptime: float) -> float:
+    """Seconds to wait before the crash-loop exit, so that supervisord sees it expected."""
+    return max(0.0, STARTSECS + 0.5 - uptime)

@@ -477,6 +477,7 @@ class Host:
 
 
 def main(argv: list[str] | None = None) -> None:
+    started = time.monotonic()
     parser = argparse.ArgumentParser(prog="ats-strategy", description=__doc__)
     parser.add_argument("name")
     parser.add_argument("--home", default=None)
@@ -502,6 +503,7 @@ def main(argv: list[str] | None = None) -> None:
             log.critical("strategy %s crashed %d times in %.0fs: crash loop; it stays stopped "
                          "until `ats-ctl start %s`", args.name, crashes, crashloop.WINDOW,
                          args.name)
+            time.sleep(crashloop.settle(time.monotonic() - started))
             sys.exit(crashloop.CRASH_LOOP_EXIT)
         delay = crashloop.backoff(crashes)
         log.warning("exit %d after crash %d; backing off %.0fs before the restart", code,

@@ -11,7 +11,7 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from ats.host.crashloop import CRASH_LOOP_EXIT
+from ats.host.crashloop import CRASH_LOOP_EXIT, STARTSECS
 
 STRATEGY_PREFIX = "strategy-"
 
@@ -135,7 +135,7 @@ environment=ATS_IB_LIB="{ib_lib}",PYTHONUNBUFFERED="1"
 autostart={str(autostart).lower()}
 autorestart=unexpected
 exitcodes=0,{CRASH_LOOP_EXIT}
-startsecs=1
+startsecs={STARTSECS}
 startretries=5
 stopsignal=TERM
 stopwaitsecs=10

@@ -112,13 +112,17 @@ def test_backoff_doubles_from_one_second_and_is_capped() -> None:
 
 class FakeClock:
     """Stands in for the `time` module inside ats.host.main: `time()` returns `now`, and
-    `sleep()` records the back-off instead of sleeping."""
+    `sleep()` records the back-off instead of sleeping. `monotonic()` stands still: each
+    main() ends the instant it starts."""
 
     def __init__(self, now: float) -> None:
         self.now = now
         self.sleeps: list[float] = []
 
     def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
@@ -160,8 +164,9 @@ def test_the_fifth_crash_in_five_minutes_exits_crash_loop_after_backoffs_1_2_4_8
     run, clock, _ = crash
     codes = [run(60.0 * i) for i in range(5)]  # crashes at 0, 60, 120, 180 and 240 s
     assert codes == [host_main.EXIT_CRASH] * 4 + [crashloop.CRASH_LOOP_EXIT]
-    # a delay before each of the first four restarts; none after the fifth crash
-    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]
+    # a back-off before each of the first four restarts; after the fifth crash only the wait
+    # that lets supervisord see the exit as expected
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0, crashloop.settle(0.0)]
 
 
 def test_five_crashes_spread_over_more_than_five_minutes_keep_restarting(
@@ -199,3 +204,9 @@ def test_a_host_that_stays_up_healthy_after_seconds_clears_its_record(tmp_path: 
     assert waited == [crashloop.HEALTHY_AFTER]
     assert not rec.path.exists()
     assert rec.record(T0 + 100.0) == 1
+
+
+def test_a_crash_loop_exit_waits_out_supervisords_startsecs() -> None:
+    assert crashloop.settle(0.2) > crashloop.STARTSECS - 0.2
+    assert crashloop.settle(crashloop.STARTSECS + 0.5) == 0.0
+    assert crashloop.settle(30.0) == 0.0
