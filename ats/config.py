@@ -130,6 +130,12 @@ DEFAULTS: dict[str, Any] = {
         # themselves when space returns.
         "disk_soft_mb": 500,
         "disk_hard_mb": 100,
+        # true: an approval is answered only once its intent is fsync'd (safe from a crash of
+        # the machine, ~1 fsync of latency per order). false: once it is written (safe from a
+        # crash of the process); the fsync follows in the background, and what a crash of the
+        # machine loses of the log's tail the venue still holds (README, "Approvals and the
+        # intent log").
+        "sync_approvals": False,
     },
     "data": {
         # clientId of `ats-ctl data fetch` (historical downloads); distinct from every strategy.

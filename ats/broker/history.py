@@ -35,6 +35,7 @@ from ats.data.manager import DataManager
 from ats.data.naming import storage_name
 from ats.data.pacing import HistoricalPacer
 from ats.data.ranges import utc
+from ats.ib import adapter
 from ats.sdk.instrument import Instrument
 from ats.sdk.schedule import Sessions, sessions
 from bus.errors import Code, RequestError
@@ -59,7 +60,7 @@ def venue_pacer(speed: float) -> HistoricalPacer:
 
 
 class HistoryService:
-    def __init__(self, ib: Any, arctic_uri: str, library: str, speed: float = 1.0,
+    def __init__(self, ib: adapter.IB, arctic_uri: str, library: str, speed: float = 1.0,
                  clock: Callable[[], pd.Timestamp] | None = None) -> None:
         self.ib = ib
         #: the venue's time (the broker's VenueClock); None: asked of the venue each time

@@ -1,4 +1,6 @@
-"""Write-ahead log of approved order intents, written (fsync'd) before the order leaves.
+"""Write-ahead log of approved order intents, written before the order leaves (fsync'd then
+too with [broker] sync_approvals, else by the next group commit: README, "Approvals and the
+intent log").
 
 A JSON-lines file of three record kinds:
 - ``{"op": "base", "next_id": n}``: written by compaction, keeps ids monotonic;

@@ -30,9 +30,9 @@ from typing import Any
 import pandas as pd
 
 from ats.broker.transfers import KEY_PREFIX as TRANSFER_KEY
-from ats.broker.transfers import KIND as TRANSFER_KIND
 from ats.broker.transfers import Transfer
 from ats.orders import ref as orderref
+from ats.orders.events import IN, OUT, FillEvent, TransferLeg
 from ats.orders.fills import CommissionReport, Execution, split_exec_id
 
 UNATTRIBUTED = "unattributed"
@@ -378,49 +378,54 @@ class Ledger:
     def pnl_df(self) -> pd.DataFrame:
         return pd.DataFrame([self.pnl_row(s) for s in self.strategies()], columns=PNL_COLUMNS)
 
-    def fill_rows(self, exec_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Plain rows (time as ISO text), in arrival order: the one shape of a fill, on the bus
-        and in every view. `exec_ids` picks some (any version of an execution)."""
+    def fill_events(self, exec_ids: Iterable[str] | None = None) -> list[FillEvent]:
+        """Each trade's latest version, in arrival order: the one shape of a fill, on the bus
+        and (as rows) in every view. `exec_ids` picks some (any version of an execution)."""
         if exec_ids is None:
             trades = sorted(self._trades.values(), key=lambda t: t.seq)
         else:
             trades = [t for t in (self._trades.get(split_exec_id(x)[0]) for x in exec_ids) if t]
-        rows = []
+        events = []
         for t in trades:
             e = t.execution
             c = self._commissions.get(e.exec_id)
-            rows.append({
-                "exec_id": e.exec_id, "strategy": t.strategy, "symbol": e.symbol,
-                "con_id": e.con_id, "side": e.side, "shares": e.shares, "price": e.price,
-                "commission": c.commission if c else 0.0, "commission_pending": c is None,
-                "realized_pnl": t.realized, "order_ref": e.order_ref, "client_id": e.client_id,
-                "perm_id": e.perm_id, "time": e.time.isoformat(), "sec_type": e.sec_type,
-                "multiplier": e.multiplier, "kind": "trade",
-            })
-        return rows
+            events.append(FillEvent(
+                exec_id=e.exec_id, strategy=t.strategy, symbol=e.symbol, con_id=e.con_id,
+                side=e.side, shares=e.shares, price=e.price,
+                commission=c.commission if c else 0.0, commission_pending=c is None,
+                realized_pnl=t.realized, order_ref=e.order_ref, client_id=e.client_id,
+                perm_id=e.perm_id, time=e.time.isoformat(), sec_type=e.sec_type,
+                multiplier=e.multiplier))
+        return events
 
-    def transfer_rows(self, transfer_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Each transfer as two rows, in the shape of a fill with ``kind: "transfer"``: its
-        leg out of the source's book (side OUT) and into the destination's (side IN)."""
+    def fill_rows(self, exec_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """`fill_events` as plain rows (time as ISO text)."""
+        return [f.row() for f in self.fill_events(exec_ids)]
+
+    def transfer_events(self, transfer_ids: Iterable[str] | None = None) -> list[FillEvent]:
+        """Each transfer as two fills of kind "transfer": its leg out of the source's book
+        (side OUT) and into the destination's (side IN)."""
         moves = sorted(self._moves.values(), key=lambda m: m.seq) if transfer_ids is None else [
             m for m in (self._moves.get(TRANSFER_KEY + i) for i in transfer_ids) if m]
-        rows = []
+        events = []
         for m in moves:
             t = m.transfer
-            for strategy, side, realized in ((t.source, "OUT", m.realized),
-                                             (t.dest, "IN", 0.0)):
-                rows.append({
+            for strategy, side, realized in ((t.source, OUT, m.realized), (t.dest, IN, 0.0)):
+                events.append(FillEvent(
                     # one id per leg: views key fills by exec_id
-                    "exec_id": f"{t.key}.{side.lower()}", "strategy": strategy, "symbol": t.symbol,
-                    "con_id": t.con_id, "side": side, "shares": abs(t.quantity),
-                    "price": t.price, "commission": 0.0, "commission_pending": False,
-                    "realized_pnl": realized, "order_ref": "", "client_id": -1, "perm_id": 0,
-                    "time": t.time, "sec_type": t.sec_type, "multiplier": t.multiplier,
-                    "kind": TRANSFER_KIND, "transfer_id": t.transfer_id,
-                    "position_change": t.leg(strategy), "from": t.source, "to": t.dest,
-                    "by": t.by, "reason": t.reason, "forced": t.forced,
-                })
-        return rows
+                    exec_id=f"{t.key}.{side.lower()}", strategy=strategy, symbol=t.symbol,
+                    con_id=t.con_id, side=side, shares=abs(t.quantity), price=t.price,
+                    commission=0.0, commission_pending=False, realized_pnl=realized,
+                    order_ref="", client_id=-1, perm_id=0, time=t.time, sec_type=t.sec_type,
+                    multiplier=t.multiplier, transfer=TransferLeg(
+                        transfer_id=t.transfer_id, position_change=t.leg(strategy),
+                        source=t.source, dest=t.dest, by=t.by, reason=t.reason,
+                        forced=t.forced)))
+        return events
+
+    def transfer_rows(self, transfer_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """`transfer_events` as plain rows, in the shape of a fill with ``kind: "transfer"``."""
+        return [f.row() for f in self.transfer_events(transfer_ids)]
 
     def transfers(self) -> list[Transfer]:
         return [m.transfer for m in sorted(self._moves.values(), key=lambda m: m.seq)]

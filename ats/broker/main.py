@@ -135,6 +135,7 @@ class Broker(DeskRequests):
         self.flush_seconds = float(bcfg["flush_seconds"])
         self.equity_seconds = float(bcfg["equity_sample_seconds"])
         self.reconcile_seconds = float(bcfg["reconcile_seconds"])
+        self.sync_approvals = bool(bcfg["sync_approvals"])
         state = venue_state_dir(cfg, self.venue)
         self.store = LedgerStore(state / "ledger", cfg.arctic_uri,
                                  arctic=open_arctic(cfg.arctic_uri),
@@ -159,7 +160,7 @@ class Broker(DeskRequests):
                                                       wiring.manager)
         self.positions, self.pnl = wiring.positions, wiring.pnl
         self.orders, self.account = wiring.orders, wiring.account
-        self.ib: Any = adapter.IB()
+        self.ib = adapter.IB()
         self.connected = False
         self.venue_since = time.time()  #: when `connected` last changed
         self.clock = VenueClock(float(cfg.section("sim")["speed"])
@@ -183,7 +184,8 @@ class Broker(DeskRequests):
         for key, row in self.order_store.load().items():
             self._put_order(key, row)
         self.syncer = BackgroundSync([self.store.flush, self.intents.flush],
-                                     on_error=self._storage_failed)
+                                     on_error=self._sync_failed)
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: the hosts' warm-up bars: the market_data cache, then this connection, paced
         self.history = HistoryService(self.ib, cfg.arctic_uri,
                                       str(cfg.section("data")["library"]), self.clock.speed,
@@ -212,7 +214,7 @@ class Broker(DeskRequests):
         if self.multi:
             row = {**row, "venue": self.venue_name}
         self.orders.set(key, row)
-        self.order_store.mark_dirty()
+        self.order_store.mark_dirty(key)
         if row["status"] in DONE_ORDER_STATUSES and key not in self._done_orders:
             # Finished orders stay visible for a while; the ledger keeps their fills for good.
             self._done_orders[key] = None
@@ -221,7 +223,7 @@ class Broker(DeskRequests):
                 del self._done_orders[oldest]
                 self.orders.delete(oldest)
 
-    def record_fill(self, fill: Any) -> None:
+    def record_fill(self, fill: adapter.Fill) -> None:
         """Journal then apply one execution (and its commission when known). Idempotent.
 
         Nothing is published about a fill before its journal record is written; the fsync
@@ -267,9 +269,10 @@ class Broker(DeskRequests):
         self.syncer.request()
         unpublished, self._unpublished = self._unpublished, []
         for topic, exec_id in unpublished:
-            # the ledger's own row: the same body as `ats-ctl fills` and the REPL's snapshot
-            for row in self.ledger.fill_rows([exec_id]):
-                self.publisher.publish(topic, "fill", row)
+            # the ledger's own row, versioned: the same fields as `ats-ctl fills` and the
+            # REPL's snapshot
+            for event in self.ledger.fill_events([exec_id]):
+                self.publisher.publish(topic, event.bus_type, event.encode())
         dirty, self._dirty_books = self._dirty_books, set()
         for strategy, con_id in dirty:
             self._publish_books(strategy, con_id)
@@ -279,6 +282,15 @@ class Broker(DeskRequests):
         log.critical("LEDGER STORAGE FULL: %s; new orders are refused", exc)
         self.publisher.publish(topics.alert(self.process), "alert",
                                {"level": "CRITICAL", "message": f"ledger storage full: {exc}"})
+
+    def _sync_failed(self, exc: BaseException) -> None:
+        """The group commit's fsync failed, on its own thread: orders are refused from now on,
+        and the alert goes out from the loop that owns the publisher's socket."""
+        self.storage_error = str(exc)
+        if self._loop is None:
+            self._storage_failed(exc)
+        else:
+            self._loop.call_soon_threadsafe(self._storage_failed, exc)
 
     def _publish_books(self, strategy: str, con_id: int | None = None) -> None:
         venue = {"venue": self.venue_name} if self.multi else {}
@@ -319,20 +331,21 @@ class Broker(DeskRequests):
             log.warning("recovered %d executions missed while disconnected", recovered)
 
     @staticmethod
-    def _known(trade: Any) -> KnownOrder:
+    def _known(trade: adapter.Trade) -> KnownOrder:
         return KnownOrder(order_ref=trade.order.orderRef or "", perm_id=int(trade.order.permId),
                           order_id=int(trade.order.orderId), status=trade.orderStatus.status,
                           filled=float(trade.orderStatus.filled))
 
     # -- venue events -----------------------------------------------------------------------
 
-    def _on_exec(self, trade: Any, fill: Any) -> None:
+    def _on_exec(self, trade: adapter.Trade, fill: adapter.Fill) -> None:
         self.record_fill(fill)
 
-    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+    def _on_commission(self, trade: adapter.Trade, fill: adapter.Fill,
+                       report: adapter.CommissionReport) -> None:
         self.record_fill(fill)
 
-    def _on_order(self, trade: Any) -> None:
+    def _on_order(self, trade: adapter.Trade) -> None:
         ref = trade.order.orderRef or ""
         parsed = orderref.parse(ref)
         strategy = parsed[0] if parsed else UNATTRIBUTED
@@ -355,7 +368,7 @@ class Broker(DeskRequests):
                 self.intents.mark(parsed[1], status, durable=False, perm_id=trade.order.permId,
                                   order_id=trade.order.orderId, filled=float(st.filled))
 
-    def _on_account_value(self, value: Any) -> None:
+    def _on_account_value(self, value: adapter.AccountValue) -> None:
         if value.tag in ("NetLiquidation", "TotalCashValue", "BuyingPower", "GrossPositionValue",
                          "RealizedPnL", "UnrealizedPnL", "AvailableFunds"):
             self.account.set(f"{value.tag}|{value.currency}{self.key_tail}", {
@@ -363,7 +376,7 @@ class Broker(DeskRequests):
                 "account": value.account,
                 **({"venue": self.venue_name} if self.multi else {})})
 
-    def _on_portfolio(self, item: Any) -> None:
+    def _on_portfolio(self, item: adapter.PortfolioItem) -> None:
         price = number(item.marketPrice)
         if price:
             self.ledger.mark({int(item.contract.conId): price})
@@ -372,7 +385,8 @@ class Broker(DeskRequests):
         if connected != self.connected:
             self.connected, self.venue_since = connected, time.time()
 
-    def _on_error(self, req_id: int, code: int, msg: str, contract: Any = None) -> None:
+    def _on_error(self, req_id: int, code: int, msg: str,
+                  contract: adapter.Contract | None = None) -> None:
         if code in VENUE_CODES:
             self.venue_code = code
         if code == adapter.CONNECTIVITY_LOST:
@@ -536,6 +550,7 @@ class Broker(DeskRequests):
         """This desk's work on the running loop: venue events, background flushes, the disk
         watch, the order store, and (as its own task, so no venue waits for another) the
         connection, recovery and the periodic loop."""
+        self._loop = asyncio.get_running_loop()
         self.ib.execDetailsEvent += self._on_exec
         self.ib.commissionReportEvent += self._on_commission
         self.ib.openOrderEvent += self._on_order

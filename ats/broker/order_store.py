@@ -88,8 +88,11 @@ def read(path: Path) -> dict[str, Row]:
 
 
 class OrderStore:
-    """The broker's order history in `path`. `mark_dirty()` after changing a row; `run()`
-    writes changed rows at most every `interval` seconds, `save()` at once."""
+    """The broker's order history in `path`. `mark_dirty(key)` after changing a row; `run()`
+    writes changed rows at most every `interval` seconds, `save()` at once.
+
+    Each row's JSON is kept until its row changes: a write encodes only the rows changed since
+    the last, on the loop that owns them, so thousands of kept rows do not stall it."""
 
     def __init__(self, path: Path, keep_done: int = KEEP_DONE_ORDERS) -> None:
         self.path = path
@@ -97,6 +100,7 @@ class OrderStore:
         self.dirty = False
         self.error: str | None = None  #: why the last write failed, until one succeeds
         self._lock = threading.Lock()  #: one write at a time: a loop write may be in flight
+        self._encoded: dict[str, str] = {}  #: key -> '"key":{row}' as last written
 
     def load(self) -> dict[str, Row]:
         """The stored rows. An unreadable file is set aside as ``<name>.corrupt`` (kept for a
@@ -114,8 +118,13 @@ class OrderStore:
                 log.error("%s; starting with no order history, the file kept as %s", exc, aside)
             return {}
 
-    def mark_dirty(self) -> None:
+    def mark_dirty(self, key: str | None = None) -> None:
+        """Row `key` changed (None: any may have)."""
         self.dirty = True
+        if key is None:
+            self._encoded.clear()
+        else:
+            self._encoded.pop(key, None)
 
     def save(self, rows: Mapping[str, Row]) -> bool:
         """Write `rows` now if they changed since the last write; False if the disk refused
@@ -143,10 +152,20 @@ class OrderStore:
         if not self.dirty:
             return None
         self.dirty = False
-        body = {"version": VERSION, "orders": bounded(rows, self.keep_done)}
-        # default=str: a value the IB library gives as Decimal is kept as text rather than
-        # ending the writes
-        return json.dumps(body, separators=(",", ":"), default=str).encode()
+        kept = bounded(rows, self.keep_done)
+        parts = []
+        for key, row in kept.items():
+            part = self._encoded.get(key)
+            if part is None:
+                # default=str: a value the IB library gives as Decimal is kept as text rather
+                # than ending the writes
+                part = json.dumps(key) + ":" + json.dumps(row, separators=(",", ":"),
+                                                          default=str)
+                self._encoded[key] = part
+            parts.append(part)
+        if len(self._encoded) > len(kept):
+            self._encoded = {k: self._encoded[k] for k in kept}
+        return f'{{"version":{VERSION},"orders":{{{",".join(parts)}}}}}'.encode()
 
     def _write_locked(self, data: bytes) -> bool:
         with self._lock:

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,7 @@ class DeskRequests:
     states: TradingStates
     risk: RiskEngine
     publisher: Publisher
-    ib: Any
+    ib: adapter.IB
     connected: bool
     syncer: BackgroundSync
     store: LedgerStore
@@ -70,6 +71,7 @@ class DeskRequests:
     account: CloneState
     clock: VenueClock
     breaks: dict[int, dict[str, Any]]
+    sync_approvals: bool
 
     if TYPE_CHECKING:
         def _set_order(self, order_ref: str, strategy: str, row: dict[str, Any]) -> None: ...
@@ -80,9 +82,11 @@ class DeskRequests:
         def check_reconciliation(self) -> int: ...
         async def refresh_clients(self) -> None: ...
 
-    async def m_approve(self, p: dict[str, Any]) -> dict[str, Any]:
-        """Pre-trade risk of an ApprovalRequest, answered with a Decision. An approval is on
-        disk (the group commit that holds it has synced) before it is returned."""
+    def m_approve(self, p: dict[str, Any]) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+        """Pre-trade risk of an ApprovalRequest, answered with a Decision. An approval is in
+        the intent log before it is returned: written, and with [broker] sync_approvals also
+        fsync'd (the group commit that holds it has synced). Without it the answer is
+        immediate, so the service replies without a task per approval."""
         try:
             req = ApprovalRequest.decode(p)
         except ValueError as exc:
@@ -116,16 +120,27 @@ class DeskRequests:
             self._storage_failed(exc)
             return Decision(False, "storage", f"ledger storage failing ({exc}): orders "
                             "refused", None).encode()
+        ticket = self.syncer.request()
+        if self.sync_approvals:
+            return self._approved_once_synced(ticket, req, intent, decision)
+        return self._approved(req, intent, decision)
+
+    async def _approved_once_synced(self, ticket: int, req: ApprovalRequest,
+                                    intent: OrderIntent, decision: Decision) -> dict[str, Any]:
         try:
-            await self.syncer.synced(self.syncer.request())
+            await self.syncer.synced(ticket)
         except OSError as exc:
             # Never sent, so never at the venue: the intent is resolved as refused here.
             self.intents.mark(intent.intent_id, IntentStatus.REJECTED, durable=False,
                               reason=f"intent log not synced: {exc}")
             return Decision(False, "storage", f"ledger storage failing ({exc}): orders "
                             "refused", None).encode()
-        self._set_order(intent.order_ref, strategy, {
-            "order_ref": intent.order_ref, "strategy": strategy, "symbol": intent.symbol,
+        return self._approved(req, intent, decision)
+
+    def _approved(self, req: ApprovalRequest, intent: OrderIntent,
+                  decision: Decision) -> dict[str, Any]:
+        self._set_order(intent.order_ref, req.strategy, {
+            "order_ref": intent.order_ref, "strategy": req.strategy, "symbol": intent.symbol,
             "con_id": intent.con_id, "side": intent.side, "quantity": intent.quantity,
             "order_type": intent.order_type, "status": "Approved", "filled": 0.0,
             "avg_price": None, "perm_id": 0, "client_id": req.client_id})
@@ -246,7 +261,7 @@ class DeskRequests:
                                    {"state": "HALTED", "cancel": True, "reason": reason,
                                     "by": by})
             if self.connected:
-                self.ib.reqGlobalCancel()
+                adapter.global_cancel(self.ib)
         log.warning("HALT %s by %s: %s", strategy or "account", by, reason)
         flattened = await self._flatten(strategy) if p.get("flatten") else []
         return {"trading_state": self.states.to_dict(), "flatten_orders": flattened}
@@ -278,16 +293,17 @@ class DeskRequests:
             if not details:
                 log.error("flatten: venue does not know conId %s", con_id)
                 continue
+            contract = adapter.details_contract(details[0])
             side = "SELL" if qty > 0 else "BUY"
             intent = OrderIntent(
                 intent_id=self.intents.next_id(), strategy=owner, con_id=con_id,
                 symbol=str(row["symbol"]), sec_type=str(row["sec_type"]), side=side,
                 quantity=abs(qty), order_type="MKT", limit_price=None, stop_price=None,
-                tif="DAY", multiplier=float(details[0].contract.multiplier or 1),
+                tif="DAY", multiplier=float(contract.multiplier or 1),
                 ref_price=float(row["mark"] or 0.0), created=time.time())
             self.intents.approve(intent)
             order = adapter.MarketOrder(side, intent.quantity, orderRef=intent.order_ref)
-            self.ib.placeOrder(details[0].contract, order)
+            self.ib.placeOrder(contract, order)
             refs.append(intent.order_ref)
             log.warning("flatten %s: %s %g %s (%s)", owner, side, intent.quantity,
                         row["symbol"], intent.order_ref)
@@ -329,8 +345,9 @@ class DeskRequests:
             log.warning("TRANSFER %s: %+g %s (conId %d) from %s to %s at %g by %s%s: %s",
                         t.transfer_id, t.quantity, t.symbol, t.con_id, t.source, t.dest,
                         t.price, t.by, " (forced)" if t.forced else "", t.reason or "-")
-            for row in self.ledger.transfer_rows([t.transfer_id]):
-                self.publisher.publish(topics.fill(str(row["strategy"])), "transfer", row)
+            for event in self.ledger.transfer_events([t.transfer_id]):
+                self.publisher.publish(topics.fill(event.strategy), event.bus_type,
+                                       event.encode())
             for strategy in (t.source, t.dest):
                 self._publish_books(strategy, t.con_id)
         return {"transfer": self.ledger.transfer_rows([req.transfer_id])}

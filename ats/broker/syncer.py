@@ -3,9 +3,10 @@
 A record is safe from a crash of the process as soon as write() returns (it is in the page
 cache), and from a crash of the machine once a flush that began after it has returned. Every
 `request()` gets a ticket; one flush covers every ticket issued before it began, so records
-written meanwhile share one fsync. An approval awaits `synced(ticket)` before its reply: the
-group commit delays the reply, never the durability. Fills do not wait: what a machine crash
-could lose of them, the venue keeps (reqExecutions at every start).
+written meanwhile share one fsync. With [broker] sync_approvals an approval awaits
+`synced(ticket)` before its reply: the group commit delays the reply, never the durability.
+Otherwise approvals, like fills, do not wait: what a machine crash could lose of them, the
+venue keeps (orders by orderRef, executions through reqExecutions at every start).
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from ats.errors import Code
 
-KIND = "transfer"
 #: a transfer's key in a book's history, beside the trades' execId prefixes
 KEY_PREFIX = "transfer:"
 EPS = 1e-9

@@ -10,6 +10,7 @@ live ones, one row per execution.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from typing import Any
@@ -17,12 +18,15 @@ from typing import Any
 import pandas as pd
 import zmq.asyncio
 
+from ats.orders.events import FILL_TYPE, FillEvent
 from bus import topics
 from bus.client import AsyncRequester
 from bus.clone import CloneReplica
 from bus.codec import Envelope
 from bus.endpoints import Endpoints
 from bus.subscriber import Subscriber
+
+log = logging.getLogger("ats.cli.live")
 
 #: name -> (service, snapshot method, topic family)
 REPLICAS: dict[str, tuple[str, str, str]] = {
@@ -91,8 +95,13 @@ class LiveState:
             if env.type == "hb":
                 continue
             self.events.append((topic, env))
-            if topics.parse(topic)[0] == "fill" and env.type == "fill":
-                self.fills.setdefault(str(env.body["exec_id"]), env.body)
+            if topics.parse(topic)[0] == topics.FILL and env.type == FILL_TYPE:
+                try:
+                    fill = FillEvent.decode(env.body)
+                except ValueError as exc:
+                    log.warning("fill skipped: %s", exc)
+                    continue
+                self.fills.setdefault(fill.exec_id, fill.row())
 
     def frame(self, name: str) -> pd.DataFrame:
         replica = self.replicas.get(name)

@@ -27,6 +27,7 @@ from ats.data.ranges import (
     utc,
 )
 from ats.data.store import BarStore
+from ats.ib import adapter
 from ats.ib.parsing import bars_to_df, to_contract
 from ats.sdk.instrument import Instrument
 
@@ -94,7 +95,7 @@ ChunkCallback = Callable[[Step, int], None]
 class HistoricalFetcher:
     """Runs FetchPlans over a connected ib_async IB (async API only)."""
 
-    def __init__(self, ib: Any, store: BarStore, pacer: HistoricalPacer | None = None, *,
+    def __init__(self, ib: adapter.IB, store: BarStore, pacer: HistoricalPacer | None = None, *,
                  what: str = "TRADES", use_rth: bool = False, timeout: float = 120.0) -> None:
         self.ib = ib
         self.store = store
@@ -102,9 +103,9 @@ class HistoricalFetcher:
         self.what = what
         self.use_rth = use_rth
         self.timeout = timeout
-        self._contracts: dict[str, Any] = {}
+        self._contracts: dict[str, adapter.Contract] = {}
 
-    async def contract(self, inst: Instrument) -> Any:
+    async def contract(self, inst: Instrument) -> adapter.Contract:
         """The qualified IB contract (cached); FetchError when the venue does not know it."""
         if inst.key in self._contracts:
             return self._contracts[inst.key]
@@ -115,8 +116,8 @@ class HistoricalFetcher:
             return c
         raise FetchError(format_symbol(inst), "no security definition found", 200)
 
-    async def request(self, contract: Any, inst: Instrument, bar_size: str, end: pd.Timestamp,
-                      duration: str) -> pd.DataFrame:
+    async def request(self, contract: adapter.Contract, inst: Instrument, bar_size: str,
+                      end: pd.Timestamp, duration: str) -> pd.DataFrame:
         """One paced reqHistoricalData; raises FetchError on an IB error or timeout."""
         end_text = ib_end(end)
         req = HistRequest(inst.key, inst.exchange, self.what, bar_size, duration, end_text)
@@ -124,7 +125,8 @@ class HistoricalFetcher:
         errors: list[tuple[int, str]] = []
         failed = asyncio.Event()
 
-        def on_error(req_id: int, code: int, text: str, about: Any = None, *_: Any) -> None:
+        def on_error(req_id: int, code: int, text: str, about: adapter.Contract | None = None,
+                     *_: Any) -> None:
             # The client names the contract of the request an error answers: on a shared
             # connection (the broker's) other clients' order errors are not this request's.
             if about is not contract:

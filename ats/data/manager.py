@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from ats.data.fetch import FetchResult, HistoricalFetcher, plan
@@ -22,8 +20,8 @@ class DataManager:
     running event loop; async code uses `history_async`.
     """
 
-    def __init__(self, arctic_uri: str, library: str = "market_data", ib: Any = None,
-                 pacer: HistoricalPacer | None = None) -> None:
+    def __init__(self, arctic_uri: str, library: str = "market_data",
+                 ib: adapter.IB | None = None, pacer: HistoricalPacer | None = None) -> None:
         self.arctic_uri = arctic_uri
         self.library = library
         self.ib = ib

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ats.apiclients import MAX_API_CLIENTS
-from ats.ib import parsing
+from ats.ib import adapter, parsing
 from ats.sdk.instrument import Instrument
 from ats.sdk.loader import StrategyLoadError, load_strategy
 from ats.sdk.params import ParamError
@@ -42,14 +42,14 @@ class Row:
         return asdict(self)
 
 
-def server_version(ib: Any) -> Row:
+def server_version(ib: adapter.IB) -> Row:
     v = int(ib.client.serverVersion())
     if v < MIN_SERVER_VERSION:
         return Row("server version", FAIL, f"v{v}: ib_insync/ib_async need v{MIN_SERVER_VERSION}+")
     return Row("server version", OK, f"v{v}")
 
 
-def accounts(ib: Any, configured: str) -> list[Row]:
+def accounts(ib: adapter.IB, configured: str) -> list[Row]:
     """Paper accounts start with D (DU, DF); any other is live and trades real money."""
     found = list(ib.managedAccounts())
     rows = []
@@ -68,7 +68,7 @@ def accounts(ib: Any, configured: str) -> list[Row]:
     return rows
 
 
-async def clock_skew(ib: Any, simulated: bool, wall: Callable[[], float] = time.time) -> Row:
+async def clock_skew(ib: adapter.IB, simulated: bool, wall: Callable[[], float] = time.time) -> Row:
     venue = (await ib.reqCurrentTimeAsync()).timestamp()
     skew = venue - wall()
     if simulated:
@@ -120,7 +120,7 @@ class _ChainContext:
         raise AttributeError(f"doctor lists subscriptions only: {name} is not available")
 
 
-async def instruments_of(ib: Any, entry: Mapping[str, Any]) -> list[Instrument]:
+async def instruments_of(ib: adapter.IB, entry: Mapping[str, Any]) -> list[Instrument]:
     """The instruments a registered strategy subscribes to, its futures chains from the venue.
     Raises StrategyLoadError or ParamError when it cannot be built."""
     cls = load_strategy(str(entry["spec"]))
@@ -129,17 +129,18 @@ async def instruments_of(ib: Any, entry: Mapping[str, Any]) -> list[Instrument]:
     probe = cls(str(entry["name"]), params, _ChainContext(chains))  # type: ignore[arg-type]
     for symbol in sorted(set(probe.futures_symbols)):
         details = await ib.reqContractDetailsAsync(parsing.future_chain_query(symbol))
-        chains[symbol] = sorted((parsing.from_contract(d.contract) for d in details),
+        chains[symbol] = sorted((parsing.from_contract(adapter.details_contract(d))
+                                 for d in details),
                                 key=lambda i: i.expiry or "")
     return [s.instrument for s in probe.subscriptions()]
 
 
-async def market_data(ib: Any, contract: Any) -> tuple[str, str]:
+async def market_data(ib: adapter.IB, contract: adapter.Contract) -> tuple[str, str]:
     """(status, detail) of streaming data for a qualified contract: a tick, or the venue's
     error for it (354, 10167, 10197)."""
     errors: list[int] = []
 
-    def on_error(rid: int, code: int, msg: str, about: Any = None) -> None:
+    def on_error(rid: int, code: int, msg: str, about: adapter.Contract | None = None) -> None:
         # The client names the contract of the request an error answers.
         if code in DATA_ERRORS and getattr(about, "conId", None) in (None, contract.conId):
             errors.append(code)
@@ -161,7 +162,7 @@ async def market_data(ib: Any, contract: Any) -> tuple[str, str]:
     return (OK if kind == "live" else WARN), f"{kind} data"
 
 
-def _priced(ticker: Any) -> bool:
+def _priced(ticker: adapter.Ticker) -> bool:
     return any(_finite(getattr(ticker, f, None)) for f in ("last", "bid", "ask", "close"))
 
 
@@ -169,7 +170,7 @@ def _finite(x: Any) -> bool:
     return isinstance(x, int | float) and x == x and x > 0
 
 
-async def strategy_contracts(ib: Any, name: str, entry: Mapping[str, Any]) -> list[Row]:
+async def strategy_contracts(ib: adapter.IB, name: str, entry: Mapping[str, Any]) -> list[Row]:
     try:
         insts = await instruments_of(ib, entry)
     except (StrategyLoadError, ParamError) as exc:
@@ -177,17 +178,16 @@ async def strategy_contracts(ib: Any, name: str, entry: Mapping[str, Any]) -> li
     rows = []
     for inst in insts:
         label = f"{name}: {inst.key}"
-        contract = parsing.to_contract(inst)
-        qualified = await ib.qualifyContractsAsync(contract)
-        if not qualified or not getattr(qualified[0], "conId", 0):
+        qualified = await adapter.qualify(ib, parsing.to_contract(inst))
+        if qualified is None:
             rows.append(Row(label, FAIL, "does not qualify: the venue does not know it"))
             continue
-        status, detail = await market_data(ib, qualified[0])
-        rows.append(Row(label, status, f"conId {qualified[0].conId}; {detail}"))
+        status, detail = await market_data(ib, qualified)
+        rows.append(Row(label, status, f"conId {qualified.conId}; {detail}"))
     return rows or [Row(name, INFO, "subscribes to nothing")]
 
 
-async def run(ib: Any, *, entries: Mapping[str, Mapping[str, Any]], account: str,
+async def run(ib: adapter.IB, *, entries: Mapping[str, Mapping[str, Any]], account: str,
               simulated: bool, reserved: Mapping[str, int]) -> list[Row]:
     rows = [server_version(ib), *accounts(ib, account), await clock_skew(ib, simulated),
             client_ids(entries, reserved)]

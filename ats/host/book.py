@@ -25,6 +25,7 @@ from ats.host.orders import Orders
 from ats.ib import adapter, parsing
 from ats.orders import ref as orderref
 from ats.orders.contract import BookReply
+from ats.orders.events import IN, FillEvent
 from ats.sdk.orders import Fill
 from ats.sdk.strategy import Strategy
 from bus.client import AsyncRequester
@@ -43,7 +44,7 @@ class BookHost(Protocol):
     def strategy(self) -> Strategy[Any] | None: ...
 
     @property
-    def ib(self) -> Any: ...
+    def ib(self) -> adapter.IB: ...
 
     @property
     def broker(self) -> AsyncRequester: ...
@@ -109,65 +110,65 @@ class Bookkeeper:
         if not self.gate.book_synced and not self.host.stop_event.is_set():
             await self.sync()
 
-    def apply_transfer(self, row: dict[str, Any]) -> None:
+    def apply_transfer(self, event: FillEvent) -> None:
         """The operator moved a position into or out of this strategy's book (`ats-ctl
         assign`): no execution says so, so the book is taken again from the broker; the
         strategy sees the new position through its context and manages it by its own rule."""
+        leg = event.transfer
+        assert leg is not None, "a transfer's fill event carries its leg"
         log.warning("transfer %s: %+g %s (conId %s) %s this book at %s by %s; taking the book "
-                    "again from the broker", row.get("transfer_id"), row.get("position_change"),
-                    row.get("symbol"), row.get("con_id"),
-                    "into" if row.get("side") == "IN" else "out of", row.get("price"),
-                    row.get("by"))
+                    "again from the broker", leg.transfer_id, leg.position_change,
+                    event.symbol, event.con_id, "into" if event.side == IN else "out of",
+                    event.price, leg.by)
         self.host.spawn(self.resync(), "book after a transfer")
 
-    def apply_foreign_fill(self, row: dict[str, Any]) -> None:
+    def apply_foreign_fill(self, event: FillEvent) -> None:
         """A fill of this strategy's that another connection's order made (the broker's
         flatten at a halt): the venue reports it only to the placing client and the master,
         so the broker's ledger row is all this host hears of it. The book is taken again
         from the broker and the strategy is told."""
-        exec_id = str(row.get("exec_id", ""))
-        if int(row.get("client_id", -1)) == self.host.client_id or exec_id in self.reported \
+        exec_id = event.exec_id
+        if event.client_id == self.host.client_id or exec_id in self.reported \
                 or self.executions.knows(exec_id):
             return
         self.reported.add(exec_id)
         log.info("fill %s of an order placed by clientId %s (%s): taking the book again "
-                 "from the broker", exec_id, row.get("client_id"), row.get("order_ref"))
+                 "from the broker", exec_id, event.client_id, event.order_ref)
         self.host.spawn(self.resync(), "book after a foreign fill")
-        key = self.contracts.key_of.get(int(row.get("con_id", 0)))
+        key = self.contracts.key_of.get(event.con_id)
         strategy = self.host.strategy
         if key is None or strategy is None:
             return
-        signed = float(row["shares"]) * (1.0 if row.get("side") == "BOT" else -1.0)
-        t = pd.Timestamp(row["time"])
-        fill = Fill(key, signed, float(row["price"]), float(row.get("commission") or 0.0),
-                    t.tz_localize("UTC") if t.tzinfo is None else t, str(row.get("order_ref")))
+        t = pd.Timestamp(event.time)
+        fill = Fill(key, event.signed_shares, event.price, event.commission,
+                    t.tz_localize("UTC") if t.tzinfo is None else t, event.order_ref)
         self.host.guard(strategy.handle_fill, fill)
 
     # -- this connection's executions -------------------------------------------------------
 
-    def _ours(self, fill: Any) -> bool:
+    def _ours(self, fill: adapter.Fill) -> bool:
         ref = orderref.parse(fill.execution.orderRef or "")
         return ref is None or ref[0] == self.name
 
-    def _key_and_quantity(self, fill: Any) -> tuple[str, float]:
+    def _key_and_quantity(self, fill: adapter.Fill) -> tuple[str, float]:
         """The fill's instrument key and signed quantity (+ bought, - sold)."""
         key = self.contracts.key_of.get(fill.contract.conId) or \
             parsing.from_contract(fill.contract).key
         e = fill.execution
         return key, float(e.shares) if e.side == "BOT" else -float(e.shares)
 
-    def _version(self, fill: Any) -> Version:
+    def _version(self, fill: adapter.Fill) -> Version:
         key, signed = self._key_and_quantity(fill)
         return Version(fill.execution.execId, int(fill.contract.conId), key, signed,
                        float(fill.execution.price), float(fill.contract.multiplier or 1))
 
-    def _book_fill(self, fill: Any) -> None:
+    def _book_fill(self, fill: adapter.Fill) -> None:
         """Apply one of our executions to the book, once per execId; a correction replaces
         the version booked before (ats.host.executions)."""
         if self._ours(fill):
             self.executions.book(self._version(fill))
 
-    def _report_fill(self, fill: Any, commission: float) -> None:
+    def _report_fill(self, fill: adapter.Fill, commission: float) -> None:
         """Charge the commission and tell the strategy, once per execId and only for the
         version of a trade in the book (a correction is told with `Fill.correction`)."""
         e = fill.execution
@@ -186,10 +187,11 @@ class Bookkeeper:
         if strategy is not None:
             self.host.guard(strategy.handle_fill, fill_)
 
-    def on_exec(self, trade: Any, fill: Any) -> None:
+    def on_exec(self, trade: adapter.Trade, fill: adapter.Fill) -> None:
         self._book_fill(fill)
 
-    def on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+    def on_commission(self, trade: adapter.Trade, fill: adapter.Fill,
+                      report: adapter.CommissionReport) -> None:
         self._book_fill(fill)
         self._report_fill(fill, float(report.commission))
 

@@ -30,7 +30,7 @@ from ats.host.context import LiveContext
 from ats.host.contracts import Contracts
 from ats.host.ticks import TickStream
 from ats.host.warmup import WarmUp, in_regular_hours
-from ats.ib import parsing
+from ats.ib import adapter, parsing
 from ats.ib.venueclock import VenueClock
 from ats.sdk.bars import BAR_SIZES, Bar, BarSpec
 from ats.sdk.schedule import Sessions, sessions
@@ -136,7 +136,7 @@ class FeedHost(Protocol):
     """What the Feed uses of the host process (ats.host.main.Host)."""
 
     @property
-    def ib(self) -> Any: ...
+    def ib(self) -> adapter.IB: ...
 
     @property
     def clock(self) -> VenueClock: ...
@@ -169,7 +169,7 @@ class Feed:
         self.aggregators: dict[str, BarAggregator] = {}
         self.warmed: dict[str, pd.Timestamp] = {}  #: key -> start of its last history bar
         self.regular_hours: set[str] = set()  #: keys whose bars come from sessions only
-        self.rt_bars: list[Any] = []
+        self.rt_bars: list[adapter.RealTimeBarList] = []
         #: market data of the strategy's TickSpecs, coalesced into its on_tick
         self.ticks = TickStream(host.ib, lambda: host.clock.now(), self._on_tick)
 
@@ -181,7 +181,8 @@ class Feed:
         for symbol in sorted(symbols | set(getattr(strategy, "futures_symbols", ()))):
             details = await self.host.ib.reqContractDetailsAsync(
                 parsing.future_chain_query(symbol))
-            listed = sorted(((parsing.from_contract(d.contract), d.contract) for d in details),
+            contracts = [adapter.details_contract(d) for d in details]
+            listed = sorted(((parsing.from_contract(c), c) for c in contracts),
                             key=lambda pair: pair[0].expiry or "")
             self.ctx.chains[symbol] = [inst for inst, _ in listed]
             for inst, contract in listed:
@@ -267,7 +268,7 @@ class Feed:
                 self.host.ib.cancelRealTimeBars(bars)
         self.rt_bars.clear()
 
-    def on_rt_bar(self, bars: Any, has_new_bar: bool) -> None:
+    def on_rt_bar(self, bars: adapter.RealTimeBarList, has_new_bar: bool) -> None:
         strategy = self.host.strategy
         if not has_new_bar or not bars or strategy is None:
             return

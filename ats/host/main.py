@@ -29,6 +29,7 @@ import zmq
 import zmq.asyncio
 
 from ats import config as config_mod
+from ats import heap
 from ats.errors import Code
 from ats.host import crashloop
 from ats.host.book import Bookkeeper
@@ -42,6 +43,7 @@ from ats.host.statefile import StateFile
 from ats.host.warmup import WarmUp
 from ats.ib import adapter
 from ats.ib.venueclock import VenueClock
+from ats.orders.events import FILL_TYPE, ORDER_TYPE, TRANSFER_TYPE, FillEvent, OrderUpdate
 from ats.processes import BusLogHandler, install_stop_handlers, secure_bus, setup_logging
 from ats.sdk.loader import StrategyLoadError, load_strategy
 from ats.sdk.orders import OrderHandle
@@ -84,7 +86,7 @@ class Host:
         self.publisher = Publisher(self.sync_zctx, eps.publish, name)
         self.manager = AsyncRequester(self.zctx, eps.manager, timeout=3.0)
         self.broker = AsyncRequester(self.zctx, eps.broker, timeout=3.0)
-        self.ib: Any = adapter.IB()
+        self.ib = adapter.IB()
         #: the venue this strategy trades on (its registry entry's, known after fetch_entry)
         self.venue = cfg.venue
         speed = float(cfg.section("sim")["speed"]) if cfg.venue["kind"] == "sim" else 1.0
@@ -159,12 +161,12 @@ class Host:
     def notify_status(self, handle: OrderHandle) -> None:
         if self.stepped:
             self.sync_wanted.set()
-        self.publish("order", "order", {
-            "local_id": handle.local_id, "status": handle.status, "filled": handle.filled,
-            "avg_price": handle.avg_price, "reason": handle.reason,
-            "instrument": handle.request.instrument.key, "quantity": handle.request.quantity,
-            "created": handle.created.isoformat() if handle.created is not None else None,
-        })
+        self.publish("order", ORDER_TYPE, OrderUpdate(
+            local_id=handle.local_id, status=handle.status, filled=handle.filled,
+            avg_price=handle.avg_price, reason=handle.reason,
+            instrument=handle.request.instrument.key, quantity=handle.request.quantity,
+            created=handle.created.isoformat() if handle.created is not None else None,
+        ).encode())
         if self.strategy is not None:
             self.guard(self.strategy.handle_order_status, handle)
 
@@ -271,7 +273,8 @@ class Host:
 
     # -- venue events -----------------------------------------------------------------------
 
-    def _on_error(self, req_id: int, code: int, msg: str, contract: Any = None) -> None:
+    def _on_error(self, req_id: int, code: int, msg: str,
+                  contract: adapter.Contract | None = None) -> None:
         if code == adapter.CONNECTIVITY_LOST:
             self.gate.venue_state = "lost"
             log.warning("venue connectivity lost (1100): new orders refused")
@@ -312,14 +315,25 @@ class Host:
                          prefixes=(topics.params(self.name), topics.risk(self.name),
                                    topics.risk("all"), topics.fill(self.name)))
         async for _topic, env in sub:
-            if env.type == "params":
-                self.apply_params(env.body)
-            elif env.type == "trading_state":
-                self.apply_trading_state(env.body)
-            elif env.type == "fill":
-                self.book.apply_foreign_fill(env.body)
-            elif env.type == "transfer":
-                self.book.apply_transfer(env.body)
+            self.on_bus(env.type, env.body)
+
+    def on_bus(self, type_: str, body: dict[str, Any]) -> None:
+        """One message of those `listen` hears. A fill that cannot be read is logged and
+        skipped: the rest of the bus still reaches this host."""
+        if type_ == "params":
+            self.apply_params(body)
+        elif type_ == "trading_state":
+            self.apply_trading_state(body)
+        elif type_ in (FILL_TYPE, TRANSFER_TYPE):
+            try:
+                event = FillEvent.decode(body)
+            except ValueError as exc:
+                log.error("%s message skipped: %s", type_, exc)
+                return
+            if event.transfer is None:
+                self.book.apply_foreign_fill(event)
+            else:
+                self.book.apply_transfer(event)
 
     def apply_params(self, body: dict[str, Any]) -> None:
         assert self.strategy is not None
@@ -455,6 +469,7 @@ class Host:
         self.publish("status", "started", {"client_id": self.client_id, "pid": os.getpid()})
         log.info("strategy %s running (clientId %d, pid %d, %s %s)", self.name, self.client_id,
                  os.getpid(), adapter.IB_LIB, adapter.ib.__version__)
+        heap.release_freed()  # hand back what start-up freed (issue 15: an idle host's RSS)
         await self.stop_event.wait()
         return self.shutdown()
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Iterable
+from decimal import Decimal
 from typing import Any, Protocol
 
 from ats.host.context import LiveContext
@@ -53,7 +54,7 @@ class OrderHost(Protocol):
     def ctx(self) -> LiveContext: ...
 
     @property
-    def ib(self) -> Any: ...
+    def ib(self) -> adapter.IB: ...
 
     @property
     def broker(self) -> AsyncRequester: ...
@@ -68,7 +69,7 @@ class Orders:
         self.host, self.name = host, name
         self.contracts = contracts
         self.gate = gate
-        self.trades: dict[str, Any] = {}  #: local_id -> ib Trade
+        self.trades: dict[str, adapter.Trade] = {}  #: local_id -> ib Trade
         #: each order's latency to approval, venue acknowledgement and fill (heartbeat info)
         self.round_trips = RoundTrips()
 
@@ -170,11 +171,11 @@ class Orders:
 
     # -- order events -----------------------------------------------------------------------
 
-    def track(self, handle: OrderHandle, trade: Any) -> None:
+    def track(self, handle: OrderHandle, trade: adapter.Trade) -> None:
         self.trades[handle.local_id] = trade
         trade.statusEvent += lambda t: self.sync_handle(handle, t)
 
-    def sync_handle(self, handle: OrderHandle, trade: Any) -> None:
+    def sync_handle(self, handle: OrderHandle, trade: adapter.Trade) -> None:
         st = trade.orderStatus
         known = ib_status.phase(st.status)
         status = handle.status if known is None else HANDLE_STATUS[known]
@@ -235,7 +236,7 @@ class Orders:
         for trade in self.host.ib.openTrades():
             self.adopt(trade)
 
-    def adopt(self, trade: Any) -> None:
+    def adopt(self, trade: adapter.Trade) -> None:
         ref = orderref.parse(trade.order.orderRef or "")
         local_id = trade.order.orderRef
         if ref is None or ref[0] != self.name or local_id in self.trades:
@@ -255,7 +256,7 @@ class Orders:
         log.info("re-adopted open order %s (%s %+g)", local_id,
                  handle.request.instrument.key, handle.request.quantity)
 
-    def on_open_order(self, trade: Any) -> None:
+    def on_open_order(self, trade: adapter.Trade) -> None:
         """An order of ours the venue reports: adopt it if it was in flight at a restart."""
         if trade.order.orderRef in self.host.ctx.handles \
                 and trade.order.orderRef not in self.trades:
@@ -291,5 +292,5 @@ class Orders:
             self.host.ctx.reject(handle, "in-flight order never reached the venue; not resent")
 
 
-def _price(value: float) -> float | None:
-    return None if value is None or value == 0 or abs(value) > 1e300 else float(value)
+def _price(value: float | Decimal | None) -> float | None:
+    return None if value is None or value == 0 or abs(float(value)) > 1e300 else float(value)

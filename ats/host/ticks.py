@@ -13,34 +13,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
-from ats.ib import parsing
+from ats.ib import adapter, parsing
 from ats.sdk.ticks import Tick, TickSpec
 
 
 class TickStream:
     """One strategy's tick subscriptions on one IB connection."""
 
-    def __init__(self, ib: Any, clock: Callable[[], pd.Timestamp],
+    def __init__(self, ib: adapter.IB, clock: Callable[[], pd.Timestamp],
                  deliver: Callable[[Tick], None]) -> None:
         self.ib = ib
         self.clock = clock  #: the venue's time, that ticks are stamped with
         self.deliver = deliver
         self.wall = time.monotonic  #: the clock of the throttle; replaced in tests
         self.specs: dict[str, TickSpec] = {}  #: instrument key -> its subscription
-        self.contracts: dict[str, Any] = {}  #: instrument key -> qualified contract
+        self.contracts: dict[str, adapter.Contract] = {}  #: instrument key -> qualified contract
         self.tickers: dict[int, str] = {}  #: conId -> instrument key, of the live requests
         self.delivered = 0  #: ticks handed to the strategy
-        self._latest: dict[str, Any] = {}  #: key -> newest ticker not yet delivered
+        self._latest: dict[str, adapter.Ticker] = {}  #: key -> newest ticker not yet delivered
         self._next_at: dict[str, float] = {}  #: key -> wall time its next tick may go
         self._timer: asyncio.TimerHandle | None = None
         self._listening = False
 
-    def subscribe(self, specs: list[TickSpec], contracts: dict[str, Any]) -> None:
+    def subscribe(self, specs: list[TickSpec], contracts: dict[str, adapter.Contract]) -> None:
         """Request market data for each spec (their contracts qualified beforehand)."""
         if not self._listening:
             self.ib.pendingTickersEvent += self.on_pending
@@ -70,7 +69,7 @@ class TickStream:
             self.specs.clear()
             self.contracts.clear()
 
-    def on_pending(self, tickers: Any) -> None:
+    def on_pending(self, tickers: Iterable[adapter.Ticker]) -> None:
         """The client library's batch of updated tickers: remember the newest of ours."""
         for ticker in tickers:
             key = self.tickers.get(getattr(ticker.contract, "conId", 0))

@@ -9,7 +9,6 @@ The host never opens ArcticDB: the bars come over the bus.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ import pandas as pd
 from ats.barsizes import SIZES
 from ats.data.barwire import frame_from_wire, instrument_to_wire
 from ats.data.pacing import HistoricalPacer, HistRequest
-from ats.ib import parsing
+from ats.ib import adapter, parsing
 from ats.sdk.bars import BarSpec
 from ats.sdk.schedule import Sessions
 from bus.client import AsyncRequester
@@ -58,14 +57,14 @@ class WarmUp:
     """History for the host's subscriptions (`bars`), through the broker or, failing it, the
     venue directly."""
 
-    def __init__(self, broker: AsyncRequester, ib: Any, pacer: HistoricalPacer | None = None
-                 ) -> None:
+    def __init__(self, broker: AsyncRequester, ib: adapter.IB,
+                 pacer: HistoricalPacer | None = None) -> None:
         self.broker = broker
         self.ib = ib
         self.pacer = pacer or HistoricalPacer()  #: the fallback's own requests
         self.venue_requests = 0  #: requests this host sent to the venue itself
 
-    async def bars(self, spec: BarSpec, contract: Any, now: pd.Timestamp,
+    async def bars(self, spec: BarSpec, contract: adapter.Contract, now: pd.Timestamp,
                    cal: Sessions) -> pd.DataFrame:
         start = warmup_start(now, spec.bar_size, spec.lookback, cal)
         try:
@@ -100,7 +99,7 @@ class WarmUp:
                  spec.instrument.key, spec.bar_size, len(df), start, sent)
         return df
 
-    async def direct(self, spec: BarSpec, contract: Any) -> pd.DataFrame:
+    async def direct(self, spec: BarSpec, contract: adapter.Contract) -> pd.DataFrame:
         duration = parsing.duration_for(spec.bar_size, spec.lookback)
         setting = SIZES[spec.bar_size].ib_setting
         await self.pacer.acquire_async(HistRequest(spec.instrument.key, spec.instrument.exchange,

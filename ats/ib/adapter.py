@@ -12,12 +12,19 @@ import logging
 import os
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 IB_LIB = os.environ.get("ATS_IB_LIB", "ib_async")
 if IB_LIB not in ("ib_async", "ib_insync"):
     raise ImportError(f"ATS_IB_LIB must be ib_async or ib_insync, got {IB_LIB!r}")
-ib: Any = importlib.import_module(IB_LIB)
+if TYPE_CHECKING:
+    import ib_async
+
+    ib = ib_async
+else:
+    # The drop-in seam, and the one Any: the library is chosen at runtime and ib_insync (untyped)
+    # has ib_async's names and shapes, so mypy checks every use against ib_async's own types.
+    ib: Any = importlib.import_module(IB_LIB)
 
 IB = ib.IB
 Contract = ib.Contract
@@ -32,6 +39,16 @@ StopLimitOrder = ib.StopLimitOrder
 ExecutionFilter = ib.ExecutionFilter
 OrderStatus = ib.OrderStatus
 util = ib.util
+# What the venue hands back: named here so that ats annotates with them.
+Trade = ib.Trade
+Fill = ib.Fill
+CommissionReport = ib.CommissionReport
+ContractDetails = ib.ContractDetails
+Ticker = ib.Ticker
+BarData = ib.BarData
+RealTimeBarList = ib.RealTimeBarList
+AccountValue = ib.AccountValue
+PortfolioItem = ib.PortfolioItem
 
 log = logging.getLogger("ats.ib")
 
@@ -77,8 +94,29 @@ _CLIENT_LOG = logging.getLogger(f"{IB_LIB}.client")
 _CLIENT_LOG.addFilter(_RetriedConnectFailure())
 
 
+async def qualify(ib_: IB, contract: Contract) -> Contract | None:
+    """`contract` qualified at the venue (its conId filled in), or None when the venue does not
+    know it: ib_async answers None for it, ib_insync leaves it out."""
+    found = await ib_.qualifyContractsAsync(contract)
+    # ib_async types each item `Contract | list[Contract | None] | None`: the list is only
+    # returnAll=True's answer to an ambiguous contract, never asked here.
+    first = cast("Contract | None", found[0]) if found else None
+    return first if getattr(first, "conId", 0) else None
+
+
+def global_cancel(ib_: IB) -> None:
+    """IB.reqGlobalCancel, which ib_async leaves unannotated (strict mypy refuses the call)."""
+    cast("Callable[[], None]", ib_.reqGlobalCancel)()
+
+
+def details_contract(details: ContractDetails) -> Contract:
+    """A ContractDetails' contract. ib_async types it `Contract | None` (its dataclass default),
+    but the client fills it in every ContractDetails it decodes."""
+    return cast("Contract", details.contract)
+
+
 async def connect(
-    ib_: Any,
+    ib_: IB,
     host: str,
     port: int,
     client_id: int,

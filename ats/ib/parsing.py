@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 import pandas as pd
 
@@ -20,13 +20,13 @@ from ats.sdk.ticks import Tick
 FUTURE_ROOTS = {"VX": "VIX", "VXM": "VXM"}
 
 
-def future_chain_query(symbol: str, exchange: str = "CFE") -> Any:
+def future_chain_query(symbol: str, exchange: str = "CFE") -> adapter.Contract:
     """A contract whose reqContractDetails lists every future of the SDK symbol `symbol`."""
     return adapter.Future(FUTURE_ROOTS.get(symbol, symbol), exchange=exchange,
                           tradingClass=symbol if symbol in FUTURE_ROOTS else "")
 
 
-def to_contract(inst: Instrument) -> Any:
+def to_contract(inst: Instrument) -> adapter.Contract:
     if inst.sec_type == "STK":
         return adapter.Stock(inst.symbol, inst.exchange, inst.currency,
                              primaryExchange=inst.primary_exchange or "")
@@ -41,7 +41,7 @@ def to_contract(inst: Instrument) -> Any:
     raise ValueError(f"unsupported sec_type {inst.sec_type!r}")
 
 
-def from_contract(c: Any) -> Instrument:
+def from_contract(c: adapter.Contract) -> Instrument:
     if c.secType == "FUT":
         symbol = c.tradingClass if c.tradingClass in FUTURE_ROOTS else c.symbol
         return Future(symbol, c.lastTradeDateOrContractMonth[:8], c.exchange or "CFE",
@@ -62,11 +62,10 @@ def duration_for(bar_size: str, bars: int) -> str:
     return f"{days} D" if days > 1 else f"{int(seconds * 4)} S"
 
 
-def bars_to_df(bars: Any) -> pd.DataFrame:
+def bars_to_df(bars: Iterable[adapter.BarData]) -> pd.DataFrame:
     rows = []
     for b in bars:
-        t = b.date if hasattr(b, "date") else b.time
-        ts = pd.Timestamp(t)
+        ts = pd.Timestamp(b.date)
         ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
         rows.append((ts, float(b.open), float(b.high), float(b.low), float(b.close),
                      max(float(b.volume), 0.0)))
@@ -74,7 +73,7 @@ def bars_to_df(bars: Any) -> pd.DataFrame:
     return df.set_index("time")
 
 
-def execution(fill: Any) -> Execution:
+def execution(fill: adapter.Fill) -> Execution:
     e, c = fill.execution, fill.contract
     t = e.time if isinstance(e.time, datetime) else datetime.now(UTC)
     return Execution(
@@ -86,7 +85,7 @@ def execution(fill: Any) -> Execution:
     )
 
 
-def commission(report: Any) -> CommissionReport:
+def commission(report: adapter.CommissionReport) -> CommissionReport:
     pnl = report.realizedPNL
     return CommissionReport(
         exec_id=report.execId, commission=float(report.commission), currency=report.currency,
@@ -94,7 +93,7 @@ def commission(report: Any) -> CommissionReport:
     )
 
 
-def tick(key: str, ticker: Any, time: pd.Timestamp) -> Tick:
+def tick(key: str, ticker: adapter.Ticker, time: pd.Timestamp) -> Tick:
     """A ticker's latest quote and trade; IB's unset fields (NaN, and -1 for a price or a
     size) become None."""
     return Tick(time, key, _tick_field(ticker.bid), _tick_field(ticker.ask),
@@ -102,7 +101,7 @@ def tick(key: str, ticker: Any, time: pd.Timestamp) -> Tick:
                 _tick_field(ticker.askSize), _tick_field(ticker.lastSize))
 
 
-def _tick_field(value: Any) -> float | None:
+def _tick_field(value: float | None) -> float | None:
     if value is None:
         return None
     v = float(value)

@@ -5,6 +5,9 @@
 - `BookReply`: the strategy's book in the desk's ledger (``book``): positions, cash, the
   executions booked, the intents in flight and the trading state.
 
+(What they publish on the bus, the fill event and the order update, is in ats.orders.events,
+read with this module's `Reader`.)
+
 Each class is frozen and typed. ``encode()`` gives the msgpack-safe dict the bus carries, with
 ``"v": SCHEMA``; ``decode(d)`` checks every field and raises one ValueError naming the field
 that is wrong, or the schema version when it is not this one. A dict without ``"v"`` is read as
@@ -42,7 +45,7 @@ TRADING_STATES = frozenset({"ACTIVE", "REDUCING", "HALTED"})
 _UNSET = 1e300
 
 
-class _Reader:
+class Reader:
     """Typed reads of one message's fields, each failure naming the message and the field."""
 
     def __init__(self, what: str, d: Any) -> None:
@@ -110,14 +113,14 @@ class _Reader:
         return list(v)
 
 
-def to_int(r: _Reader, name: str, v: Any) -> int:
+def to_int(r: Reader, name: str, v: Any) -> int:
     integral = isinstance(v, int) or (isinstance(v, float) and v.is_integer())
     if isinstance(v, bool) or not integral:
         raise r.fail(name, "an integer", v)
     return int(v)
 
 
-def to_float(r: _Reader, name: str, v: Any) -> float:
+def to_float(r: Reader, name: str, v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         raise r.fail(name, "a finite number", v)
     return float(v)
@@ -151,7 +154,7 @@ class ApprovalRequest:
 
     @classmethod
     def decode(cls, d: Mapping[str, Any]) -> ApprovalRequest:
-        r = _Reader("approval request", d)
+        r = Reader("approval request", d)
         strategy = r.str_("strategy")
         if not ref.valid_strategy(strategy):
             raise r.fail("strategy", "a strategy name ([a-z0-9_][a-z0-9_-]*)", strategy)
@@ -207,7 +210,7 @@ class Decision:
 
     @classmethod
     def decode(cls, d: Mapping[str, Any]) -> Decision:
-        r = _Reader("decision", d)
+        r = Reader("decision", d)
         approved = r.bool_("approved")
         intent_id, order_ref = r.opt_int("intent_id"), r.opt_str("order_ref")
         if approved and (intent_id is None or order_ref is None):
@@ -252,7 +255,7 @@ class BookReply:
 
     @classmethod
     def decode(cls, d: Mapping[str, Any]) -> BookReply:
-        r = _Reader("book reply", d)
+        r = Reader("book reply", d)
         positions = []
         for i, row in enumerate(r.list_("positions")):
             name = f"positions[{i}]"

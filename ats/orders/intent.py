@@ -4,7 +4,7 @@ converts to and from msgpack/JSON-safe dicts (the intent log, the book reply's i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ats.orders import ref
@@ -49,7 +49,8 @@ class OrderIntent:
         return self.quantity if self.side == BUY else -self.quantity
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # not dataclasses.asdict: its recursive deep copy is a tenth of an approval's time
+        return {f: getattr(self, f) for f in _FIELDS}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> OrderIntent:
@@ -69,3 +70,6 @@ class OrderIntent:
             ref_price=float(d["ref_price"]),
             created=float(d["created"]),
         )
+
+
+_FIELDS = tuple(f.name for f in fields(OrderIntent))

@@ -14,6 +14,8 @@ import importlib.metadata
 import logging
 import os
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,11 +40,12 @@ def keep_sessions_in(folder: Path | None) -> None:
     """Keep each calendar's sessions in ``folder`` once computed, and take them from there
     (None: every process computes its own).
 
-    exchange_calendars costs a process about 6 MB and half a second to import, and every
-    strategy host needs the same sessions: the first process of the day computes them under a
-    lock and the others read the arrays. A kept file is named for the calendar, the library
-    versions and the day, which is all exchange_calendars' default bounds (20 years back, one
-    year on, from the day it is imported) depend on: it holds what a computation would."""
+    exchange_calendars costs a process about 7 MB and half a second to import, and every
+    strategy host needs the same sessions: the first process of the day has them computed
+    under a lock, by a child process so that it does not keep exchange_calendars either, and
+    the others read the arrays. A kept file is named for the calendar, the library versions
+    and the day, which is all exchange_calendars' default bounds (20 years back, one year on,
+    from the day it is imported) depend on: it holds what a computation would."""
     global _kept_in
     _kept_in = folder
     sessions.cache_clear()
@@ -119,26 +122,63 @@ class Sessions:
 
 
 def _kept(folder: Path, calendar: str) -> Sessions:
-    day = pd.Timestamp.now().floor("D")
-    versions = f"{importlib.metadata.version('exchange_calendars')}-{pd.__version__}"
-    path = folder / f"{calendar}-{versions}-{day:%Y%m%d}.npz"
-    found = _read_kept(path)
+    found = _read_kept(_kept_path(folder, calendar))
     if found is not None:
         return found
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(folder / f"{calendar}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            found = _read_kept(path)  # written by another process while this one waited
-            if found is not None:
-                return found
-            computed = Sessions.compute(calendar)
-            if _bounds_from(day):
-                _write_kept(path, calendar, computed)
-            return computed
+            # written by another process while this one waited, else by a child of this one
+            found = _read_kept(_kept_path(folder, calendar)) or _kept_by_child(folder, calendar)
+            return found if found is not None else _compute_and_keep(folder, calendar)
     except OSError as exc:
         _log.warning("cannot keep sessions in %s (%s): computing them", folder, exc)
         return Sessions.compute(calendar)
+
+
+def _kept_path(folder: Path, calendar: str, day: pd.Timestamp | None = None) -> Path:
+    """The file of ``calendar``'s sessions computed on ``day`` (default: today)."""
+    day = pd.Timestamp.now().floor("D") if day is None else day
+    versions = f"{importlib.metadata.version('exchange_calendars')}-{pd.__version__}"
+    return folder / f"{calendar}-{versions}-{day:%Y%m%d}.npz"
+
+
+def _compute_and_keep(folder: Path, calendar: str) -> Sessions:
+    day = pd.Timestamp.now().floor("D")
+    computed = Sessions.compute(calendar)
+    if _bounds_from(day):
+        _write_kept(_kept_path(folder, calendar, day), calendar, computed)
+    return computed
+
+
+#: the child of ``_kept_by_child``: argv is the folder and the calendar
+_CHILD = ("import sys; from pathlib import Path; from ats.sdk import schedule; "
+          "schedule._compute_and_keep(Path(sys.argv[1]), sys.argv[2])")
+CHILD_TIMEOUT = 30.0  #: seconds (it takes about one); past it this process computes them
+
+
+def _kept_by_child(folder: Path, calendar: str) -> Sessions | None:
+    """The sessions of today a child process computed and kept in ``folder``; None (with a
+    warning) when it failed, or when midnight passed meanwhile."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", _CHILD, str(folder), calendar],
+                              capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _log.warning("computing the %s sessions in a child process failed (%s): computing them "
+                     "here", calendar, exc)
+        return None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        _log.warning("computing the %s sessions in a child process failed (exit %d: %s): "
+                     "computing them here", calendar, proc.returncode, last)
+        return None
+    path = _kept_path(folder, calendar)
+    found = _read_kept(path)
+    if found is not None:
+        _log.info("computed the %s sessions of the day in a child process, kept in %s",
+                  calendar, path)
+    return found
 
 
 def _bounds_from(day: pd.Timestamp) -> bool:

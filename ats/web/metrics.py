@@ -12,6 +12,7 @@ stopped coming for ``STALE_SECONDS`` is left out.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 from collections import Counter
@@ -28,9 +29,12 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ats.orders.events import FILL_TYPE, FillEvent
 from ats.stats.histogram import Histogram
 from bus import topics
 from bus.subscriber import Subscriber
+
+log = logging.getLogger("ats.web.metrics")
 
 #: the content type of a scrape's answer
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -69,7 +73,12 @@ class Metrics:
     def observe(self, family: str, name: str, type_: str, body: Mapping[str, Any]) -> None:
         if family == topics.STATS:
             self.stats[name] = {**body, "_seen": self.clock()}
-        elif family == topics.FILL and type_ == "fill":
+        elif family == topics.FILL and type_ == FILL_TYPE:
+            try:
+                FillEvent.decode(body)
+            except ValueError as exc:
+                log.warning("fill of %s not counted: %s", name, exc)
+                return
             self.fills[name] += 1
         elif family == topics.RISK and type_ == "rejected":
             self.refusals[name] += 1

@@ -14,6 +14,7 @@ import pandas as pd
 import zmq
 from systemkit import System, wait_for
 
+from ats.orders.events import FILL_TYPE, ORDER_TYPE, FillEvent, OrderUpdate
 from ats.sdk.backtest import BacktestContext
 from ats.sdk.schedule import sessions
 from bus import topics
@@ -21,13 +22,14 @@ from bus.subscriber import SyncSubscriber
 
 
 class BusWatch:
-    """Every host's latest heartbeat, and every order and fill message, from the bus."""
+    """Every host's latest heartbeat, and every order and fill message, from the bus (each
+    decoded by the order contract: one it cannot read fails the test)."""
 
     def __init__(self, system: System, names: Sequence[str]) -> None:
         self.names = list(names)
         self.hb: dict[str, dict[str, Any]] = {}
-        self.orders: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.orders: dict[str, list[OrderUpdate]] = defaultdict(list)
+        self.fills: dict[str, list[FillEvent]] = defaultdict(list)
         self.error: BaseException | None = None
         self._killed: set[int] = set()
         self._stop = threading.Event()
@@ -47,10 +49,10 @@ class BusWatch:
                 name = topic.split(".")[1]
                 if env.type == "hb":
                     self.hb[name] = dict(env.body)
-                elif env.type == "order":
-                    self.orders[name].append(dict(env.body))
-                elif env.type == "fill":
-                    self.fills[name].append(dict(env.body))
+                elif env.type == ORDER_TYPE:
+                    self.orders[name].append(OrderUpdate.decode(env.body))
+                elif env.type == FILL_TYPE:
+                    self.fills[name].append(FillEvent.decode(env.body))
         except BaseException as exc:  # reported by the test, not lost in the thread
             self.error = exc
 

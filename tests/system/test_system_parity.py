@@ -221,10 +221,9 @@ def steps() -> list[pd.Timestamp]:
 def live_orders(watch: BusWatch, name: str) -> list[Order]:
     """One order per (time asked, instrument, quantity), with its last status."""
     last: dict[tuple[str, str, float], str] = {}
-    for body in watch.orders[name]:
-        if body.get("created"):
-            last[(str(body["created"]), str(body["instrument"]), float(body["quantity"]))] = \
-                str(body.get("status"))
+    for update in watch.orders[name]:
+        if update.created:
+            last[(update.created, update.instrument, update.quantity)] = update.status
     return sorted((Order(pd.Timestamp(t), k, q, s) for (t, k, q), s in last.items()),
                   key=lambda o: (o.time, o.instrument))
 

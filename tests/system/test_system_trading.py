@@ -269,6 +269,8 @@ def test_pnl_sums_to_the_account_and_plots_the_equity_curve(
 def test_each_fill_is_published_once_with_the_ledgers_row_and_a_late_repl_holds_it_once(
         system: System) -> None:
     from ats.cli.live import LiveState
+    from ats.orders.contract import SCHEMA
+    from ats.orders.events import FillEvent
     from bus.subscriber import SyncSubscriber
 
     eps = system.cfg().endpoints
@@ -300,8 +302,11 @@ def test_each_fill_is_published_once_with_the_ledgers_row_and_a_late_repl_holds_
     published = [m["exec_id"] for m in messages]
     assert sorted(published) == sorted(set(published)), "a fill was published twice"
     for m in messages:
-        assert m.keys() == ledger[m["exec_id"]].keys()
-        assert {k: v for k, v in m.items() if not k.startswith("commission")} == \
+        # the order contract's FillEvent: the ledger's row plus its schema version
+        assert m == FillEvent.decode(m).encode() and m["v"] == SCHEMA
+        row = {k: v for k, v in m.items() if k != "v"}
+        assert row.keys() == ledger[m["exec_id"]].keys()
+        assert {k: v for k, v in row.items() if not k.startswith("commission")} == \
             {k: v for k, v in ledger[m["exec_id"]].items() if not k.startswith("commission")}
     wait_for(lambda: set(ledger) <= set(live.fills), 30, "the REPL holding every fill")
     assert set(live.fills) == set(ledger)  # the ledger's snapshot plus live fills, each once

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,6 +145,14 @@ def approve_params(side: str = "BUY", quantity: float = 10, *, strategy: str = "
     return ApprovalRequest(strategy=strategy, con_id=con_id, symbol="AAPL", sec_type="STK",
                            side=side, quantity=quantity, order_type="LMT", limit_price=price,
                            client_id=11, ref_price=price).encode()
+
+
+def decide(broker: Broker, params: dict[str, Any]) -> dict[str, Any]:
+    """The broker's answer to an `approve` request, immediate or awaited (sync_approvals)."""
+    out = broker.m_approve(params)
+    if inspect.isawaitable(out):
+        return asyncio.run(asyncio.wait_for(out, 30))
+    return out
 
 
 def venue_fill(e: Execution) -> SimpleNamespace:

@@ -20,6 +20,7 @@ from ats.broker.ledger import UNATTRIBUTED
 from ats.broker.main import Broker
 from ats.broker.tradingstate import TradingState
 from ats.errors import Code
+from ats.orders.events import FillEvent
 from bus import topics
 from bus.errors import Code as BusCode
 from bus.errors import RequestError
@@ -73,6 +74,9 @@ def test_a_transfer_is_booked_once_told_to_both_books_and_kept_across_a_restart(
     assert [(topic, body["side"]) for topic, type_, body in publisher.sent
             if type_ == "transfer"] == [(topics.fill(UNATTRIBUTED), "OUT"),
                                         (topics.fill("alpha"), "IN")]
+    # each leg goes out as the order contract's FillEvent: the row the request returned
+    assert [FillEvent.decode(body).row() for _, type_, body in publisher.sent
+            if type_ == "transfer"] == rows
     broker.store.close(flush=False)  # as a kill would leave it: journal only
     with broker_in(home, monkeypatch) as again:
         assert again.ledger.position("alpha", CON) == 30

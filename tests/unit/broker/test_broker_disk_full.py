@@ -7,9 +7,9 @@ naming the storage failure, and no intent is left approved, in memory or on disk
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from broker_testkit import (
     FakePublisher,
     approve_params,
     broker_in,
+    decide,
     fill,
     intent,
     venue_fill,
@@ -41,7 +42,7 @@ def broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
 
 
 def approve(broker: Broker, **kw: Any) -> dict[str, Any]:
-    return asyncio.run(asyncio.wait_for(broker.m_approve(approve_params(**kw)), 30))
+    return decide(broker, approve_params(**kw))
 
 
 def on_disk(broker: Broker) -> IntentLog:
@@ -104,8 +105,9 @@ def test_a_full_ledger_journal_refuses_new_orders_naming_the_storage_failure(
     assert_no_intent_approved(broker)
 
 
-def test_an_intent_log_fsync_failing_refuses_the_order_and_leaves_no_pending_intent(
+def test_with_sync_approvals_a_failed_intent_fsync_refuses_the_order_leaving_no_pending_intent(
         broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    broker.sync_approvals = True
     monkeypatch.setattr(os, "fsync", fails_for(broker.intents.path, os.fsync))
     decision = approve(broker)
     assert_refused_for_storage(decision)
@@ -117,6 +119,7 @@ def test_an_intent_log_fsync_failing_refuses_the_order_and_leaves_no_pending_int
 
 def test_after_a_storage_failure_later_orders_are_refused_without_writing(
         broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    broker.sync_approvals = True
     with monkeypatch.context() as m:
         m.setattr(os, "fsync", fails_for(broker.intents.path, os.fsync))
         assert_refused_for_storage(approve(broker))
@@ -126,6 +129,22 @@ def test_after_a_storage_failure_later_orders_are_refused_without_writing(
     assert_refused_for_storage(decision)
     assert broker.intents.path.stat().st_size == size
     assert_no_intent_approved(broker)
+
+
+def test_an_intent_log_fsync_failing_after_an_answered_approval_refuses_the_orders_after_it(
+        broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without sync_approvals the approval is answered once written: it stands (a crash of
+    the process cannot lose it), and the failed background fsync refuses every later order."""
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", fails_for(broker.intents.path, os.fsync))
+        decision = approve(broker)
+        assert decision["approved"] is True
+        deadline = time.monotonic() + 10
+        while broker.storage_error is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    with on_disk(broker) as log:
+        assert [r.intent.order_ref for r in log.unresolved()] == [decision["order_ref"]]
+    assert_refused_for_storage(approve(broker, side="SELL", quantity=1))
 
 
 def test_an_intent_log_write_failing_for_a_full_disk_refuses_the_order(

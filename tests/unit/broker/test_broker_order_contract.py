@@ -5,13 +5,12 @@ group commit; no sockets, no venue."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from broker_testkit import approve_params, broker_in
+from broker_testkit import approve_params, broker_in, decide
 
 from ats.broker.main import Broker
 from ats.broker.tradingstate import TradingState
@@ -30,7 +29,7 @@ def broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
 
 
 def approve(broker: Broker, params: dict[str, Any]) -> dict[str, Any]:
-    return asyncio.run(asyncio.wait_for(broker.m_approve(params), 30))
+    return decide(broker, params)
 
 
 def test_an_approval_is_a_decision_naming_the_intent_and_the_book_lists_it_in_flight(

@@ -200,3 +200,17 @@ def test_the_orders_request_selects_by_strategy_and_finished() -> None:
     assert [r["perm_id"] for r in order_store.select(data)] == [1002, 1003]
     assert [r["perm_id"] for r in order_store.select(data, "alpha", True)] == [1001, 1002]
     assert [r["perm_id"] for r in order_store.select(data, "alpha")] == [1002]
+
+
+def test_a_write_after_one_row_changed_holds_that_change_and_every_other_row_as_before(
+        tmp_path: Path) -> None:
+    path = tmp_path / order_store.FILE
+    data = rows(1, 2, 3, status="Submitted")
+    store = saved(path, data)
+    data["alpha|ats:alpha:2"] = row(2, "Filled")
+    store.mark_dirty("alpha|ats:alpha:2")
+    del data["alpha|ats:alpha:3"]  # dropped from the view
+    store.mark_dirty("alpha|ats:alpha:3")
+    assert store.save(data)
+    assert order_store.read(path) == data
+    assert json.loads(path.read_bytes()) == {"version": order_store.VERSION, "orders": data}

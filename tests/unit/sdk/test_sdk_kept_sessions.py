@@ -1,9 +1,10 @@
-"""Kept sessions (ats.sdk.schedule.keep_sessions_in): the first process of the day computes a
-calendar's sessions and keeps them; the others read them without importing
-exchange_calendars, and get exactly what a computation gives."""
+"""Kept sessions (ats.sdk.schedule.keep_sessions_in): the first process of the day has a child
+process compute a calendar's sessions and keep them; it and the others read them without
+importing exchange_calendars, and get exactly what a computation gives."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ats.sdk import schedule
 from ats.sdk.schedule import Sessions, keep_sessions_in, sessions
 
 
@@ -90,13 +92,25 @@ def test_a_folder_that_cannot_be_made_leaves_the_sessions_computed(tmp_path: Pat
         keep_sessions_in(None)
 
 
-def test_processes_starting_together_compute_the_sessions_once(kept: Path) -> None:
-    code = ("import sys; from pathlib import Path; from ats.sdk import schedule; "
+def test_processes_starting_together_compute_the_sessions_once_in_a_child(kept: Path) -> None:
+    code = ("import logging, sys; from pathlib import Path; from ats.sdk import schedule; "
+            "logging.basicConfig(level=logging.INFO); "
             f"schedule.keep_sessions_in(Path({str(kept)!r})); s = schedule.sessions('XNYS'); "
             "print(int(s.closes[-1]), 'exchange_calendars' in sys.modules)")
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-             for _ in range(4)]
-    outs = [p.communicate(timeout=60)[0].split() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    runs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in runs]
+    outs = [out.split() for out, _ in runs]
     assert {o[0] for o in outs} == {str(Sessions.compute("XNYS").closes[-1])}
-    assert sorted(o[1] for o in outs) == ["False", "False", "False", "True"]
+    assert [o[1] for o in outs] == ["False"] * 4
+    assert sum("sessions of the day in a child process" in err for _, err in runs) == 1
+
+
+def test_a_failing_child_leaves_the_sessions_computed_and_kept_here(
+        kept: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(schedule, "_CHILD", "import sys; sys.exit('no calendars here')")
+    with caplog.at_level(logging.WARNING, logger=schedule.__name__):
+        assert_same(sessions("XNYS"), Sessions.compute("XNYS"))
+    assert "exit 1: no calendars here" in caplog.text
+    assert len(list(kept.glob("XNYS-*.npz"))) == 1

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from webkit import FakeBackend, client, console
 
+from ats.orders.events import FillEvent
 from ats.stats.histogram import Histogram
 from ats.web.metrics import STALE_SECONDS, Metrics
 
@@ -30,6 +31,15 @@ def stats_row(name: str, kind: str = "process", **extra: Any) -> dict[str, Any]:
             "threads": 4, "loop_lag_ms": 1.5, **extra}
 
 
+def fill_event(n: int) -> dict[str, Any]:
+    """The broker's body for s1's fill number `n`."""
+    return FillEvent(exec_id=f"0000e0d5.{n:08x}.01.01", strategy="s1", symbol="SPY",
+                     con_id=756733, side="BOT", shares=10.0, price=500.0, commission=1.0,
+                     commission_pending=False, realized_pnl=0.0, order_ref=f"ats:s1:{n}",
+                     client_id=11, perm_id=n, time="2026-01-05T14:30:00+00:00",
+                     sec_type="STK", multiplier=1.0).encode()
+
+
 def fed(now: list[float]) -> Metrics:
     m = Metrics(lambda: ROWS, clock=lambda: now[0])
     ack = Histogram([0.01, 0.1, 1.0])
@@ -40,8 +50,9 @@ def fed(now: list[float]) -> Metrics:
                                                  bytes_in=9000, bytes_out=8000))
     m.observe("stats", "s1", "stats", stats_row("s1", "strategy",
                                                 order_latency={"ack": ack.to_dict()}))
-    for _ in range(3):
-        m.observe("fill", "s1", "fill", {"exec_id": "x"})
+    for n in range(3):
+        m.observe("fill", "s1", "fill", fill_event(n))
+    m.observe("fill", "s1", "fill", {"exec_id": "x"})  # unreadable: not counted
     m.observe("risk", "s1", "rejected", {"reason": "max_order_qty"})
     m.observe("risk", "s1", "trading_state", {"state": "ACTIVE"})  # not a refusal
     return m
