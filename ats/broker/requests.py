@@ -120,10 +120,18 @@ class DeskRequests:
             self._storage_failed(exc)
             return Decision(False, "storage", f"ledger storage failing ({exc}): orders "
                             "refused", None).encode()
-        ticket = self.syncer.request()
         if self.sync_approvals:
-            return self._approved_once_synced(ticket, req, intent, decision)
+            return self._approved_once_synced(self.syncer.request(), req, intent, decision)
+        self._sync_soon()
         return self._approved(req, intent, decision)
+
+    def _sync_soon(self) -> None:
+        """Wake the group commit once this callback is over: the reply, sent within it, goes
+        out before the fsync thread wakes to compete for the GIL."""
+        try:
+            asyncio.get_running_loop().call_soon(self.syncer.request)
+        except RuntimeError:  # called outside the loop: now
+            self.syncer.request()
 
     async def _approved_once_synced(self, ticket: int, req: ApprovalRequest,
                                     intent: OrderIntent, decision: Decision) -> dict[str, Any]:
