@@ -1,4 +1,5 @@
-"""A real strategy Host on a temporary ATS_HOME, for the host's unit tests."""
+"""A real strategy Host on a temporary ATS_HOME, and the doubles the host's unit tests give
+it: a strategy that records its fills and a publisher that records what it sends."""
 
 from __future__ import annotations
 
@@ -11,6 +12,32 @@ from typing import Any
 
 from ats import config
 from ats.host.main import Host
+from ats.sdk import Params, Strategy
+from ats.sdk.orders import Fill
+
+
+class Recorder(Strategy[Params]):
+    params_type = Params
+
+    def on_init(self) -> None:
+        self.fills: list[Fill] = []
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+
+class Bus:
+    """Stands in for the host's Publisher: keeps (topic, type, body) of each message."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+
+    def publish(self, topic: str, type: str, body: dict[str, Any]) -> int:
+        self.sent.append((topic, type, body))
+        return len(self.sent)
+
+    def close(self) -> None:
+        pass
 
 
 @contextmanager

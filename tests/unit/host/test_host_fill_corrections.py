@@ -13,27 +13,16 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hostkit import temp_host
+from hostkit import Recorder, temp_host
 
 from ats.host.main import Host
 from ats.orders.contract import BookedExecution, BookReply
-from ats.sdk import Params, Strategy
-from ats.sdk.orders import Fill
+from ats.sdk import Params
 
 NAME = "corrected"
 SPY_CON_ID = 756733
 SPY = "SPY.STK"
 FIRST, SECOND = "0000f4a5.00000001.01.01", "0000f4a5.00000001.01.02"
-
-
-class Recorder(Strategy[Params]):
-    params_type = Params
-
-    def on_init(self) -> None:
-        self.fills: list[Fill] = []
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
 
 
 class Broker:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hostkit import temp_host
+from hostkit import Bus, Recorder, temp_host
 
 from ats.broker.ledger import UNATTRIBUTED, Ledger
 from ats.broker.transfers import Transfer
@@ -24,7 +24,7 @@ from ats.host.main import Host
 from ats.orders.contract import SCHEMA
 from ats.orders.events import FILL_TYPE, ORDER_TYPE, TRANSFER_TYPE, OrderUpdate
 from ats.orders.fills import CommissionReport, Execution
-from ats.sdk import Params, Strategy
+from ats.sdk import Params
 from ats.sdk.instrument import Stock
 from ats.sdk.orders import Fill, OrderHandle, OrderRequest, OrderStatus
 from bus import topics
@@ -36,25 +36,6 @@ SPY = Stock("SPY")
 SPY_CON_ID = 756733
 EXEC_ID = "0000e0d5.00000001.01.01"
 AT = datetime(2026, 1, 5, 14, 30, 1, tzinfo=UTC)
-
-
-class Recorder(Strategy[Params]):
-    params_type = Params
-
-    def on_init(self) -> None:
-        self.fills: list[Fill] = []
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-
-class Bus:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, dict[str, Any]]] = []
-
-    def publish(self, topic: str, type: str, body: dict[str, Any]) -> int:
-        self.sent.append((topic, type, body))
-        return len(self.sent)
 
 
 @pytest.fixture

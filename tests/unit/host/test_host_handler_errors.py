@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hostkit
 import pandas as pd
 import pytest
 
@@ -53,17 +54,7 @@ class Broker:
         return {"trading_state": {}, "flatten_orders": []}
 
 
-class Bus:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, dict[str, Any]]] = []
-
-    def publish(self, topic: str, type: str, body: dict[str, Any]) -> int:
-        self.sent.append((topic, type, body))
-        return len(self.sent)
-
-    def close(self) -> None:
-        pass
-
+class Bus(hostkit.Bus):
     def alerts(self) -> list[dict[str, Any]]:
         return [body for topic, _, body in self.sent if topic == topics.alert(NAME)]
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from orderkit import over_the_bus
 
 from ats.orders import ref
 from ats.orders.contract import (
@@ -21,13 +22,6 @@ from ats.orders.contract import (
     Decision,
 )
 from ats.orders.intent import OrderIntent
-from bus.codec import Envelope, decode, encode
-
-
-def over_the_bus(body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` as the other side receives it: packed into an envelope and read back."""
-    return decode(encode(Envelope("t", "s", 1, 0.0, body))).body
-
 
 names = st.from_regex(ref.STRATEGY_RE, fullmatch=True).filter(lambda s: len(s) <= 30)
 ids = st.integers(0, 2**62)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from orderkit import over_the_bus
 
 from ats.broker.ledger import Ledger
 from ats.orders.contract import SCHEMA
@@ -27,13 +28,6 @@ from ats.orders.events import (
     TransferLeg,
 )
 from ats.orders.fills import BOT, SLD, CommissionReport, Execution
-from bus.codec import Envelope, decode, encode
-
-
-def over_the_bus(body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` as the other side receives it: packed into an envelope and read back."""
-    return decode(encode(Envelope("t", "s", 1, 0.0, body))).body
-
 
 words = st.text(max_size=12)
 ids = st.integers(-1, 2**62)
