@@ -1,7 +1,13 @@
 """Bus benchmark: raw pyzmq baselines vs the bus library, measured in the same run.
 
 1. PUB->SUB hop: raw pyzmq PUB->SUB (msgpack dicts, HWM 0) vs Publisher -> Hub -> Subscriber
-   (real Envelopes): one-way latency p50/p99 (paced) and lossless throughput (burst).
+   (real Envelopes): one-way latency p50/p99 (paced) and lossless throughput (burst). The
+   throughput is the best of THROUGHPUT_RUNS bursts of each, raw and bus taking turns, so
+   that a moment of load from outside the bench hits one burst, not one side's only figure.
+   What the two sides share: the same payload dicts, two frames per message ([topic, body]),
+   unbounded queues (HWM 0; the hub's 1,000,000 is never reached by a burst), ZeroMQ's own
+   batching on both. What differs is the bus: an envelope around each payload (93 bytes on
+   the wire against 42), numbered and checked on receipt, and a hub process in between.
 2. Request round trip: raw DEALER->ROUTER echo vs Requester -> Service (asyncio).
 
 Every party runs in its own process (multiprocessing, spawn). Figures are printed with the
@@ -29,6 +35,8 @@ from bench import figures
 from bench.figures import Figure
 
 N_THROUGHPUT = 200_000
+#: bursts of each side; the throughput figures are the best of them
+THROUGHPUT_RUNS = 3
 N_LATENCY = 2_000
 N_RTT = 2_000
 #: issue 15: bus hop throughput >= 0.7 of raw pyzmq (issue 4 asked 0.50)
@@ -300,12 +308,15 @@ def main() -> None:
     try:
         rows: list[tuple[str, str, float, float, str]] = []
 
-        raw_n, raw_dt, _ = run_hop("raw", "burst", run_dir)
-        bus_n, bus_dt, _ = run_hop("bus", "burst", run_dir)
-        assert raw_n == N_THROUGHPUT and bus_n == N_THROUGHPUT, (raw_n, bus_n)
-        raw_tp, bus_tp = raw_n / raw_dt, bus_n / bus_dt
+        bursts: dict[str, list[float]] = {"raw": [], "bus": []}
+        for _ in range(THROUGHPUT_RUNS):
+            for kind, rates in bursts.items():
+                n, dt, _ = run_hop(kind, "burst", run_dir)
+                assert n == N_THROUGHPUT, (kind, n)
+                rates.append(n / dt)
+        raw_tp, bus_tp = max(bursts["raw"]), max(bursts["bus"])
         rows.append(("hop throughput (msg/s)", "", raw_tp, bus_tp,
-                     f"goal >= {GOAL_THROUGHPUT:.2f}"))
+                     f"goal >= {GOAL_THROUGHPUT:.2f}, best of {THROUGHPUT_RUNS}"))
 
         _, _, raw_lat = run_hop("raw", "paced", run_dir)
         _, _, bus_lat = run_hop("bus", "paced", run_dir)
@@ -323,6 +334,8 @@ def main() -> None:
         print(f"{'figure':<26}{'raw pyzmq':>14}{'bus':>14}{'bus/raw':>10}  note")
         for name, _, raw, bus, note in rows:
             print(f"{name:<26}{raw:>14,.1f}{bus:>14,.1f}{bus / raw:>10.2f}  {note}")
+        print("throughput of each burst (msg/s): " + "; ".join(
+            f"{kind} " + ", ".join(f"{r:,.0f}" for r in rates) for kind, rates in bursts.items()))
         print(f"(median of raw hop latency {statistics.median(raw_lat) / 1000:.1f} us; "
               "bus hop = Publisher -> hub process -> Subscriber, i.e. two socket hops)")
         figures.record("bus", as_figures(rows))

@@ -23,7 +23,9 @@ A strategy's `tick_subscriptions()` get one tick per bar at its close (`Tick.fro
 
 from __future__ import annotations
 
+import array
 import contextlib
+import datetime
 import functools
 import gc
 import itertools
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pandas._libs.tslibs import ints_to_pydatetime
 
 from ats.sdk.bars import BAR_SIZES, COLUMNS, Bar, bar_ends, bar_starts, make_bars
 from ats.sdk.instrument import Instrument
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
     from ats.sim.universe import Instrument as VenueInstrument
 
 FillAt = Literal["next_open", "close"]
+_UTC = datetime.UTC  # what pandas makes of tz="UTC", without parsing the name
 
 
 class BacktestContext:
@@ -74,7 +78,10 @@ class BacktestContext:
         self.instruments: dict[str, Instrument] = dict(instruments or {})
         self.commission_per_share = commission_per_share
         self.commission_per_contract = commission_per_contract
-        self._monthly_shares: dict[str, float] = {}  #: "YYYYMM" -> stock shares traded
+        #: (year, month) -> stock shares traded
+        self._monthly_shares: dict[tuple[int, int], float] = {}
+        #: Instrument.key -> the instrument and the simulator's view of it (`_venue_instrument`)
+        self._venue: dict[str, tuple[Instrument, VenueInstrument]] = {}
         self._positions: dict[str, float] = {}
         self._prices: dict[str, float] = {}
         self._open: dict[str, OrderHandle] = {}
@@ -91,7 +98,7 @@ class BacktestContext:
     def now(self) -> pd.Timestamp:
         ts = self._now_ts
         if ts is None:
-            ts = self._now_ts = pd.Timestamp(self._now_ns, tz="UTC")
+            ts = self._now_ts = pd.Timestamp(self._now_ns, tz=_UTC)
         return ts
 
     def submit(self, req: OrderRequest) -> OrderHandle:
@@ -219,13 +226,17 @@ class BacktestContext:
         if self.commission_per_share is not None:
             return abs(qty) * (self.commission_per_contract if inst.sec_type == "FUT"
                                else self.commission_per_share)
-        month = f"{time.year:04d}{time.month:02d}"  # as strftime("%Y%m"), a tenth of the cost
-        done = abs(h.filled)
-        commission = venue_commission(inst, done, done * h.avg_price * inst.multiplier,
-                                      abs(qty), abs(qty) * price * inst.multiplier,
-                                      self._monthly_shares.get(month, 0.0))
+        month = (time.year, time.month)  # strftime("%Y%m") as a key, at a tenth of the cost
+        done, size, mult = abs(h.filled), abs(qty), inst.multiplier
+        # venue_commission(inst, ...), without hashing the instrument at every fill
+        venue = self._venue.get(inst.key)
+        if venue is None or (venue[0] is not inst and venue[0] != inst):
+            venue = self._venue[inst.key] = (inst, _venue_instrument(inst))
+        monthly = self._monthly_shares
+        commission = _fill_commission()(venue[1], done, done * h.avg_price * mult, size,
+                                        size * price * mult, monthly.get(month, 0.0))
         if inst.sec_type != "FUT":
-            self._monthly_shares[month] = self._monthly_shares.get(month, 0.0) + abs(qty)
+            monthly[month] = monthly.get(month, 0.0) + size
         return commission
 
     def match_bar(self, bar: Bar, market: bool = True,
@@ -326,6 +337,9 @@ def _touch_price(req: OrderRequest, bar: Bar, market: bool) -> float | None:
     return trig
 
 
+FILL_COLUMNS = ["time", "instrument", "quantity", "price", "commission", "local_id"]
+
+
 @dataclass
 class BacktestResult:
     equity: pd.Series  #: strategy equity at each bar time
@@ -386,10 +400,13 @@ def run(
                                 sorted(pd.Timestamp(t) for t in restart_at))
     strat.stop()
     index = pd.DatetimeIndex(steps.stamps, tz="UTC")
-    fills = pd.DataFrame(
-        [(f.time, f.instrument, f.quantity, f.price, f.commission, f.local_id) for f in ctx.fills],
-        columns=["time", "instrument", "quantity", "price", "commission", "local_id"],
-    )
+    made = ctx.fills
+    # By column: a tuple per fill would be as many new objects for the collector to walk.
+    fills = pd.DataFrame({
+        "time": [f.time for f in made], "instrument": [f.instrument for f in made],
+        "quantity": [f.quantity for f in made], "price": [f.price for f in made],
+        "commission": [f.commission for f in made], "local_id": [f.local_id for f in made],
+    }) if made else pd.DataFrame([], columns=FILL_COLUMNS)
     return BacktestResult(pd.Series(equity, index=index, name="equity"), fills, ctx.orders,
                           strat, ctx)
 
@@ -427,19 +444,23 @@ def _replay(strat: Strategy[Any], ctx: BacktestContext, steps: _Steps,
     (`handle_bars`) and their ticks; the callbacks due at the end; fills at the close and
     expired futures; the equity. What cannot happen is skipped without being asked for:
     matching when no order is open, the schedule when it has no rule, settling when no
-    future is held.
+    future is held, an open as the price when nothing can read it before the close replaces
+    it (a step of one bar and no scheduled callback).
     """
-    equity: list[float] = []
+    # Doubles in C, not a list of floats: a list the collector would walk at every
+    # collection of the generation it sits in (a million entries at 1M bars).
+    equity = array.array("d")
+    record = equity.append
     started = False
     stamps: dict[Instrument, np.ndarray] = {}  # each instrument's bar times, once restarted
     prices = ctx._prices
+    close_fills = fill_at == "close"
     for first, chunk in steps.chunks():
         ptr, bars_at, began_at = chunk.ptr, chunk.bars, chunk.opens
+        handle_bars = strat.handle_bars
         for j, (stamp, end) in enumerate(zip(chunk.stamps, chunk.ends, strict=True)):
             a, b = ptr[j], ptr[j + 1]
             group = bars_at[a:b]
-            # One bar (the usual step) began trading at one time: no grouping to do.
-            by_open = ((began_at[a], group),) if b == a + 1 else _by_open(began_at[a:b], group)
             if restarts:
                 ts = pd.Timestamp(stamp, tz="UTC")
                 while restarts and ts >= restarts[0]:
@@ -447,6 +468,7 @@ def _replay(strat: Strategy[Any], ctx: BacktestContext, steps: _Steps,
                     if started:
                         stamps = stamps or {i: _utc_ns(df) for i, df in bars.items()}
                         strat = _restart(strat, bars, stamps, ts)
+                        handle_bars = strat.handle_bars
             # ctx.set_time(max(stamp, ctx.now())), without making a Timestamp nobody reads
             if stamp >= ctx._now_ns:
                 ctx._now_ns, ctx._now_ts = stamp, None
@@ -454,41 +476,68 @@ def _replay(strat: Strategy[Any], ctx: BacktestContext, steps: _Steps,
                 strat.start()
                 started = True
             rules = strat.schedule._rules  # none: no callback can be due
-            for opened, opening in by_open:
-                # Callbacks due by the moment these bars began trading may fill at their open.
-                if rules:
-                    _run_schedule(strat, ctx, opened, inclusive=True)
+            if b == a + 1 and not rules:
+                # The usual step: one bar, no callback to run before it completes.
+                bar = group[0]
+                opened = began_at[a]
                 if opened >= ctx._now_ns:
                     ctx._now_ns, ctx._now_ts = opened, None
                 if started and ctx._open:
-                    events = []
-                    for bar in opening:
-                        events.extend(ctx._match(bar, True, opened))
-                    _dispatch(strat, events)
-                for bar in opening:
-                    prices[bar.instrument] = bar.open
-            if rules:
-                _run_schedule(strat, ctx, end, inclusive=False)
-            for bar in group:
+                    _dispatch(strat, ctx._match(bar, True, opened))
+                    if rules:  # a fill's handler added a callback: it may be due before the end
+                        prices[bar.instrument] = bar.open
+                        _run_schedule(strat, ctx, end, inclusive=False)
                 prices[bar.instrument] = bar.close
+            else:
+                # One bar (the usual step) began trading at one time: no grouping to do.
+                by_open = (((began_at[a], group),) if b == a + 1
+                           else _by_open(began_at[a:b], group))
+                for opened, opening in by_open:
+                    # Callbacks due by the moment these bars began trading may fill at their
+                    # open.
+                    if rules:
+                        _run_schedule(strat, ctx, opened, inclusive=True)
+                    if opened >= ctx._now_ns:
+                        ctx._now_ns, ctx._now_ts = opened, None
+                    if started and ctx._open:
+                        events = []
+                        for bar in opening:
+                            events.extend(ctx._match(bar, True, opened))
+                        _dispatch(strat, events)
+                    for bar in opening:
+                        prices[bar.instrument] = bar.open
+                if rules:
+                    _run_schedule(strat, ctx, end, inclusive=False)
+                for bar in group:
+                    prices[bar.instrument] = bar.close
             if end >= ctx._now_ns:
                 ctx._now_ns, ctx._now_ts = end, None
-            strat.handle_bars(group)
+            handle_bars(group)
             if started:
-                ticks = strat.tick_specs()
+                ticks = strat._tick_specs  # strat.tick_specs(), a call saved per bar
+                if ticks is None:
+                    ticks = strat.tick_specs()
                 if ticks:
                     for bar in group:
                         if bar.instrument in ticks:
                             strat.handle_tick(Tick.from_bar(bar, pd.Timestamp(end, tz="UTC")))
-            if rules:  # on_bar may have added one
+            if strat.schedule._rules:  # on_bar may have added one
                 _run_schedule(strat, ctx, end, inclusive=True)
             if started:
-                if fill_at == "close" and ctx._open:
+                if close_fills and ctx._open:
                     _dispatch(strat, ctx.fill_market_at_close())
-                if (ctx._book or ctx._held())[1]:  # a future is held
+                held, expiring = ctx._book or ctx._held()
+                if expiring:  # a future is held
                     _dispatch(strat, ctx.settle_expired())
-            equity.append(ctx.equity())
-    return strat, np.array(equity, dtype=np.float64)
+                    held = (ctx._book or ctx._held())[0]
+            else:
+                held = (ctx._book or ctx._held())[0]
+            # ctx.equity(), the same sum in the same order
+            total = ctx._cash
+            for key, qty, mult in held:
+                total += qty * prices.get(key, 0.0) * mult
+            record(total)
+    return strat, np.frombuffer(equity, dtype=np.float64).copy()
 
 
 def _regular_hours(bars: Mapping[Instrument, pd.DataFrame],
@@ -597,12 +646,12 @@ class _Steps:
             if len(owners) and owners[0] == owners[-1] and bool(np.all(owners == owners[0])):
                 k = int(owners[0])
                 keys = [self.keys[k]] * len(owners)
-                times = self.times[k][taken[k] : taken[k] + len(owners)].tolist()
+                times = _timestamps(self.times[k], taken[k], taken[k] + len(owners))
                 taken[k] += len(owners)
             else:
                 made = []
                 for k, count in enumerate(np.bincount(owners, minlength=len(self.keys))):
-                    made.append(iter(self.times[k][taken[k] : taken[k] + count].tolist()))
+                    made.append(iter(_timestamps(self.times[k], taken[k], taken[k] + count)))
                     taken[k] += int(count)
                 held = owners.tolist()
                 keys = [self.keys[k] for k in held]
@@ -612,6 +661,15 @@ class _Steps:
                                 (self.ptr[first : last + 1] - e0).tolist(),
                                 make_bars(keys, times, o, h, lo, c, v),
                                 self.opens[e0:e1].tolist())
+
+
+def _timestamps(times: pd.DatetimeIndex, start: int, stop: int) -> list[pd.Timestamp]:
+    """`times[start:stop].tolist()`, made as pandas makes them, without slicing the index
+    and iterating a generator per Timestamp."""
+    arr = times.array
+    made: list[pd.Timestamp] = ints_to_pydatetime(
+        arr.asi8[start:stop], tz=arr.tz, box="timestamp", reso=arr._creso).tolist()
+    return made
 
 
 def _merge(bars: Mapping[Instrument, pd.DataFrame], sizes: Mapping[str, str], default_size: str,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import cast
 
@@ -32,29 +32,34 @@ class Bar:
     volume: float
 
 
-_SET_BAR_FIELDS = tuple(getattr(Bar, f.name).__set__ for f in dataclasses.fields(Bar))
+class _UnfrozenBar:
+    """A Bar's twin: the same slots in the same order, so the same layout, but not frozen. Its
+    plain `__init__` stores each slot directly; `make_bars` then gives it the class Bar."""
+
+    __slots__ = Bar.__slots__
+
+    def __init__(self, instrument: str, time: pd.Timestamp, open: float, high: float,
+                 low: float, close: float, volume: float) -> None:
+        self.instrument = instrument
+        self.time = time
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
 
 
 def make_bars(instruments: list[str], times: list[pd.Timestamp], opens: list[float],
               highs: list[float], lows: list[float], closes: list[float],
               volumes: list[float]) -> list[Bar]:
-    """`[Bar(*fields) for fields in zip(...)]` at half the cost: each Bar's slots are set
-    directly, not through the frozen dataclass's `__init__` (a replay makes one per bar)."""
-    new = object.__new__
-    s_inst, s_time, s_open, s_high, s_low, s_close, s_volume = _SET_BAR_FIELDS
-    out = []
-    for inst, t, o, h, lo, c, v in zip(instruments, times, opens, highs, lows, closes, volumes,
-                                       strict=True):
-        b = new(Bar)
-        s_inst(b, inst)
-        s_time(b, t)
-        s_open(b, o)
-        s_high(b, h)
-        s_low(b, lo)
-        s_close(b, c)
-        s_volume(b, v)
-        out.append(b)
-    return out
+    """`[Bar(*fields) for fields in zip(...)]` at half the cost (a replay makes one per bar):
+    each is made as its unfrozen twin, which stores its slots without the frozen `__init__`'s
+    `object.__setattr__` per field, then turned into the Bar it is laid out as."""
+    made = list(itertools.starmap(_UnfrozenBar, zip(instruments, times, opens, highs, lows,
+                                                    closes, volumes, strict=True)))
+    for b in made:
+        b.__class__ = Bar  # type: ignore[assignment]
+    return cast("list[Bar]", made)
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,16 @@ class BarSpec:
             raise ValueError("lookback must be >= 0")
 
 
+#: Bars a window holds beyond its size before it is compacted, at least: a small window
+#: (a strategy's usual) is compacted once every SLACK bars, not every `size` bars.
+SLACK = 256
+
+
 class BarWindow:
     """The last `size` bars of one instrument in preallocated numpy arrays.
 
-    Appends are amortised O(1): the arrays hold twice the window and are compacted when full.
+    Appends are amortised O(1): the arrays hold the window and at least as many bars again
+    (`SLACK` for a small window) and are compacted when full.
     `changes` counts the appends and extends that changed the window: an incremental
     indicator fed one close per `on_bar` knows it missed one (a warm-up, a replaced bar) when
     it moved by more than one (`strategies/example.py`).
@@ -89,7 +100,7 @@ class BarWindow:
 
     def __init__(self, size: int) -> None:
         self.size = max(int(size), 1)
-        cap = self._cap = 2 * self.size
+        cap = self._cap = self.size + max(self.size, SLACK)
         self._times = np.zeros(cap, dtype=np.int64)
         self._buf = np.zeros((5, cap), dtype=np.float64)
         # A bar is written through memoryviews (a numpy scalar write costs twice as much) and

@@ -43,6 +43,8 @@ class OrderRequest:
             raise ValueError(f"order_type must be one of {sorted(ORDER_TYPES)}")
         if self.quantity == 0 or not math.isfinite(self.quantity):
             raise ValueError(f"quantity must be a non-zero number, got {self.quantity}")
+        if self.limit is None and self.stop is None and self.order_type == "MKT":
+            return  # a market order without prices: nothing more to check
         for name, price in (("limit", self.limit), ("stop", self.stop)):
             if price is not None and not math.isfinite(price):
                 raise ValueError(f"{name} price must be a number, got {price}")

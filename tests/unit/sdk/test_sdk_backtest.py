@@ -4,7 +4,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ats.sdk import BarSpec, Future, Params, Stock, Strategy, Weights, backtest, param
+from ats.sdk import (
+    BarSpec,
+    Future,
+    Instrument,
+    OrderHandle,
+    OrderRequest,
+    Params,
+    Stock,
+    Strategy,
+    Weights,
+    backtest,
+    param,
+)
+from ats.sdk.backtest import BacktestContext, venue_commission
 from ats.sdk.testkit import daily_bars, intraday_bars
 from ats.sim.commissions import FUTURE_PER_CONTRACT, US_MIN_PER_ORDER, US_TIERS
 
@@ -150,3 +163,21 @@ def test_intraday_bars_drive_the_clock_to_each_bar_close():
 
     backtest.run(Clock, {}, {SPY: df}, weights=Weights(), bar_size="5min")
     assert set(seen) == {pd.Timedelta(minutes=5)}
+
+
+def test_commissions_follow_each_instrument_even_when_two_share_a_key():
+    """The replay keeps the simulator's view of each contract by key; a second instrument of
+    the same key (here in EUR: another schedule) is charged as itself, not as the first."""
+    usd, eur = Stock("SAP"), Instrument("SAP", currency="EUR")
+    assert usd.key == eur.key and usd != eur
+    ctx = BacktestContext()
+    when = pd.Timestamp("2024-03-04 15:00", tz="UTC")
+    charged = []
+    for inst in (usd, eur, usd):
+        h = OrderHandle(f"o{len(charged)}", OrderRequest(inst, 100.0))
+        charged.append((inst, ctx.fill(h, 100.0, 50.0, when).commission))
+    shares = 0.0
+    for inst, commission in charged:
+        assert commission == venue_commission(inst, 0.0, 0.0, 100.0, 5000.0, shares)
+        shares += 100.0
+    assert charged[0][1] != charged[1][1]

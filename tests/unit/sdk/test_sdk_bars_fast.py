@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ats.sdk import Bar, BarWindow
-from ats.sdk.bars import COLUMNS, make_bars
+from ats.sdk.bars import COLUMNS, SLACK, make_bars
 from ats.sdk.testkit import daily_bars
 
 
@@ -65,3 +65,35 @@ def test_every_column_view_is_read_only_and_the_tail_of_what_was_appended(size: 
                 col[0] = -1.0
     assert np.array_equal(w.closes(), w.column("close"))
     assert w.last_ns() == (1_000 + n - 1 if n else None)
+
+
+@pytest.mark.parametrize("size", [1, 3, SLACK + 7])
+def test_a_window_compacted_again_and_again_holds_the_tail_of_what_was_appended(
+        size: int) -> None:
+    """Appends past the arrays' end, several times over (SLACK bars beyond the window, at
+    least), with a bar replaced and a history frame extended in between."""
+    w = BarWindow(size)
+    rows: dict[int, tuple[float, ...]] = {}
+    t = 0
+    for _ in range(4 * (size + SLACK)):
+        t += 1
+        row = (t + 0.5, t + 1.0, t - 1.0, float(t), 10.0 * t)
+        w.append(t, *row)
+        rows[t] = row
+        if t % 97 == 0:  # the newest bar replaced
+            row = (t + 0.25, t + 2.0, t - 2.0, t + 0.75, 1.0)
+            w.append(t, *row)
+            rows[t] = row
+        if t % 211 == 0:  # a history frame of newer bars
+            new = range(t + 1, t + 6)
+            df = pd.DataFrame([(s + 0.5, s + 1.0, s - 1.0, float(s), 10.0 * s) for s in new],
+                              columns=list(COLUMNS),
+                              index=pd.to_datetime(list(new), utc=True))
+            w.extend(df)
+            rows.update({s: (s + 0.5, s + 1.0, s - 1.0, float(s), 10.0 * s) for s in new})
+            t += 5
+    tail = sorted(rows)[-size:]
+    assert list(w.times().asi8) == tail
+    for j, name in enumerate(COLUMNS):
+        assert list(w.column(name)) == [rows[s][j] for s in tail]
+    assert w.last_ns() == tail[-1] and len(w) == size
