@@ -102,6 +102,9 @@ def system(system_factory: Any) -> System:
     s.ctl("halt", "rester")
     wait_for(lambda: not [o for o in s.json("orders") if o["strategy"] == "rester"], 30,
              "rester's order cancelled by the halt")
+    # status shows a host's trading state from its heartbeat, which may still be on its way
+    wait_for(lambda: s.status()["rester"].get("trading_state") == "HALTED", 30,
+             "rester's status HALTED")
     return s
 
 
