@@ -47,9 +47,10 @@ def system(system_factory: Any) -> System:
 
 def home_processes(home: Path) -> Counter[str]:
     """The live processes of `home`, counted by program (supervisord's name for it, else the
-    command it runs)."""
+    command it runs). A process's own child of the same program (a strategy host's child that
+    computes the day's exchange sessions) is part of that one instance, not another."""
     target = os.path.realpath(home)
-    out: Counter[str] = Counter()
+    program_of: dict[int, tuple[str, int]] = {}  # pid -> (program, parent pid)
     for p in psutil.process_iter():
         if p.pid == os.getpid():
             continue
@@ -64,8 +65,10 @@ def home_processes(home: Path) -> Counter[str]:
                      for a, b in itertools.pairwise(cmd))
         if by_env or by_arg:
             script = next((c for c in cmd if not os.path.basename(c).startswith("python")), "")
-            out[env.get("SUPERVISOR_PROCESS_NAME") or os.path.basename(script)] += 1
-    return out
+            program_of[p.pid] = (env.get("SUPERVISOR_PROCESS_NAME") or os.path.basename(script),
+                                 p.ppid())
+    return Counter(program for program, parent in program_of.values()
+                   if program_of.get(parent, ("",))[0] != program)
 
 
 def admin(system: System) -> Any:
