@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from ats.orders import ref
@@ -76,6 +77,21 @@ class Reader:
         v = self.d.get(name)
         if v is not None and not isinstance(v, str):
             raise self.fail(name, "a string or None", v)
+        return v
+
+    def iso_time(self, name: str) -> str:
+        """An ISO 8601 time, kept as the text it came as."""
+        return self._iso_time(name, self.str_(name))
+
+    def opt_iso_time(self, name: str) -> str | None:
+        v = self.opt_str(name)
+        return None if v is None else self._iso_time(name, v)
+
+    def _iso_time(self, name: str, v: str) -> str:
+        try:
+            datetime.fromisoformat(v)
+        except ValueError:
+            raise self.fail(name, "an ISO 8601 time", v) from None
         return v
 
     def bool_(self, name: str) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from ats.orders.contract import SCHEMA, Reader
@@ -33,14 +32,6 @@ IN = "IN"
 FILL_TYPE = "fill"
 TRANSFER_TYPE = "transfer"
 ORDER_TYPE = "order"
-
-
-def _iso_time(r: Reader, name: str, v: str) -> str:
-    try:
-        datetime.fromisoformat(v)
-    except ValueError:
-        raise r.fail(name, "an ISO 8601 time", v) from None
-    return v
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +126,7 @@ class FillEvent:
                    commission_pending=r.bool_("commission_pending"),
                    realized_pnl=r.float_("realized_pnl"), order_ref=r.str_("order_ref"),
                    client_id=r.int_("client_id"), perm_id=r.int_("perm_id"),
-                   time=_iso_time(r, "time", r.str_("time")), sec_type=r.str_("sec_type"),
+                   time=r.iso_time("time"), sec_type=r.str_("sec_type"),
                    multiplier=r.float_("multiplier"), transfer=transfer)
 
 
@@ -161,9 +152,8 @@ class OrderUpdate:
     @classmethod
     def decode(cls, d: Mapping[str, Any]) -> OrderUpdate:
         r = Reader("order update", d)
-        created = r.opt_str("created")
         return cls(local_id=r.str_("local_id"), status=r.str_("status"),
                    filled=r.float_("filled"), avg_price=r.float_("avg_price"),
                    reason=r.opt_str("reason"), instrument=r.str_("instrument"),
                    quantity=r.float_("quantity"),
-                   created=None if created is None else _iso_time(r, "created", created))
+                   created=r.opt_iso_time("created"))
